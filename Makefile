@@ -1,0 +1,42 @@
+# lienthong: the two commands a fresh machine needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck bench docs clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+## Start the main job on the embedded default with demo data.
+run: $(STAMP)
+	$(BIN)/lienthong demo
+
+## The whole suite: ruff, mypy (strict on src/), pytest.
+test: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## Benchmarks; results go to docs/benchmarks.md.
+bench: $(STAMP)
+	$(BIN)/python bench/run.py --write docs/benchmarks.md
+
+## Regenerate the generated documentation (docs/packets.md).
+docs: $(STAMP)
+	$(BIN)/lienthong spec export --format markdown --output docs/packets.md
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
