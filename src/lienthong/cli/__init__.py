@@ -1,0 +1,1 @@
+"""The `lienthong` command line."""

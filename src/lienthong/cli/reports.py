@@ -1,0 +1,132 @@
+"""Renderings of check results: a rich table for people, JSON and JUnit XML for CI pipelines."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from rich.console import Console
+from rich.table import Table
+
+from lienthong.spec.check import CheckedDocument
+from lienthong.spec.issues import Issue
+
+
+def summary(documents: Sequence[CheckedDocument]) -> dict[str, int]:
+    records = sum(len(d.result.records) for d in documents if d.result)
+    bad_records = sum(len(d.result.rejected) for d in documents if d.result)
+    issues = [issue for d in documents for issue in d.all_issues()]
+    return {
+        "documents": len(documents),
+        "documents_ok": sum(1 for d in documents if d.ok),
+        "records": records,
+        "records_ok": records - bad_records,
+        "errors": sum(1 for i in issues if i.is_error),
+        "warnings": sum(1 for i in issues if not i.is_error),
+    }
+
+
+def _rows(document: CheckedDocument) -> list[tuple[str, Issue]]:
+    rows = [("", issue) for issue in document.issues]
+    if document.result is not None:
+        rows += [("envelope", issue) for issue in document.result.issues]
+        for record in document.result.records:
+            label = f"#{record.index}" + (f" {record.key}" if record.key else "")
+            rows += [(label, issue) for issue in record.issues]
+    return rows
+
+
+def render_text(documents: Sequence[CheckedDocument], console: Console, lang: str = "vi") -> None:
+    for document in documents:
+        service = document.result.service if document.result else None
+        status = "[green]OK[/green]" if document.ok else "[red]LỖI / ERROR[/red]"
+        console.print(f"[bold]{document.location}[/bold] {service or ''} {status}")
+        rows = _rows(document)
+        if not rows:
+            continue
+        table = Table(show_lines=False, expand=False)
+        for column in ("record", "severity", "path", "code", "message"):
+            table.add_column(column, overflow="fold")
+        for label, issue in rows:
+            colour = "red" if issue.is_error else "yellow"
+            message = issue.vi if lang == "vi" else issue.en
+            if lang == "both":
+                message = f"{issue.vi}\n[dim]{issue.en}[/dim]"
+            table.add_row(
+                label,
+                f"[{colour}]{issue.severity.value}[/{colour}]",
+                issue.path,
+                issue.code,
+                message,
+            )
+        console.print(table)
+    totals = summary(documents)
+    console.print(
+        f"\n{totals['documents']} tài liệu / documents ({totals['documents_ok']} OK), "
+        f"{totals['records']} bản ghi / records ({totals['records_ok']} OK), "
+        f"{totals['errors']} lỗi / errors, {totals['warnings']} cảnh báo / warnings"
+    )
+
+
+def render_json(documents: Sequence[CheckedDocument]) -> str:
+    payload: dict[str, Any] = {"summary": summary(documents), "documents": []}
+    for document in documents:
+        entry: dict[str, Any] = {
+            "location": document.location,
+            "ok": document.ok,
+            "issues": [issue.as_dict() for issue in document.issues],
+        }
+        if document.result is not None:
+            entry["service"] = document.result.service
+            entry["issues"] += [issue.as_dict() for issue in document.result.issues]
+            entry["records"] = [
+                {
+                    "index": record.index,
+                    "key": record.key,
+                    "ok": record.ok,
+                    "issues": [issue.as_dict() for issue in record.issues],
+                }
+                for record in document.result.records
+            ]
+        payload["documents"].append(entry)
+    return json.dumps(payload, ensure_ascii=False, indent=2)
+
+
+def render_junit(documents: Sequence[CheckedDocument]) -> str:
+    """One test suite per document, one test case per record (or per envelope)."""
+    suites = ET.Element("testsuites", name="lienthong check")
+    for document in documents:
+        cases: list[tuple[str, list[Issue]]] = []
+        envelope_issues = list(document.issues)
+        if document.result is not None:
+            envelope_issues += document.result.issues
+        cases.append(("envelope", envelope_issues))
+        if document.result is not None:
+            for record in document.result.records:
+                name = f"record {record.index}" + (f" {record.key}" if record.key else "")
+                cases.append((name, record.issues))
+        failures = sum(1 for _, issues in cases if any(i.is_error for i in issues))
+        suite = ET.SubElement(
+            suites,
+            "testsuite",
+            name=document.location,
+            tests=str(len(cases)),
+            failures=str(failures),
+            errors="0",
+        )
+        for name, issues in cases:
+            case = ET.SubElement(suite, "testcase", classname=document.location, name=name)
+            errors = [i for i in issues if i.is_error]
+            if errors:
+                failure = ET.SubElement(
+                    case, "failure", message=f"{len(errors)} error(s)", type=errors[0].code
+                )
+                failure.text = "\n".join(f"{i.path} [{i.code}] {i.vi} / {i.en}" for i in errors)
+            warnings = [i for i in issues if not i.is_error]
+            if warnings:
+                out = ET.SubElement(case, "system-out")
+                out.text = "\n".join(f"warning {i.path} [{i.code}] {i.en}" for i in warnings)
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True)

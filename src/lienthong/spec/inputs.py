@@ -1,0 +1,110 @@
+"""Reading JSON documents as they arrive: one envelope, a JSON array, or JSON Lines.
+
+A bad line of a JSON Lines file is reported alone; the other lines are still read. Parsing
+never raises: malformed input, nesting deeper than the parser allows, and invalid Unicode all
+come back as issues.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from lienthong.spec.issues import Issue, make_issue
+
+MAX_DEPTH = 512
+"""Deeper JSON is refused (orjson's own limit is 1024; the packets need fewer than 10)."""
+
+
+@dataclass(slots=True)
+class Document:
+    """One JSON value read from the input, with where it came from."""
+
+    value: Any
+    location: str
+    """``file``, ``file[3]`` (array item) or ``file:12`` (JSON Lines line)."""
+    lenient_unicode: bool = False
+    """Parsed by the fallback parser: strings may hold lone surrogates to report."""
+
+
+@dataclass(slots=True)
+class ParsedInput:
+    documents: list[Document] = field(default_factory=list)
+    issues: list[tuple[str, Issue]] = field(default_factory=list)
+    """Problems that stopped a document from being read, with its location."""
+
+
+def _depth_ok(value: Any) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return False
+        if type(item) is dict:
+            stack.extend((child, depth + 1) for child in item.values())
+        elif type(item) is list:
+            stack.extend((child, depth + 1) for child in item)
+    return True
+
+
+def loads(data: bytes | str) -> tuple[Any, Issue | None, bool]:
+    """Parse one JSON text: (value, problem, parsed_leniently)."""
+    if isinstance(data, str):
+        try:
+            data = data.encode("utf-8")
+        except UnicodeEncodeError:
+            data = data.encode("utf-8", "surrogatepass")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return orjson.loads(data), None, False
+    except orjson.JSONDecodeError as exc:
+        message = str(exc)
+    if "depth limit" in message or "recursion" in message:
+        return None, make_issue("$", "json.too_deep"), False
+    if "surrogate" in message:
+        # orjson refuses lone surrogates; read with the standard parser and report them per field.
+        try:
+            value = json.loads(data.decode("utf-8", "surrogatepass"))
+        except (ValueError, RecursionError) as fallback:
+            return None, make_issue("$", "json.invalid", detail=str(fallback)[:200]), False
+        if not _depth_ok(value):
+            return None, make_issue("$", "json.too_deep"), False
+        return value, None, True
+    return None, make_issue("$", "json.invalid", detail=message[:200]), False
+
+
+def read_documents(data: bytes, name: str = "<input>") -> ParsedInput:
+    """Split ``data`` into documents: a whole JSON value, or JSON Lines when that fails."""
+    parsed = ParsedInput()
+    stripped = data.strip()
+    if not stripped:
+        parsed.issues.append((name, make_issue("$", "json.empty")))
+        return parsed
+    value, problem, lenient = loads(stripped)
+    if problem is None:
+        if type(value) is list:
+            parsed.documents.extend(
+                Document(item, f"{name}[{index}]", lenient) for index, item in enumerate(value)
+            )
+        else:
+            parsed.documents.append(Document(value, name, lenient))
+        return parsed
+    lines = stripped.split(b"\n")
+    # JSON Lines only when the first line stands alone as JSON; else one broken document.
+    if len(lines) == 1 or problem.code == "json.too_deep" or loads(lines[0])[1] is not None:
+        parsed.issues.append((name, problem))
+        return parsed
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        value, line_problem, lenient = loads(line)
+        location = f"{name}:{number}"
+        if line_problem is not None:
+            parsed.issues.append((location, line_problem))
+        else:
+            parsed.documents.append(Document(value, location, lenient))
+    return parsed
