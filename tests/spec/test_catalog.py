@@ -36,7 +36,13 @@ def test_base_profile_has_the_15_packets_in_order() -> None:
 
 def test_category_services_and_lookup_are_in_the_catalog() -> None:
     catalog = load_catalog("qcvn120-2019")
-    for name in ("TraCuuHoSo", "LayDanhSachTTHC", "LayDanhMucCoQuan", "LayDanhMucLinhVuc", "LayDanhMucGioiTinh"):
+    for name in (
+        "TraCuuHoSo",
+        "LayDanhSachTTHC",
+        "LayDanhMucCoQuan",
+        "LayDanhMucLinhVuc",
+        "LayDanhMucGioiTinh",
+    ):
         assert catalog.packet(name).kind.value == "share"
     assert catalog.packet("TraCuuHoSo").params[0].name == "mahoso"
     assert [f.name for f in catalog.login_request] == ["username", "password"]
@@ -46,7 +52,12 @@ def test_category_services_and_lookup_are_in_the_catalog() -> None:
 def test_pakn_packets_without_evidence_are_provisional() -> None:
     catalog = load_catalog("qcvn120-2019")
     provisional = {p.name for p in catalog.provisional_packets()}
-    assert {"DongBoPAKNDiaPhuong", "DanhSachPAKNChoXuLy", "DongBoKetQuaXuLyPAKN", "LayTaiLieuPAKN"} <= provisional
+    assert {
+        "DongBoPAKNDiaPhuong",
+        "DanhSachPAKNChoXuLy",
+        "DongBoKetQuaXuLyPAKN",
+        "LayTaiLieuPAKN",
+    } <= provisional
     assert catalog.packet("CapNhatTienDoHoSoMC").status is PacketStatus.CONFIRMED
     for name in provisional:
         assert all(f.confidence == "provisional" for f in catalog.packet(name).fields), name
@@ -92,7 +103,9 @@ def test_revision_profile_changes_validation() -> None:
     base = Validator(load_catalog("qcvn120-2019")).validate_envelope(envelope)
     assert [i.code for i in base.records[0].issues] == ["field.unknown"]
     revised = Validator(load_catalog("dvcqg-2025")).validate_envelope(envelope)
-    assert [(i.code, i.path) for i in revised.records[0].issues] == [("field.code", "$.data[0].KenhThucHien")]
+    assert [(i.code, i.path) for i in revised.records[0].issues] == [
+        ("field.code", "$.data[0].KenhThucHien")
+    ]
 
 
 def test_override_file_changes_validation() -> None:
@@ -137,19 +150,41 @@ def test_override_can_replace_a_provisional_packet(tmp_path: Path) -> None:
     packet = catalog.packet("DongBoKetQuaXuLyPAKN")
     assert not packet.is_provisional and [f.name for f in packet.fields] == ["IdPAKN"]
     result = Validator(catalog).validate_envelope(
-        {"session": "s", "madonvi": "000.00.00.H56", "service": packet.name, "data": [{"IdPAKN": "x"}]}
+        {
+            "session": "s",
+            "madonvi": "000.00.00.H56",
+            "service": packet.name,
+            "data": [{"IdPAKN": "x"}],
+        }
     )
-    assert [(i.code, i.path) for i in result.all_issues()] == [("field.integer", "$.data[0].IdPAKN")]
+    assert [(i.code, i.path) for i in result.all_issues()] == [
+        ("field.integer", "$.data[0].IdPAKN")
+    ]
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("extends: qcvn120-2019\npackets:\n  DongBoHoSoMC:\n    fields:\n      Nope.Child: {type: string}\n", "no field 'Nope'"),
-        ("extends: qcvn120-2019\npackets:\n  DongBoHoSoMC:\n    fields:\n      Moi: {vi: x}\n", "needs a 'type'"),
-        ("extends: qcvn120-2019\npackets:\n  DongBoHoSoMC:\n    fields:\n      Email: {type: money}\n", "type 'money'"),
-        ("extends: qcvn120-2019\npackets:\n  DongBoHoSoMC:\n    fields:\n      Email: {codes: Missing}\n", "unknown code list"),
-        ("extends: qcvn120-2019\npackets:\n  DongBoHoSoMC:\n    rules: [teleport]\n", "unknown rules"),
+        (
+            "extends: qcvn120-2019\npackets:\n  DongBoHoSoMC:\n    fields:\n      Nope.Child: {type: string}\n",
+            "no field 'Nope'",
+        ),
+        (
+            "extends: qcvn120-2019\npackets:\n  DongBoHoSoMC:\n    fields:\n      Moi: {vi: x}\n",
+            "needs a 'type'",
+        ),
+        (
+            "extends: qcvn120-2019\npackets:\n  DongBoHoSoMC:\n    fields:\n      Email: {type: money}\n",
+            "type 'money'",
+        ),
+        (
+            "extends: qcvn120-2019\npackets:\n  DongBoHoSoMC:\n    fields:\n      Email: {codes: Missing}\n",
+            "unknown code list",
+        ),
+        (
+            "extends: qcvn120-2019\npackets:\n  DongBoHoSoMC:\n    rules: [teleport]\n",
+            "unknown rules",
+        ),
         ("extends: no-such-profile\n", "unknown profile"),
         ("[1, 2\n", "not valid YAML"),
         ("- just a list\n", "must be a YAML mapping"),
