@@ -67,10 +67,15 @@ def plain_model() -> type[BaseModel]:
         definitions: dict[str, Any] = {}
         for field in fields:
             if field.type == "array":
-                definitions[field.name] = (list[build(f"{name}_{field.name}", field.fields)] | None, None)  # type: ignore[misc]
+                definitions[field.name] = (
+                    list[build(f"{name}_{field.name}", field.fields)] | None,
+                    None,
+                )  # type: ignore[misc]
             else:
                 definitions[field.name] = (str | None, None)
-        model: type[BaseModel] = create_model(name, __config__=ConfigDict(extra="allow"), **definitions)
+        model: type[BaseModel] = create_model(
+            name, __config__=ConfigDict(extra="allow"), **definitions
+        )
         return model
 
     return build("PlainDongBoHoSoMC", spec.fields)

@@ -8,18 +8,69 @@ from typing import Any
 
 from lienthong.spec.dates import VIETNAM, format_wire_date
 
-_FAMILY = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ")
+_FAMILY = (
+    "Nguyễn",
+    "Trần",
+    "Lê",
+    "Phạm",
+    "Hoàng",
+    "Huỳnh",
+    "Phan",
+    "Vũ",
+    "Võ",
+    "Đặng",
+    "Bùi",
+    "Đỗ",
+)
 _MIDDLE = ("Văn", "Thị", "Hữu", "Minh", "Ngọc", "Thanh", "Quang", "Thu", "Đức", "Hồng")
-_GIVEN = ("An", "Bình", "Cường", "Dung", "Giang", "Hà", "Hải", "Hương", "Khánh", "Lan", "Long", "Mai", "Nam", "Phúc", "Quân", "Sơn", "Tâm", "Trang", "Tuấn", "Yến")
+_GIVEN = (
+    "An",
+    "Bình",
+    "Cường",
+    "Dung",
+    "Giang",
+    "Hà",
+    "Hải",
+    "Hương",
+    "Khánh",
+    "Lan",
+    "Long",
+    "Mai",
+    "Nam",
+    "Phúc",
+    "Quân",
+    "Sơn",
+    "Tâm",
+    "Trang",
+    "Tuấn",
+    "Yến",
+)
 _PROCEDURES = (
-    ("1.001612", "Đăng ký thành lập hộ kinh doanh", "G12-DK01", "Thành lập và hoạt động của hộ kinh doanh", "100000"),
+    (
+        "1.001612",
+        "Đăng ký thành lập hộ kinh doanh",
+        "G12-DK01",
+        "Thành lập và hoạt động của hộ kinh doanh",
+        "100000",
+    ),
     ("1.004227", "Cấp bản sao trích lục hộ tịch", "G15-HT01", "Hộ tịch", "8000"),
     ("2.000908", "Chứng thực bản sao từ bản chính", "G15-CT01", "Chứng thực", "2000"),
     ("1.001193", "Đăng ký khai sinh", "G15-HT01", "Hộ tịch", "0"),
-    ("1.000656", "Cấp giấy phép xây dựng nhà ở riêng lẻ", "G17-XD01", "Hoạt động xây dựng", "75000"),
+    (
+        "1.000656",
+        "Cấp giấy phép xây dựng nhà ở riêng lẻ",
+        "G17-XD01",
+        "Hoạt động xây dựng",
+        "75000",
+    ),
     ("1.003003", "Đăng ký biến động quyền sử dụng đất", "G10-DD01", "Đất đai", "30000"),
 )
-_DEPARTMENTS = ("Phòng Tư pháp", "Phòng Tài chính - Kế hoạch", "Phòng Kinh tế, Hạ tầng và Đô thị", "Bộ phận Một cửa")
+_DEPARTMENTS = (
+    "Phòng Tư pháp",
+    "Phòng Tài chính - Kế hoạch",
+    "Phòng Kinh tế, Hạ tầng và Đô thị",
+    "Bộ phận Một cửa",
+)
 
 
 def _person(rng: random.Random) -> str:
@@ -81,7 +132,9 @@ def dossier(rng: random.Random, unit: str, received: dt.datetime, sequence: int)
     return record
 
 
-def dossiers(count: int, unit: str = "000.00.13.H56", seed: int = 120, start: dt.datetime | None = None) -> list[dict[str, Any]]:
+def dossiers(
+    count: int, unit: str = "000.00.13.H56", seed: int = 120, start: dt.datetime | None = None
+) -> list[dict[str, Any]]:
     """``count`` dossiers received from ``start`` on, about 200 a day (sequence resets daily)."""
     rng = random.Random(seed)
     moment = start or dt.datetime(2026, 3, 2, 7, 30, tzinfo=VIETNAM)
@@ -99,7 +152,9 @@ def dossiers(count: int, unit: str = "000.00.13.H56", seed: int = 120, start: dt
     return records
 
 
-def dossier_envelope(records: list[dict[str, Any]], unit: str = "000.00.00.H56", updating: bool = False) -> dict[str, Any]:
+def dossier_envelope(
+    records: list[dict[str, Any]], unit: str = "000.00.00.H56", updating: bool = False
+) -> dict[str, Any]:
     return {
         "session": "c2Vzc2lvbi10b2tlbi1leGFtcGxl",
         "madonvi": unit,

@@ -611,13 +611,6 @@ def test_empty_file(tmp_path: Path) -> None:
     assert codes == {("$", "json.empty")}
 
 
-SURROGATE_REPORT_BUG = pytest.mark.xfail(
-    strict=False,
-    reason="src bug: a lone surrogate outside a plain field value is kept raw in the results "
-    "(issue path of an unknown field name, EnvelopeResult.service, RecordResult.key from "
-    "MaHoSo), so writing the report raises UnicodeEncodeError; a surrogate in a field name is "
-    "also only a field.unknown warning",
-)
 SURROGATE_PLACES = [
     ("field name", '"GhiChu"', '"Ghi\\ud800Chu"'),
     ("service", '"DongBoHoSoMC"', '"DongBo\\ud800"'),
@@ -634,8 +627,6 @@ SURROGATE_PLACES = [
             new,
             fmt,
             id=f"{where}-{fmt}",
-            # the JUnit report does not print the service name
-            marks=() if (where, fmt) == ("service", "junit") else SURROGATE_REPORT_BUG,
         )
         for where, old, new in SURROGATE_PLACES
         for fmt in ("text", "json", "junit")
@@ -651,14 +642,6 @@ def test_lone_surrogate_elsewhere(tmp_path: Path, where: str, old: str, new: str
     assert result.exit_code == 1
 
 
-RICH_MARKUP_BUG = pytest.mark.xfail(
-    strict=False,
-    reason="src bug: user-controlled text (values echoed in messages, field names, file names) "
-    "is printed as Rich markup by the text report and by fail(); '[/x]' raises MarkupError",
-)
-
-
-@RICH_MARKUP_BUG
 def test_markup_in_a_value_is_printed_verbatim(tmp_path: Path) -> None:
     envelope = dossier_sample()
     envelope["data"][0]["TrangThaiHoSo"] = "[/x]"
@@ -669,7 +652,6 @@ def test_markup_in_a_value_is_printed_verbatim(tmp_path: Path) -> None:
     assert "[/x]" in result.stdout
 
 
-@RICH_MARKUP_BUG
 def test_markup_in_a_missing_file_name(tmp_path: Path) -> None:
     result = invoke("check", str(tmp_path / "[/b].json"))
     assert_user_error(result, "[/b].json")

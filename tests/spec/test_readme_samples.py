@@ -80,18 +80,7 @@ def test_the_fixtures_are_exact_copies_of_the_readme() -> None:
         assert fixture.read_text("utf-8") == body, fixture.name
 
 
-_PAKN_KEYED_BY_NAME = pytest.mark.xfail(
-    strict=False,
-    reason="src bug: check_parsed only routes dicts with 'result'/'error_code' to "
-    "validate_response, so the {'DanhSachPAKNCongKhai': [...]} answer is read as one bare record; "
-    "validate_response itself also demands error_code for that shape",
-)
-
-
 def _real(path: Path) -> object:
-    _, packet, role = describe(path)
-    if packet == "DanhSachPAKNCongKhai" and role == "answer":
-        return pytest.param(path, id=path.stem, marks=_PAKN_KEYED_BY_NAME)
     return pytest.param(path, id=path.stem)
 
 

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from lienthong import __version__
 from lienthong.cli import reports
+from lienthong.cli.reports import safe
 from lienthong.spec import (
     Catalog,
     CatalogError,
@@ -42,16 +43,22 @@ err_console = Console(stderr=True, highlight=False)
 
 ProfileOption = Annotated[
     str | None,
-    typer.Option("--profile", "-p", help=f"Catalog profile ({', '.join(bundled_profiles())}); default $LIENTHONG_PROFILE or qcvn120-2019."),
+    typer.Option(
+        "--profile",
+        "-p",
+        help=f"Catalog profile ({', '.join(bundled_profiles())}); default $LIENTHONG_PROFILE or qcvn120-2019.",
+    ),
 ]
 CatalogOption = Annotated[
     list[Path] | None,
-    typer.Option("--catalog", "-c", help="Override file(s) applied on top of the profile (repeatable)."),
+    typer.Option(
+        "--catalog", "-c", help="Override file(s) applied on top of the profile (repeatable)."
+    ),
 ]
 
 
 def fail(message_vi: str, message_en: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[red]Lỗi:[/red] {message_vi}\n[red]Error:[/red] {message_en}")
+    err_console.print(f"[red]Lỗi:[/red] {safe(message_vi)}\n[red]Error:[/red] {safe(message_en)}")
     return typer.Exit(code)
 
 
@@ -59,7 +66,9 @@ def get_catalog(profile: str | None, overrides: list[Path] | None) -> Catalog:
     try:
         return load_catalog(profile, overrides or ())
     except CatalogError as exc:
-        raise fail(f"danh mục gói tin không hợp lệ: {exc}", f"invalid packet catalog: {exc}") from None
+        raise fail(
+            f"danh mục gói tin không hợp lệ: {exc}", f"invalid packet catalog: {exc}"
+        ) from None
 
 
 def get_packet(catalog: Catalog, name: str) -> PacketSpec:
@@ -94,14 +103,16 @@ def spec_list(profile: ProfileOption = None, catalog_files: CatalogOption = None
     for column in ("QCVN 120", "packet", "kind", "status", "fields", "purpose"):
         table.add_column(column)
     for packet in catalog.packets.values():
-        colour = {"confirmed": "green", "partial": "yellow", "provisional": "red"}[packet.status.value]
+        colour = {"confirmed": "green", "partial": "yellow", "provisional": "red"}[
+            packet.status.value
+        ]
         table.add_row(
             packet.id or "",
             packet.name,
             packet.kind.value,
             f"[{colour}]{packet.status.value}[/{colour}]",
             str(len(packet.fields)),
-            packet.vi,
+            safe(packet.vi),
         )
     console.print(table)
     provisional = ", ".join(p.name for p in catalog.provisional_packets())
@@ -121,8 +132,10 @@ def spec_show(
     if as_json:
         console.print_json(json.dumps(packet_schema(spec, catalog), ensure_ascii=False))
         return
-    console.print(f"[bold]{spec.name}[/bold]  QCVN 120 {spec.id or '-'}  table {spec.table or '-'}  kind {spec.kind.value}")
-    console.print(f"{spec.vi}\n[dim]{spec.en}[/dim]")
+    console.print(
+        f"[bold]{spec.name}[/bold]  QCVN 120 {spec.id or '-'}  table {spec.table or '-'}  kind {spec.kind.value}"
+    )
+    console.print(f"{safe(spec.vi)}\n[dim]{safe(spec.en)}[/dim]")
     if spec.is_provisional:
         console.print(
             "[red bold]TẠM THỜI / PROVISIONAL[/red bold]: chưa có bảng trường chính thức; bộ trường dưới đây "
@@ -148,8 +161,17 @@ def spec_show(
                 )
                 if part
             )
-            confidence = field.confidence if field.confidence != "provisional" else "[red]provisional[/red]"
-            table.add_row(prefix + field.name, field.type, "yes" if field.required else "", checks, confidence, f"{field.vi}\n[dim]{field.en}[/dim]")
+            confidence = (
+                field.confidence if field.confidence != "provisional" else "[red]provisional[/red]"
+            )
+            table.add_row(
+                prefix + field.name,
+                field.type,
+                "yes" if field.required else "",
+                checks,
+                confidence,
+                f"{safe(field.vi)}\n[dim]{safe(field.en)}[/dim]",
+            )
             stack.extend((child, f"{prefix}{field.name}[].") for child in reversed(field.fields))
         console.print(table)
     if spec.rules:
@@ -164,7 +186,12 @@ class ExportFormat(StrEnum):
 @spec_app.command("export")
 def spec_export(
     format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.jsonschema,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="File (markdown) or directory (jsonschema); default stdout.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="File (markdown) or directory (jsonschema); default stdout."
+        ),
+    ] = None,
     profile: ProfileOption = None,
     catalog_files: CatalogOption = None,
 ) -> None:
@@ -184,7 +211,9 @@ def spec_export(
         return
     output.mkdir(parents=True, exist_ok=True)
     for name, schema in schemas.items():
-        (output / f"{name}.json").write_text(json.dumps(schema, ensure_ascii=False, indent=2) + "\n", "utf-8")
+        (output / f"{name}.json").write_text(
+            json.dumps(schema, ensure_ascii=False, indent=2) + "\n", "utf-8"
+        )
     err_console.print(f"wrote {len(schemas)} schemas to {output}")
 
 
@@ -197,7 +226,7 @@ def spec_codes() -> None:
     for column in ("code", "severity", "vi", "en"):
         table.add_column(column, overflow="fold")
     for entry in ISSUE_CODES.values():
-        table.add_row(entry.code, entry.severity.value, entry.vi, entry.en)
+        table.add_row(entry.code, entry.severity.value, safe(entry.vi), safe(entry.en))
     console.print(table)
 
 
@@ -216,9 +245,7 @@ class Language(StrEnum):
     both = "both"
 
 
-def run_check(
-    files: list[Path], validator: Validator, packet: str | None
-) -> list[CheckedDocument]:
+def run_check(files: list[Path], validator: Validator, packet: str | None) -> list[CheckedDocument]:
     documents: list[CheckedDocument] = []
     for path in files:
         if str(path) == "-":
@@ -231,21 +258,41 @@ def run_check(
             try:
                 data = path.read_bytes()
             except OSError as exc:
-                raise fail(f"không đọc được {path}: {exc.strerror}", f"cannot read {path}: {exc.strerror}") from None
+                raise fail(
+                    f"không đọc được {path}: {exc.strerror}", f"cannot read {path}: {exc.strerror}"
+                ) from None
         documents.extend(check_bytes(data, validator, str(path), packet))
     return documents
 
 
 @app.command()
 def check(
-    files: Annotated[list[Path], typer.Argument(help="JSON files: one envelope, a JSON array, or JSON Lines ('-' for stdin).")],
-    format: Annotated[ReportFormat, typer.Option("--format", "-f", help="Report format.")] = ReportFormat.text,
-    strict: Annotated[bool, typer.Option("--strict", help="Unknown fields are errors, not warnings.")] = False,
-    packet: Annotated[str | None, typer.Option("--packet", help="Packet of bare records or share answers (files without 'service').")] = None,
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="JSON files: one envelope, a JSON array, or JSON Lines ('-' for stdin)."
+        ),
+    ],
+    format: Annotated[
+        ReportFormat, typer.Option("--format", "-f", help="Report format.")
+    ] = ReportFormat.text,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Unknown fields are errors, not warnings.")
+    ] = False,
+    packet: Annotated[
+        str | None,
+        typer.Option(
+            "--packet", help="Packet of bare records or share answers (files without 'service')."
+        ),
+    ] = None,
     profile: ProfileOption = None,
     catalog_files: CatalogOption = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to a file.")] = None,
-    lang: Annotated[Language, typer.Option("--lang", help="Message language of the text report.")] = Language.both,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report to a file.")
+    ] = None,
+    lang: Annotated[
+        Language, typer.Option("--lang", help="Message language of the text report.")
+    ] = Language.both,
 ) -> None:
     """Validate packets against the catalog. Exit code 0 only when there is no error."""
     catalog = get_catalog(profile, catalog_files)
@@ -254,10 +301,18 @@ def check(
     validator = Validator(catalog, strict=strict)
     documents = run_check(files, validator, packet)
     if format is ReportFormat.text:
-        target = Console(file=output.open("w", encoding="utf-8"), highlight=False, width=160) if output else console
+        target = (
+            Console(file=output.open("w", encoding="utf-8"), highlight=False, width=160)
+            if output
+            else console
+        )
         reports.render_text(documents, target, lang.value)
     else:
-        text = reports.render_json(documents) if format is ReportFormat.json else reports.render_junit(documents)
+        text = (
+            reports.render_json(documents)
+            if format is ReportFormat.json
+            else reports.render_junit(documents)
+        )
         if output:
             output.write_text(text + "\n", "utf-8")
         else:
@@ -274,7 +329,9 @@ def sample_command(
     packet: Annotated[str, typer.Argument(help="Packet name, e.g. DongBoHoSoMC.")],
     profile: ProfileOption = None,
     catalog_files: CatalogOption = None,
-    response: Annotated[bool, typer.Option("--response", help="Print the answer instead of the request.")] = False,
+    response: Annotated[
+        bool, typer.Option("--response", help="Print the answer instead of the request.")
+    ] = False,
 ) -> None:
     """Print a valid sample packet (request envelope, or the answer with --response)."""
     catalog = get_catalog(profile, catalog_files)
@@ -300,14 +357,20 @@ def demo(profile: ProfileOption = None) -> None:
     for spec in catalog.packets.values():
         example = sample(spec, catalog)
         request = validator.validate_envelope(example["request"])
-        answer = validator.validate_response(spec.name, example["response"]) if example["response"] and "result" in example["response"] else None
+        answer = (
+            validator.validate_response(spec.name, example["response"])
+            if example["response"] and "result" in example["response"]
+            else None
+        )
         ok = request.ok and (answer is None or answer.ok)
         failures += not ok
         warnings = sorted({i.code for i in request.all_issues() if not i.is_error})
         table.add_row(
             spec.name,
             "[green]valid[/green]" if request.ok else "[red]invalid[/red]",
-            "-" if answer is None else ("[green]valid[/green]" if answer.ok else "[red]invalid[/red]"),
+            "-"
+            if answer is None
+            else ("[green]valid[/green]" if answer.ok else "[red]invalid[/red]"),
             ", ".join(warnings),
         )
     console.print(table)

@@ -8,10 +8,16 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lienthong.spec.check import CheckedDocument
 from lienthong.spec.issues import Issue
+
+
+def safe(text: object) -> str:
+    """User-supplied text for a rich console: printable (no lone surrogates) and not markup."""
+    return escape(str(text).encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
 def summary(documents: Sequence[CheckedDocument]) -> dict[str, int]:
@@ -42,7 +48,7 @@ def render_text(documents: Sequence[CheckedDocument], console: Console, lang: st
     for document in documents:
         service = document.result.service if document.result else None
         status = "[green]OK[/green]" if document.ok else "[red]LỖI / ERROR[/red]"
-        console.print(f"[bold]{document.location}[/bold] {service or ''} {status}")
+        console.print(f"[bold]{safe(document.location)}[/bold] {safe(service or '')} {status}")
         rows = _rows(document)
         if not rows:
             continue
@@ -51,13 +57,13 @@ def render_text(documents: Sequence[CheckedDocument], console: Console, lang: st
             table.add_column(column, overflow="fold")
         for label, issue in rows:
             colour = "red" if issue.is_error else "yellow"
-            message = issue.vi if lang == "vi" else issue.en
+            message = safe(issue.vi if lang == "vi" else issue.en)
             if lang == "both":
-                message = f"{issue.vi}\n[dim]{issue.en}[/dim]"
+                message = f"{safe(issue.vi)}\n[dim]{safe(issue.en)}[/dim]"
             table.add_row(
-                label,
+                safe(label),
                 f"[{colour}]{issue.severity.value}[/{colour}]",
-                issue.path,
+                safe(issue.path),
                 issue.code,
                 message,
             )

@@ -259,14 +259,14 @@ def _field_list_index(fields: list[Any], name: str) -> int | None:
     return None
 
 
-def _apply_field_change(
-    fields: list[Any], path: str, change: Any, origin: str
-) -> None:
+def _apply_field_change(fields: list[Any], path: str, change: Any, origin: str) -> None:
     head, _, rest = path.partition(".")
     index = _field_list_index(fields, head)
     if rest:
         if index is None:
-            raise CatalogError(f"{origin}: cannot change {path!r}: no field {head!r} to descend into")
+            raise CatalogError(
+                f"{origin}: cannot change {path!r}: no field {head!r} to descend into"
+            )
         parent = fields[index]
         children = list(parent.get("fields") or [])
         _apply_field_change(children, rest, change, origin)
@@ -319,7 +319,9 @@ def _apply_override(base: dict[str, Any], override: dict[str, Any], origin: str)
                 target[key] = items
             elif key == "rules":
                 if isinstance(value, Mapping):
-                    rules = [r for r in target.get("rules") or [] if r not in (value.get("remove") or [])]
+                    rules = [
+                        r for r in target.get("rules") or [] if r not in (value.get("remove") or [])
+                    ]
                     rules += [r for r in value.get("add") or [] if r not in rules]
                     target["rules"] = rules
                 else:
@@ -361,7 +363,9 @@ def _build_field(raw: Any, where: str) -> FieldSpec:
 
     for date_format in formats:
         if date_format not in SUPPORTED_FORMATS:
-            raise CatalogError(f"{here}: date format {date_format!r} is not one of {SUPPORTED_FORMATS}")
+            raise CatalogError(
+                f"{here}: date format {date_format!r} is not one of {SUPPORTED_FORMATS}"
+            )
     children = raw.get("fields") or []
     if kind != "array" and children:
         raise CatalogError(f"{here}: only type array has nested fields")
@@ -406,7 +410,9 @@ def _build_code_list(name: str, raw: Any) -> CodeList:
                     code=_as_str(entry.get("code")),
                     vi=_as_str(entry.get("vi")),
                     en=_as_str(entry.get("en")),
-                    confidence=_as_str(entry.get("confidence") or raw.get("confidence") or "confirmed"),
+                    confidence=_as_str(
+                        entry.get("confidence") or raw.get("confidence") or "confirmed"
+                    ),
                 )
             )
         else:
@@ -435,18 +441,21 @@ def _check_references(catalog: Catalog) -> None:
         walk(packet.params, packet.name + ".params")
         unknown = set(packet.rules) - RULES
         if unknown:
-            raise CatalogError(f"{packet.name}: unknown rules {sorted(unknown)}; known: {sorted(RULES)}")
+            raise CatalogError(
+                f"{packet.name}: unknown rules {sorted(unknown)}; known: {sorted(RULES)}"
+            )
 
 
 def _build_catalog(raw: dict[str, Any], chain: tuple[str, ...]) -> Catalog:
     code_lists = {
-        name: _build_code_list(str(name), entry) for name, entry in (raw.get("code_lists") or {}).items()
+        name: _build_code_list(str(name), entry)
+        for name, entry in (raw.get("code_lists") or {}).items()
     }
     packets: dict[str, PacketSpec] = {}
     for name, entry in _packets_by_name(raw, chain[-1]).items():
         try:
-            kind = PacketKind(entry.get("kind"))
-            status = PacketStatus(entry.get("status"))
+            kind = PacketKind(str(entry.get("kind")))
+            status = PacketStatus(str(entry.get("status")))
         except ValueError as exc:
             raise CatalogError(f"{name}: {exc}") from None
         packets[name] = PacketSpec(
@@ -490,18 +499,25 @@ def _build_catalog(raw: dict[str, Any], chain: tuple[str, ...]) -> Catalog:
     return catalog
 
 
-def _resolve_profile(name: str, seen: tuple[str, ...] = ()) -> tuple[dict[str, Any], tuple[str, ...]]:
+def _resolve_profile(
+    name: str, seen: tuple[str, ...] = ()
+) -> tuple[dict[str, Any], tuple[str, ...]]:
     if name in seen:
         raise CatalogError(f"profile cycle: {' -> '.join((*seen, name))}")
     if name not in BUNDLED_PROFILES:
-        raise CatalogError(f"unknown profile {name!r}; bundled profiles: {sorted(BUNDLED_PROFILES)}")
+        raise CatalogError(
+            f"unknown profile {name!r}; bundled profiles: {sorted(BUNDLED_PROFILES)}"
+        )
     raw = _bundled(BUNDLED_PROFILES[name])
     parent = raw.get("extends")
     if parent:
         base, chain = _resolve_profile(str(parent), (*seen, name))
         return _apply_override(base, raw, name), (*chain, name)
     merged = copy.deepcopy(raw)
-    merged["code_lists"] = {**_bundled("codelists.yaml").get("code_lists", {}), **(raw.get("code_lists") or {})}
+    merged["code_lists"] = {
+        **_bundled("codelists.yaml").get("code_lists", {}),
+        **(raw.get("code_lists") or {}),
+    }
     return merged, (name,)
 
 

@@ -35,7 +35,9 @@ def check_parsed(
         if type(value) is dict and "service" in value:
             result = validator.validate_envelope(value, scan_unicode=document.lenient_unicode)
         elif packet is not None:
-            if type(value) is dict and ("result" in value or "error_code" in value):
+            if type(value) is dict and (
+                "result" in value or "error_code" in value or packet in value
+            ):
                 result = validator.validate_response(packet, value)
             else:
                 record = validator.validate_record(packet, value, 0, "$")

@@ -12,6 +12,8 @@ A generated function has the signature ``check(obj, path, issues) -> None``: ``o
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -64,6 +66,14 @@ def short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _number_text(value: int | float) -> str | None:
+    """Decimal text of a number; None for an integer too long to print (Python's 4300-digit cap)."""
+    try:
+        return str(value)
+    except ValueError:
+        return None
+
+
 def _date_ok(value: str, formats: tuple[str, ...], seen: set[str]) -> bool:
     """Parse once; remember valid dates (a batch repeats them), bounded so memory stays flat."""
     if parse_any(value, formats) is None:
@@ -83,16 +93,24 @@ def _required(path: str, name: str, label: str, issues: list[Issue]) -> None:
 
 def _wrong_type(path: str, name: str, label: str, kind: str, issues: list[Issue]) -> None:
     vi, en = _EXPECTED[kind]
-    issues.append(make_issue(f"{path}.{name}", "field.type", field=label, expected=vi, expected_en=en))
-
-
-def _too_long(path: str, name: str, label: str, value: str, limit: int, issues: list[Issue]) -> None:
     issues.append(
-        make_issue(f"{path}.{name}", "field.too_long", field=label, length=len(value), max_length=limit)
+        make_issue(f"{path}.{name}", "field.type", field=label, expected=vi, expected_en=en)
     )
 
 
-def _bad_value(path: str, name: str, label: str, code: str, value: str, issues: list[Issue]) -> None:
+def _too_long(
+    path: str, name: str, label: str, value: str, limit: int, issues: list[Issue]
+) -> None:
+    issues.append(
+        make_issue(
+            f"{path}.{name}", "field.too_long", field=label, length=len(value), max_length=limit
+        )
+    )
+
+
+def _bad_value(
+    path: str, name: str, label: str, code: str, value: str, issues: list[Issue]
+) -> None:
     issues.append(make_issue(f"{path}.{name}", code, field=label, value=short(value)))
 
 
@@ -101,31 +119,49 @@ def _bad_code(
 ) -> None:
     issues.append(
         make_issue(
-            f"{path}.{name}", "field.code", field=label, value=short(value), code_list=code_list, codes=codes
+            f"{path}.{name}",
+            "field.code",
+            field=label,
+            value=short(value),
+            code_list=code_list,
+            codes=codes,
         )
     )
 
 
-def _bad_date(path: str, name: str, label: str, value: str, formats: str, issues: list[Issue]) -> None:
-    issues.append(make_issue(f"{path}.{name}", "field.date", field=label, value=short(value), formats=formats))
+def _bad_date(
+    path: str, name: str, label: str, value: str, formats: str, issues: list[Issue]
+) -> None:
+    issues.append(
+        make_issue(f"{path}.{name}", "field.date", field=label, value=short(value), formats=formats)
+    )
 
 
 def _bad_format(
     path: str, name: str, label: str, problem: identifiers.IdentifierProblem, issues: list[Issue]
 ) -> None:
-    issues.append(make_issue(f"{path}.{name}", problem.code, field=label, vi=problem.vi, en=problem.en))
+    issues.append(
+        make_issue(f"{path}.{name}", problem.code, field=label, vi=problem.vi, en=problem.en)
+    )
 
 
 def _item_not_object(path: str, name: str, index: int, label: str, issues: list[Issue]) -> None:
     vi, en = _EXPECTED["object"]
-    issues.append(make_issue(f"{path}.{name}[{index}]", "field.type", field=label, expected=vi, expected_en=en))
+    issues.append(
+        make_issue(
+            f"{path}.{name}[{index}]", "field.type", field=label, expected=vi, expected_en=en
+        )
+    )
 
 
 # -- the generator ------------------------------------------------------------------------------
 
 
 class _Source:
-    def __init__(self, catalog: Catalog, unknown_code: str, packet: str) -> None:
+    def __init__(
+        self, catalog: Catalog, unknown_code: str, packet: str, today: dt.date | None = None
+    ) -> None:
+        self.today = today
         self.catalog = catalog
         self.unknown_code = unknown_code
         self.packet = packet
@@ -144,6 +180,7 @@ class _Source:
             "_item_not_object": _item_not_object,
             "_unknown": self._unknown,
             "_date_ok": _date_ok,
+            "_number_text": _number_text,
         }
         self.date_caches: dict[tuple[str, ...], str] = {}
         self.functions: list[str] = []
@@ -155,15 +192,23 @@ class _Source:
         self.names[name] = value
         return name
 
-    def _unknown(self, obj: dict[str, Any], known: frozenset[str], path: str, issues: list[Issue]) -> None:
+    def _unknown(
+        self, obj: dict[str, Any], known: frozenset[str], path: str, issues: list[Issue]
+    ) -> None:
         for key in obj:
             if key not in known:
+                shown = short(key, 40)
                 issues.append(
-                    make_issue(f"{path}.{key}", self.unknown_code, field=short(key, 40), packet=self.packet)
+                    make_issue(
+                        f"{path}.{shown}", self.unknown_code, field=shown, packet=self.packet
+                    )
                 )
 
     def object_function(
-        self, specs: Sequence[FieldSpec], label_prefix: str, also_known: frozenset[str] = frozenset()
+        self,
+        specs: Sequence[FieldSpec],
+        label_prefix: str,
+        also_known: frozenset[str] = frozenset(),
     ) -> str:
         self.counter += 1
         fn = f"_check{self.counter}"
@@ -171,7 +216,10 @@ class _Source:
         for spec in specs:
             body += ["    " + line for line in self.field_lines(spec, label_prefix)]
         known = self.constant(frozenset(spec.name for spec in specs) | also_known)
-        body += [f"    if not {known}.issuperset(obj):", f"        _unknown(obj, {known}, path, issues)"]
+        body += [
+            f"    if not {known}.issuperset(obj):",
+            f"        _unknown(obj, {known}, path, issues)",
+        ]
         self.functions.append("\n".join(body))
         return fn
 
@@ -183,7 +231,9 @@ class _Source:
         if spec.type in ("array", "string_array"):
             empty = "v is None"
         lines.append(f"if {empty}:")
-        lines.append(f"    {'_required(path, ' + name + ', ' + label + ', issues)' if spec.required else 'pass'}")
+        lines.append(
+            f"    {'_required(path, ' + name + ', ' + label + ', issues)' if spec.required else 'pass'}"
+        )
         if spec.type == "array":
             sub = self.object_function(spec.fields, label_prefix + spec.name + ".")
             lines += [
@@ -208,16 +258,23 @@ class _Source:
         if not checks and spec.type != "bool":
             return [
                 *lines,
-                "elif v.__class__ is not str and v.__class__ is not int and v.__class__ is not float:",
+                "elif v.__class__ is not str and v.__class__ is not float"
+                " and not (v.__class__ is int and v.bit_length() < 10000):",
                 f"    _wrong_type(path, {name}, {label}, {spec.type!r}, issues)",
             ]
         lines += ["else:", "    if v.__class__ is not str:"]
         if spec.type == "bool":
-            lines += ["        if v is True or v is False:", "            v = 'True' if v else 'False'", "        elif v.__class__ is int or v.__class__ is float:"]
+            lines += [
+                "        if v is True or v is False:",
+                "            v = 'True' if v else 'False'",
+                "        elif v.__class__ is int or v.__class__ is float:",
+            ]
         else:
             lines += ["        if v.__class__ is int or v.__class__ is float:"]
         lines += [
-            "            v = str(v)",
+            "            v = _number_text(v)",
+            "            if v is None:",
+            f"                _wrong_type(path, {name}, {label}, {spec.type!r}, issues)",
             "        else:",
             f"            _wrong_type(path, {name}, {label}, {spec.type!r}, issues)",
             "            v = None",
@@ -229,18 +286,40 @@ class _Source:
     def scalar_lines(self, spec: FieldSpec, name: str, label: str) -> list[str]:
         checks: list[tuple[str, str]] = []  # (failing condition, action)
         if spec.max_length is not None:
-            checks.append((f"len(v) > {spec.max_length}", f"_too_long(path, {name}, {label}, v, {spec.max_length}, issues)"))
+            checks.append(
+                (
+                    f"len(v) > {spec.max_length}",
+                    f"_too_long(path, {name}, {label}, v, {spec.max_length}, issues)",
+                )
+            )
         if spec.codes is not None:
             codes = self.catalog.code_lists[spec.codes].codes
             allowed = self.constant(frozenset(codes))
             shown = repr(", ".join(codes))
-            checks.append((f"v not in {allowed}", f"_bad_code(path, {name}, {label}, v, {spec.codes!r}, {shown}, issues)"))
+            checks.append(
+                (
+                    f"v not in {allowed}",
+                    f"_bad_code(path, {name}, {label}, v, {spec.codes!r}, {shown}, issues)",
+                )
+            )
         elif spec.type == "integer":
-            checks.append(("not (v.isdigit() and v.isascii()) and _INT_RE.fullmatch(v) is None", f"_bad_value(path, {name}, {label}, 'field.integer', v, issues)"))
+            checks.append(
+                (
+                    "not (v.isdigit() and v.isascii()) and _INT_RE.fullmatch(v) is None",
+                    f"_bad_value(path, {name}, {label}, 'field.integer', v, issues)",
+                )
+            )
         elif spec.type == "decimal" and spec.format is None:
-            checks.append(("_DECIMAL_RE.fullmatch(v) is None", f"_bad_value(path, {name}, {label}, 'field.decimal', v, issues)"))
+            checks.append(
+                (
+                    "_DECIMAL_RE.fullmatch(v) is None",
+                    f"_bad_value(path, {name}, {label}, 'field.decimal', v, issues)",
+                )
+            )
         elif spec.type == "bool":
-            checks.append(("v not in _BOOLS", f"_bad_value(path, {name}, {label}, 'field.bool', v, issues)"))
+            checks.append(
+                ("v not in _BOOLS", f"_bad_value(path, {name}, {label}, 'field.bool', v, issues)")
+            )
         elif spec.type == "date":
             formats = self.constant(spec.date_formats)
             seen = self.date_caches.setdefault(spec.date_formats, self.constant(set()))
@@ -255,7 +334,10 @@ class _Source:
         for condition, action in checks:
             lines += [f"{'elif' if lines else 'if'} {condition}:", f"    {action}"]
         if spec.format is not None:
-            check = self.constant(FORMAT_CHECKS[spec.format])
+            checker = FORMAT_CHECKS[spec.format]
+            if spec.format == "dossier_code" and self.today is not None:
+                checker = functools.partial(identifiers.check_dossier_code, today=self.today)
+            check = self.constant(checker)
             format_lines = [
                 f"p = {check}(v)",
                 "if p is not None and p.code not in _WARN:",
@@ -275,9 +357,13 @@ def compile_checker(
     *,
     strict: bool,
     also_known: frozenset[str] = frozenset(),
+    today: dt.date | None = None,
 ) -> tuple[Check, str]:
-    """Generate the check function of one record shape; returns it with its source (for tests)."""
-    source = _Source(catalog, "field.unknown_strict" if strict else "field.unknown", packet)
+    """Generate the check function of one record shape; returns it with its source (for tests).
+
+    ``today`` fixes the date used by "not in the future" identifier checks (default: the clock).
+    """
+    source = _Source(catalog, "field.unknown_strict" if strict else "field.unknown", packet, today)
     entry = source.object_function(specs, "", also_known)
     text = "\n\n".join(source.functions)
     namespace = dict(source.names)

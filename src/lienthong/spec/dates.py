@@ -18,7 +18,9 @@ def _is_leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
-def _valid(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> bool:
+def _valid(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> bool:
     if not (1900 <= year <= 2199 and 1 <= month <= 12 and day >= 1):
         return False
     last = 29 if month == 2 and _is_leap(year) else _DAYS_IN_MONTH[month - 1]

@@ -11,8 +11,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from lienthong.spec.catalog import Catalog, FieldSpec, PacketKind, PacketSpec
-from lienthong.spec.issues import ISSUE_CODES
 from lienthong.spec.compiler import BOOL_TEXT
+from lienthong.spec.issues import ISSUE_CODES
 
 INTEGER_PATTERN = r"-?[0-9]+"
 DECIMAL_PATTERN = r"-?[0-9]+(?:\.[0-9]+)?"
@@ -50,9 +50,15 @@ def field_schema(spec: FieldSpec, catalog: Catalog) -> dict[str, Any]:
         numbers: list[Any] = [int(c) for c in codes if c.isdigit()]
         schema = {"enum": [*codes, *numbers, *([] if spec.required else [""])]}
     elif spec.type == "integer":
-        schema = {"type": ["string", "integer"], "pattern": _optional_pattern(INTEGER_PATTERN, spec.required)}
+        schema = {
+            "type": ["string", "integer"],
+            "pattern": _optional_pattern(INTEGER_PATTERN, spec.required),
+        }
     elif spec.type == "decimal" and spec.format is None:
-        schema = {"type": ["string", "number"], "pattern": _optional_pattern(DECIMAL_PATTERN, spec.required)}
+        schema = {
+            "type": ["string", "number"],
+            "pattern": _optional_pattern(DECIMAL_PATTERN, spec.required),
+        }
     elif spec.type == "bool":
         schema = {"enum": [*BOOL_VALUES, True, False]}
     elif spec.type == "date":
@@ -91,7 +97,9 @@ def record_schema(specs: Sequence[FieldSpec], catalog: Catalog) -> dict[str, Any
 
 def packet_schema(packet: PacketSpec, catalog: Catalog) -> dict[str, Any]:
     """JSON Schema of the envelope of ``packet`` (with its records in ``$defs.record``)."""
-    envelope = {spec.name: field_schema(spec, catalog) for spec in (*catalog.envelope, *packet.params)}
+    envelope = {
+        spec.name: field_schema(spec, catalog) for spec in (*catalog.envelope, *packet.params)
+    }
     envelope["service"] = {"const": packet.name}
     required = [s.name for s in (*catalog.envelope, *packet.params) if s.required]
     defs: dict[str, Any] = {"record": record_schema(packet.fields, catalog)}
@@ -199,24 +207,46 @@ def markdown(catalog: Catalog) -> str:
     lines += ["Response:", "", *_field_table(catalog.login_response), ""]
     for packet in catalog.packets.values():
         lines += [f"## {packet.name}", ""]
-        header = f"QCVN 120 {packet.id}, table {packet.table}" if packet.id else "Service outside the 15 QCVN 120 packets"
+        header = (
+            f"QCVN 120 {packet.id}, table {packet.table}"
+            if packet.id
+            else "Service outside the 15 QCVN 120 packets"
+        )
         lines += [f"{header}. Kind `{packet.kind.value}`, status **{packet.status.value}**.", ""]
         if packet.is_provisional:
-            lines += ["> **Provisional**: the official fields are unknown; this field set is lienthong's proposal.", ""]
+            lines += [
+                "> **Provisional**: the official fields are unknown; this field set is lienthong's proposal.",
+                "",
+            ]
         lines += [f"{packet.vi}", "", f"_{packet.en}_", ""]
         if packet.params:
-            lines += ["Parameters (beside `session`, `madonvi`, `service`):", "", *_field_table(packet.params), ""]
+            lines += [
+                "Parameters (beside `session`, `madonvi`, `service`):",
+                "",
+                *_field_table(packet.params),
+                "",
+            ]
         where = "`data[]`" if packet.kind is PacketKind.PUSH else "`result[]`"
         lines += [f"Fields of each record in {where}:", "", *_field_table(packet.fields), ""]
         if packet.rules:
             lines += [f"Cross-field rules: {', '.join(f'`{r}`' for r in packet.rules)}.", ""]
     lines += ["## Code lists", ""]
     for code_list in catalog.code_lists.values():
-        lines += [f"### {code_list.name}", "", f"{code_list.vi} / {code_list.en} (confidence: {code_list.confidence})", ""]
+        lines += [
+            f"### {code_list.name}",
+            "",
+            f"{code_list.vi} / {code_list.en} (confidence: {code_list.confidence})",
+            "",
+        ]
         lines += ["| code | vi | en |", "|---|---|---|"]
         lines += [f"| `{v.code}` | {_cell(v.vi)} | {_cell(v.en)} |" for v in code_list.values]
         lines.append("")
-    lines += ["## Issue codes", "", "| code | severity | message (vi) | message (en) |", "|---|---|---|---|"]
+    lines += [
+        "## Issue codes",
+        "",
+        "| code | severity | message (vi) | message (en) |",
+        "|---|---|---|---|",
+    ]
     lines += [
         f"| `{entry.code}` | {entry.severity.value} | {_cell(entry.vi)} | {_cell(entry.en)} |"
         for entry in ISSUE_CODES.values()

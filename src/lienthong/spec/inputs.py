@@ -53,10 +53,7 @@ def _depth_ok(value: Any) -> bool:
 def loads(data: bytes | str) -> tuple[Any, Issue | None, bool]:
     """Parse one JSON text: (value, problem, parsed_leniently)."""
     if isinstance(data, str):
-        try:
-            data = data.encode("utf-8")
-        except UnicodeEncodeError:
-            data = data.encode("utf-8", "surrogatepass")
+        data = data.encode("utf-8", "surrogatepass")
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:

@@ -33,7 +33,12 @@ def _c(code: str, severity: str, vi: str, en: str) -> IssueCode:
 
 _TABLE: tuple[IssueCode, ...] = (
     # Input as a whole
-    _c("json.invalid", "error", "Dữ liệu không phải JSON hợp lệ: {detail}", "Not valid JSON: {detail}"),
+    _c(
+        "json.invalid",
+        "error",
+        "Dữ liệu không phải JSON hợp lệ: {detail}",
+        "Not valid JSON: {detail}",
+    ),
     _c("json.too_deep", "error", "JSON lồng nhau quá sâu", "JSON nested too deeply"),
     _c("json.empty", "error", "Tệp rỗng, không có dữ liệu", "Empty input, no data"),
     _c(
@@ -42,10 +47,25 @@ _TABLE: tuple[IssueCode, ...] = (
         "Không nhận dạng được: cần một gói tin có 'service', hoặc chỉ rõ gói tin (--packet)",
         "Not recognised: expected an envelope with 'service', or name the packet (--packet)",
     ),
-    _c("record.not_object", "error", "Bản ghi phải là một đối tượng JSON", "A record must be a JSON object"),
+    _c(
+        "record.not_object",
+        "error",
+        "Bản ghi phải là một đối tượng JSON",
+        "A record must be a JSON object",
+    ),
     # Envelope
-    _c("envelope.not_object", "error", "Gói tin phải là một đối tượng JSON", "The envelope must be a JSON object"),
-    _c("envelope.missing", "error", "Thiếu trường bắt buộc của gói tin: {field}", "Missing envelope field: {field}"),
+    _c(
+        "envelope.not_object",
+        "error",
+        "Gói tin phải là một đối tượng JSON",
+        "The envelope must be a JSON object",
+    ),
+    _c(
+        "envelope.missing",
+        "error",
+        "Thiếu trường bắt buộc của gói tin: {field}",
+        "Missing envelope field: {field}",
+    ),
     _c(
         "envelope.unknown_service",
         "error",
@@ -58,7 +78,12 @@ _TABLE: tuple[IssueCode, ...] = (
         "Trường 'data' phải là một mảng bản ghi",
         "Field 'data' must be an array of records",
     ),
-    _c("envelope.data_empty", "warning", "Gói tin không có bản ghi nào", "The envelope holds no record"),
+    _c(
+        "envelope.data_empty",
+        "warning",
+        "Gói tin không có bản ghi nào",
+        "The envelope holds no record",
+    ),
     _c(
         "packet.provisional",
         "warning",
@@ -66,7 +91,12 @@ _TABLE: tuple[IssueCode, ...] = (
         "Packet {packet} has no official table yet; checked against lienthong's provisional field set",
     ),
     # Fields
-    _c("field.required", "error", "Thiếu trường bắt buộc {field}", "Required field {field} is missing or empty"),
+    _c(
+        "field.required",
+        "error",
+        "Thiếu trường bắt buộc {field}",
+        "Required field {field} is missing or empty",
+    ),
     _c("field.type", "error", "{field} phải là {expected}", "{field} must be {expected_en}"),
     _c(
         "field.too_long",
@@ -95,8 +125,8 @@ _TABLE: tuple[IssueCode, ...] = (
     _c(
         "field.bool",
         "error",
-        "{field} = {value!r} phải là \"True\" hoặc \"False\"",
-        "{field} = {value!r} must be \"True\" or \"False\"",
+        '{field} = {value!r} phải là "True" hoặc "False"',
+        '{field} = {value!r} must be "True" or "False"',
     ),
     _c(
         "field.date",
@@ -146,6 +176,18 @@ _TABLE: tuple[IssueCode, ...] = (
         "error",
         "{field} ({value}) trước {other} ({other_value})",
         "{field} ({value}) is before {other} ({other_value})",
+    ),
+    _c(
+        "date.future",
+        "error",
+        "{field} ({value}) ở tương lai",
+        "{field} ({value}) is in the future",
+    ),
+    _c(
+        "field.range",
+        "error",
+        "{field} = {value} ngoài khoảng cho phép ({range})",
+        "{field} = {value} is out of range ({range})",
     ),
     _c(
         "dossier.returned_without_date",
@@ -214,9 +256,7 @@ class Issue:
         }
 
 
-def make_issue(
-    path: str, code: str, severity: Severity | None = None, **context: Any
-) -> Issue:
+def make_issue(path: str, code: str, severity: Severity | None = None, **context: Any) -> Issue:
     """Build an issue from the code table; ``severity`` overrides the table's (strict mode)."""
     entry = ISSUE_CODES[code]
     values = _Blank(context)

@@ -63,7 +63,10 @@ def _build_model(
         if spec.required:
             definitions[spec.name] = (annotation, Field(description=description))
         else:
-            definitions[spec.name] = (annotation | None, Field(default=None, description=description))
+            definitions[spec.name] = (
+                annotation | None,
+                Field(default=None, description=description),
+            )
     model: type[PacketModel] = create_model(
         name, __base__=PacketModel, __validators__=validators, **definitions
     )
@@ -73,15 +76,21 @@ def _build_model(
 def _rules_hook(catalog: Catalog, packet: PacketSpec) -> Any:
     """A before-validator that runs the compiled checker and raises its errors as pydantic errors."""
 
-    def run_checker(cls: type[PacketModel], data: Any) -> Any:
-        from lienthong.spec.validate import Validator  # validate imports this module
+    validators: list[Any] = []  # built on first use: validate imports this module
 
-        result = Validator(catalog).validate_record(packet.name, data, 0, "$")  # path "$[0]..."
+    def run_checker(cls: type[PacketModel], data: Any) -> Any:
+        if not validators:
+            from lienthong.spec.validate import Validator
+
+            validators.append(Validator(catalog))
+        result = validators[0].validate_record(packet.name, data, 0, "$")  # path "$[0]..."
         errors = result.errors
         if errors:
             details: list[InitErrorDetails] = [
                 {
-                    "type": PydanticCustomError(issue.code, issue.en.replace("{", "(").replace("}", ")")),
+                    "type": PydanticCustomError(
+                        issue.code, issue.en.replace("{", "(").replace("}", ")")
+                    ),
                     "loc": tuple(_loc(issue.path.removeprefix("$[0]"))),
                     "input": data,
                 }

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from lienthong.spec import identifiers
-from lienthong.spec.dates import parse_wire_date
+from lienthong.spec.dates import now_vietnam, parse_wire_date
 from lienthong.spec.issues import Issue, make_issue
 
 
@@ -61,13 +61,23 @@ def _not_before(
 
 def dossier_dates(record: Mapping[str, Any], path: str, ctx: RuleContext) -> list[Issue]:
     issues: list[Issue] = []
+    received = _wire_time(record.get("NgayTiepNhan"))
+    if received is not None:
+        today = ctx.today or now_vietnam().date()
+        # one day of slack for clocks that run ahead
+        if received[:8] > (today + dt.timedelta(days=1)).strftime("%Y%m%d"):
+            issues.append(
+                make_issue(
+                    f"{path}.NgayTiepNhan", "date.future", field="NgayTiepNhan", value=received
+                )
+            )
     for later in ("NgayHenTra", "NgayTra", "NgayKetThucXuLy"):
         _not_before(record, path, later, "NgayTiepNhan", issues)
     return issues
 
 
 def dossier_returned(record: Mapping[str, Any], path: str, ctx: RuleContext) -> list[Issue]:
-    if str(record.get("TrangThaiHoSo")) == "10" and not record.get("NgayTra"):
+    if record.get("TrangThaiHoSo") in ("10", 10) and not record.get("NgayTra"):
         return [make_issue(f"{path}.NgayTra", "dossier.returned_without_date")]
     return []
 
@@ -120,10 +130,12 @@ def progress_dates(record: Mapping[str, Any], path: str, ctx: RuleContext) -> li
 
 def _count(record: Mapping[str, Any], name: str) -> int | None:
     value = record.get(name)
-    if type(value) is int:
-        return value
-    if type(value) is str and value.isascii() and value.isdigit() and len(value) < 16:
-        return int(value)
+    if value.__class__ is int:
+        return value if abs(value) < 10**15 else None
+    if value.__class__ is str and 0 < len(value) < 16 and value.isascii():
+        digits = value[1:] if value[0] in "+-" else value
+        if digits.isdigit():
+            return int(value)
     return None
 
 
@@ -176,7 +188,7 @@ def stats_totals(record: Mapping[str, Any], path: str, ctx: RuleContext) -> list
             continue
         exact = 0.0 if denominator == 0 else 100.0 * numerator / denominator
         # "Within rounding": half a unit of the last decimal the sender wrote.
-        tolerance = 0.5 * 10 ** -_decimals(str(text).rstrip("%")) + 1e-9
+        tolerance = 0.5 * 10 ** -_decimals(str(text).rstrip("%").strip()) + 1e-9
         if abs(reported_percent - exact) > tolerance:
             issues.append(
                 make_issue(
@@ -187,19 +199,31 @@ def stats_totals(record: Mapping[str, Any], path: str, ctx: RuleContext) -> list
                     expected=f"{part}/{whole} = {exact:.2f}",
                 )
             )
+    for name in _COUNT_FIELDS:
+        count = _count(record, name)
+        if count is not None and count < 0:
+            issues.append(
+                make_issue(f"{path}.{name}", "field.range", field=name, value=count, range=">= 0")
+            )
     month = _count(record, "Thang")
     if month is not None and not 1 <= month <= 12:
         issues.append(
-            make_issue(
-                f"{path}.Thang",
-                "field.code",
-                field="Thang",
-                value=record.get("Thang"),
-                code_list="Tháng/month",
-                codes="1-12",
-            )
+            make_issue(f"{path}.Thang", "field.range", field="Thang", value=month, range="1-12")
         )
     return issues
+
+
+_COUNT_FIELDS = (
+    "SoNhanTrongKy",
+    "SoTonKyTruoc",
+    "TongSoXuLy",
+    "TongDaXuLy",
+    "TongXuLyDungHan",
+    "TongXuLyTreHan",
+    "TongChuaXuLy",
+    "TongChuaXuLyTrongHan",
+    "TongChuaXuLyTreHan",
+)
 
 
 def survey_percentages(record: Mapping[str, Any], path: str, ctx: RuleContext) -> list[Issue]:
@@ -213,7 +237,9 @@ def survey_percentages(record: Mapping[str, Any], path: str, ctx: RuleContext) -
     total = sum(p for p in parsed if p is not None)
     if abs(total - 100.0) > 1.0 and not (total == 0 and _count(record, "TongSoNguoiDanhGia") == 0):
         return [
-            make_issue(f"{path}.PhanTramDanhGiaRatHaiLong", "survey.percent_sum", total=round(total, 2))
+            make_issue(
+                f"{path}.PhanTramDanhGiaRatHaiLong", "survey.percent_sum", total=round(total, 2)
+            )
         ]
     return []
 

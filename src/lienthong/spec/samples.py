@@ -72,14 +72,22 @@ def sample(packet: PacketSpec, catalog: Catalog) -> dict[str, Any]:
     curated = _curated().get(packet.name)
     if curated is not None and _fits(curated, packet):
         return copy.deepcopy(curated)
-    envelope: dict[str, Any] = {"session": SAMPLE_SESSION, "madonvi": SAMPLE_UNIT, "service": packet.name}
+    envelope: dict[str, Any] = {
+        "session": SAMPLE_SESSION,
+        "madonvi": SAMPLE_UNIT,
+        "service": packet.name,
+    }
     envelope.update(example_record(packet.params, catalog))
     if packet.kind is PacketKind.PUSH:
         envelope["data"] = [example_record(packet.fields, catalog)]
         return {"request": envelope, "response": {"error_code": "0", "message": "Thành công"}}
     return {
         "request": envelope,
-        "response": {"error_code": "0", "message": "Thành công", "result": [example_record(packet.fields, catalog)]},
+        "response": {
+            "error_code": "0",
+            "message": "Thành công",
+            "result": [example_record(packet.fields, catalog)],
+        },
     }
 
 
@@ -87,7 +95,11 @@ def _fits(curated: dict[str, Any], packet: PacketSpec) -> bool:
     names = {spec.name for spec in packet.fields}
     required = {spec.name for spec in packet.fields if spec.required}
     request = curated.get("request") or {}
-    rows = request.get("data") if packet.kind is PacketKind.PUSH else (curated.get("response") or {}).get("result")
+    rows = (
+        request.get("data")
+        if packet.kind is PacketKind.PUSH
+        else (curated.get("response") or {}).get("result")
+    )
     for row in rows or []:
         if not isinstance(row, dict) or not set(row) <= names or not required <= set(row):
             return False

@@ -22,6 +22,7 @@ from lienthong.spec.rules import RULES, Rule, RuleContext
 
 ENVELOPE_KEYS = ("session", "madonvi", "service")
 
+
 @dataclass(slots=True)
 class RecordResult:
     """The outcome of one record of a batch."""
@@ -86,7 +87,10 @@ class PacketValidationError(ValueError):
         self.packet = packet
         self.issues = issues
         first = issues[0] if issues else None
-        super().__init__(f"{packet}: {len(issues)} error(s)" + (f"; first: {first.path} {first.code}: {first.en}" if first else ""))
+        super().__init__(
+            f"{packet}: {len(issues)} error(s)"
+            + (f"; first: {first.path} {first.code}: {first.en}" if first else "")
+        )
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,9 @@ class Validator:
         compiled = self._compiled.get(name)
         if compiled is None:
             spec = self.catalog.packet(name)
-            check, _ = compile_checker(self.catalog, spec.fields, name, strict=self.strict)
+            check, _ = compile_checker(
+                self.catalog, spec.fields, name, strict=self.strict, today=self._today
+            )
             envelope_check, _ = compile_checker(
                 self.catalog,
                 (*self.catalog.envelope, *spec.params),
@@ -200,7 +206,8 @@ class Validator:
         if scan_unicode:
             _scan_unicode(record, path, issues)
         key = record.get(compiled.key_field) if compiled.key_field else None
-        return RecordResult(index, path, key if key.__class__ is str else None, issues, record)
+        shown_key = short(key, 80) if key.__class__ is str else None
+        return RecordResult(index, path, shown_key, issues, record)
 
     # -- envelopes -----------------------------------------------------------------------
 
@@ -224,7 +231,7 @@ class Validator:
                     )
                 )
             self._check_envelope_fields(envelope, None, issues)
-            return EnvelopeResult(service if type(service) is str else None, None, issues)
+            return EnvelopeResult(short(service) if type(service) is str else None, None, issues)
         compiled = self._compile(service)
         spec = compiled.spec
         self._check_envelope_fields(envelope, compiled, issues)
@@ -264,7 +271,9 @@ class Validator:
             problem = identifiers.check_agency_open(unit, self.today)
             if problem is not None and problem.code == "agency.closed":
                 issues.append(
-                    make_issue("$.madonvi", problem.code, field="madonvi", vi=problem.vi, en=problem.en)
+                    make_issue(
+                        "$.madonvi", problem.code, field="madonvi", vi=problem.vi, en=problem.en
+                    )
                 )
 
     def validate_response(self, packet: str, response: Any) -> EnvelopeResult:
@@ -274,16 +283,32 @@ class Validator:
         if type(response) is not dict:
             result.issues.append(make_issue("$", "envelope.not_object"))
             return result
-        if "error_code" not in response:
-            result.issues.append(make_issue("$.error_code", "envelope.missing", field="error_code"))
         rows = response.get("result")
-        if rows is None:
-            rows = response.get(packet)  # DanhSachPAKNCongKhai arrives keyed by its own name
+        rows_path = "$.result"
+        if rows is None and packet in response:
+            # DanhSachPAKNCongKhai arrives keyed by its own name, without error_code (OpenCPS proxy)
+            rows, rows_path = response[packet], f"$.{packet}"
+        elif "error_code" not in response:
+            result.issues.append(make_issue("$.error_code", "envelope.missing", field="error_code"))
+        error_code = response.get("error_code")
+        if error_code is not None and error_code.__class__ not in (str, int):
+            result.issues.append(
+                make_issue(
+                    "$.error_code",
+                    "field.type",
+                    field="error_code",
+                    expected="chuỗi hoặc số",
+                    expected_en="a string or an integer",
+                )
+            )
+        failed = error_code not in (None, 0, "0", "00")
+        if rows is None and failed:
+            return result  # a failure answer carries a message, not rows
         if type(rows) is not list:
             result.issues.append(make_issue("$.result", "envelope.data_not_array"))
             return result
         result.records = [
-            self._record(compiled, row, index, "$.result", scan_unicode=True)
+            self._record(compiled, row, index, rows_path, scan_unicode=True)
             for index, row in enumerate(rows)
         ]
         return result
@@ -302,8 +327,13 @@ def _scan_unicode(value: Any, path: str, issues: list[Issue], depth: int = 0) ->
         return
     elif kind is dict:
         for key, item in value.items():
-            _scan_unicode(item, f"{path}.{short(key, 40)}", issues, depth + 1)
+            where = f"{path}.{short(key, 40)}"
+            if key.__class__ is str and not key.isascii():
+                try:
+                    key.encode("utf-8")
+                except UnicodeEncodeError:
+                    issues.append(make_issue(where, "field.unicode", field=short(key, 40)))
+            _scan_unicode(item, where, issues, depth + 1)
     elif kind is list:
         for position, item in enumerate(value):
             _scan_unicode(item, f"{path}[{position}]", issues, depth + 1)
-
