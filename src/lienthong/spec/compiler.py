@@ -74,7 +74,7 @@ def _number_text(value: int | float) -> str | None:
         return None
 
 
-def _date_ok(value: str, formats: tuple[str, ...], seen: set[str]) -> bool:
+def date_ok(value: str, formats: tuple[str, ...], seen: set[str]) -> bool:
     """Parse once; remember valid dates (a batch repeats them), bounded so memory stays flat."""
     if parse_any(value, formats) is None:
         return False
@@ -179,7 +179,7 @@ class _Source:
             "_bad_format": _bad_format,
             "_item_not_object": _item_not_object,
             "_unknown": self._unknown,
-            "_date_ok": _date_ok,
+            "date_ok": date_ok,
             "_number_text": _number_text,
         }
         self.date_caches: dict[tuple[str, ...], str] = {}
@@ -326,7 +326,7 @@ class _Source:
             shown = repr(" hoặc ".join(spec.date_formats))
             checks.append(
                 (
-                    f"v not in {seen} and not _date_ok(v, {formats}, {seen})",
+                    f"v not in {seen} and not date_ok(v, {formats}, {seen})",
                     f"_bad_date(path, {name}, {label}, v, {shown}, issues)",
                 )
             )

@@ -32,11 +32,29 @@ def _date(record: Mapping[str, Any], name: str) -> dt.datetime | None:
     return parse_wire_date(value)
 
 
+_VALID_TIMES: set[str] = set()
+
+
 def _wire_time(value: Any) -> str | None:
     """A comparable form of a valid wire date: the 14 digits themselves (they sort as times)."""
-    if value.__class__ is str and len(value) == 14 and value.isdigit() and value.isascii():
-        return value if parse_wire_date(value) is not None else None
+    if value.__class__ is not str:
+        return None
+    if value in _VALID_TIMES:
+        return value
+    if len(value) == 14 and value.isdigit() and value.isascii():
+        if parse_wire_date(value) is None:
+            return None
+        if len(_VALID_TIMES) > 100_000:
+            _VALID_TIMES.clear()
+        _VALID_TIMES.add(value)
+        return value
     return None
+
+
+@lru_cache(maxsize=8)
+def _latest_reception_day(today: dt.date) -> str:
+    """Receptions dated after this day are in the future (one day of slack for fast clocks)."""
+    return (today + dt.timedelta(days=1)).strftime("%Y%m%d")
 
 
 def _not_before(
@@ -62,15 +80,12 @@ def _not_before(
 def dossier_dates(record: Mapping[str, Any], path: str, ctx: RuleContext) -> list[Issue]:
     issues: list[Issue] = []
     received = _wire_time(record.get("NgayTiepNhan"))
-    if received is not None:
-        today = ctx.today or now_vietnam().date()
-        # one day of slack for clocks that run ahead
-        if received[:8] > (today + dt.timedelta(days=1)).strftime("%Y%m%d"):
-            issues.append(
-                make_issue(
-                    f"{path}.NgayTiepNhan", "date.future", field="NgayTiepNhan", value=received
-                )
-            )
+    if received is not None and received[:8] > _latest_reception_day(
+        ctx.today or now_vietnam().date()
+    ):
+        issues.append(
+            make_issue(f"{path}.NgayTiepNhan", "date.future", field="NgayTiepNhan", value=received)
+        )
     for later in ("NgayHenTra", "NgayTra", "NgayKetThucXuLy"):
         _not_before(record, path, later, "NgayTiepNhan", issues)
     return issues
@@ -242,6 +257,57 @@ def survey_percentages(record: Mapping[str, Any], path: str, ctx: RuleContext) -
             )
         ]
     return []
+
+
+# -- batch forms ----------------------------------------------------------------------------------
+# For a batch whose fields are all clean (lienthong.spec.batch), a rule's batch form looks at whole
+# columns and returns the indices of the records that may break it; only those go through the
+# record-by-record rule. Clean columns hold valid wire values, "" or None, so dates compare as text.
+
+Columns = Mapping[str, Sequence[Any]]
+BatchRule = Callable[[Columns, int, RuleContext], set[int]]
+
+
+def _column(columns: Columns, name: str, size: int) -> Sequence[Any]:
+    return columns.get(name) or (None,) * size
+
+
+def dossier_dates_batch(columns: Columns, size: int, ctx: RuleContext) -> set[int]:
+    received = _column(columns, "NgayTiepNhan", size)
+    latest = _latest_reception_day(ctx.today or now_vietnam().date()) + "999999"
+    suspects = {i for i, value in enumerate(received) if value and value > latest}
+    for later in ("NgayHenTra", "NgayTra", "NgayKetThucXuLy"):
+        for i, (late, early) in enumerate(
+            zip(_column(columns, later, size), received, strict=True)
+        ):
+            if late and early and late < early:
+                suspects.add(i)
+    return suspects
+
+
+def dossier_returned_batch(columns: Columns, size: int, ctx: RuleContext) -> set[int]:
+    statuses = _column(columns, "TrangThaiHoSo", size)
+    returned = _column(columns, "NgayTra", size)
+    return {
+        i for i, (s, r) in enumerate(zip(statuses, returned, strict=True)) if s == "10" and not r
+    }
+
+
+def dossier_code_unit_batch(columns: Columns, size: int, ctx: RuleContext) -> set[int]:
+    codes = _column(columns, "MaHoSo", size)
+    closed = {
+        unit for unit in {code.rsplit("-", 2)[0] for code in codes if code} if _unit_closed_on(unit)
+    }
+    if not closed:
+        return set()
+    return {i for i, code in enumerate(codes) if code and code.rsplit("-", 2)[0] in closed}
+
+
+BATCH_RULES: Mapping[str, BatchRule] = {
+    "dossier_dates": dossier_dates_batch,
+    "dossier_returned": dossier_returned_batch,
+    "dossier_code_unit": dossier_code_unit_batch,
+}
 
 
 RULES: Mapping[str, Rule] = {

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lienthong.spec import identifiers
+from lienthong.spec.batch import BatchChecker
 from lienthong.spec.catalog import Catalog, PacketKind, PacketSpec, load_catalog
 from lienthong.spec.compiler import Check, compile_checker, short
 from lienthong.spec.dates import now_vietnam
 from lienthong.spec.issues import Issue, make_issue
 from lienthong.spec.models import PacketModel, model_for
-from lienthong.spec.rules import RULES, Rule, RuleContext
+from lienthong.spec.rules import BATCH_RULES, RULES, BatchRule, Rule, RuleContext
 
 ENVELOPE_KEYS = ("session", "madonvi", "service")
 
@@ -93,9 +94,16 @@ class PacketValidationError(ValueError):
         )
 
 
+BATCH_FAST_PATH_MIN = 16
+"""Batches at least this long first try the column-wise fast path (lienthong.spec.batch)."""
+
+
 @dataclass(frozen=True)
 class _Compiled:
     spec: PacketSpec
+    batch: BatchChecker
+    batch_rules: tuple[BatchRule, ...] | None
+    """Column forms of the rules; None when one of the packet's rules has none."""
     check: Check
     envelope_check: Check
     rules: tuple[Rule, ...]
@@ -147,6 +155,12 @@ class Validator:
             )
             compiled = _Compiled(
                 spec=spec,
+                batch=BatchChecker(self.catalog, spec.fields, self._today),
+                batch_rules=(
+                    tuple(BATCH_RULES[rule] for rule in spec.rules)
+                    if all(rule in BATCH_RULES for rule in spec.rules)
+                    else None
+                ),
                 check=check,
                 envelope_check=envelope_check,
                 rules=tuple(RULES[rule] for rule in spec.rules),
@@ -166,11 +180,7 @@ class Validator:
     def validate_records(
         self, packet: str, records: Iterable[Any], base_path: str = "$.data"
     ) -> list[RecordResult]:
-        compiled = self._compile(packet)
-        return [
-            self._record(compiled, record, index, base_path, scan_unicode=True)
-            for index, record in enumerate(records)
-        ]
+        return self._records(self._compile(packet), list(records), base_path, True)
 
     def parse(self, packet: str, record: Any) -> PacketModel:
         """Validate one record and return it as the typed model of ``packet``.
@@ -182,6 +192,48 @@ class Validator:
             raise PacketValidationError(packet, result.errors)
         return model_for(packet, self.catalog).model_validate(result.record)
 
+    def _records(
+        self, compiled: _Compiled, records: list[Any], base_path: str, scan_unicode: bool
+    ) -> list[RecordResult]:
+        big = len(records) >= BATCH_FAST_PATH_MIN
+        columns = compiled.batch.clean_columns(records) if big else None
+        if columns is not None and not scan_unicode and compiled.batch_rules is not None:
+            # Every field of every record is clean and each rule has a column form: only the
+            # records a rule suspects are looked at one by one.
+            ctx = RuleContext(today=self._today)
+            suspects: set[int] = set()
+            for batch_rule in compiled.batch_rules:
+                suspects |= batch_rule(columns, len(records), ctx)
+            key_field = compiled.key_field
+            results = [
+                RecordResult(
+                    index, f"{base_path}[{index}]", _shown_key(record, key_field), [], record
+                )
+                for index, record in enumerate(records)
+            ]
+            for index in suspects:
+                results[index] = self._record(
+                    compiled,
+                    records[index],
+                    index,
+                    base_path,
+                    scan_unicode=False,
+                    fields_clean=True,
+                )
+            return results
+        if columns is not None:
+            # every field of every record is clean: only the cross-field rules remain
+            return [
+                self._record(
+                    compiled, record, index, base_path, scan_unicode=scan_unicode, fields_clean=True
+                )
+                for index, record in enumerate(records)
+            ]
+        return [
+            self._record(compiled, record, index, base_path, scan_unicode=scan_unicode)
+            for index, record in enumerate(records)
+        ]
+
     def _record(
         self,
         compiled: _Compiled,
@@ -190,24 +242,24 @@ class Validator:
         base_path: str,
         *,
         scan_unicode: bool,
+        fields_clean: bool = False,
     ) -> RecordResult:
         path = f"{base_path}[{index}]"
         if record.__class__ is not dict:
             return RecordResult(index, path, None, [make_issue(path, "record.not_object")])
         issues: list[Issue] = []
-        try:
-            compiled.check(record, path, issues)
-        except RecursionError:
-            issues.append(make_issue(path, "json.too_deep"))
+        if not fields_clean:
+            try:
+                compiled.check(record, path, issues)
+            except RecursionError:
+                issues.append(make_issue(path, "json.too_deep"))
         if compiled.rules:
             ctx = RuleContext(today=self._today)
             for rule in compiled.rules:
                 issues.extend(rule(record, path, ctx))
         if scan_unicode:
             _scan_unicode(record, path, issues)
-        key = record.get(compiled.key_field) if compiled.key_field else None
-        shown_key = short(key, 80) if key.__class__ is str else None
-        return RecordResult(index, path, shown_key, issues, record)
+        return RecordResult(index, path, _shown_key(record, compiled.key_field), issues, record)
 
     # -- envelopes -----------------------------------------------------------------------
 
@@ -247,10 +299,7 @@ class Validator:
             else:
                 if not data:
                     issues.append(make_issue("$.data", "envelope.data_empty"))
-                result.records = [
-                    self._record(compiled, record, index, "$.data", scan_unicode=scan_unicode)
-                    for index, record in enumerate(data)
-                ]
+                result.records = self._records(compiled, data, "$.data", scan_unicode)
         return result
 
     def _check_envelope_fields(
@@ -307,11 +356,15 @@ class Validator:
         if type(rows) is not list:
             result.issues.append(make_issue("$.result", "envelope.data_not_array"))
             return result
-        result.records = [
-            self._record(compiled, row, index, rows_path, scan_unicode=True)
-            for index, row in enumerate(rows)
-        ]
+        result.records = self._records(compiled, rows, rows_path, True)
         return result
+
+
+def _shown_key(record: dict[str, Any], key_field: str | None) -> str | None:
+    key = record.get(key_field) if key_field else None
+    if key.__class__ is not str:
+        return None
+    return key if key.isascii() and len(key) <= 80 else short(key, 80)
 
 
 def _scan_unicode(value: Any, path: str, issues: list[Issue], depth: int = 0) -> None:
