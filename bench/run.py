@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.metadata
 import json
 import os
 import platform
@@ -43,7 +44,8 @@ def machine() -> str:
         pass
     return (
         f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, pydantic {pydantic.VERSION}, jsonschema {jsonschema.__version__}"
+        f"Python {platform.python_version()}, pydantic {pydantic.VERSION}, "
+        f"jsonschema {importlib.metadata.version('jsonschema')}"
     )
 
 
@@ -92,6 +94,16 @@ def validation_bench(repeats: int) -> list[dict[str, Any]]:
         result = validator.validate_envelope(orjson.loads(body), scan_unicode=False)
         return len(result.records)
 
+    # One bad record anywhere makes the whole batch take the exact record-by-record path.
+    broken = dossier_envelope(dossiers(BATCH))
+    broken["data"][BATCH // 2]["TrangThaiHoSo"] = "11"
+    broken_body = orjson.dumps(broken)
+
+    def exact_run() -> int:
+        result = validator.validate_envelope(orjson.loads(broken_body), scan_unicode=False)
+        assert len(result.rejected) == 1
+        return len(result.records)
+
     schema = packet_schema(catalog.packet("DongBoHoSoMC"), catalog)
     schema_validator = jsonschema.Draft202012Validator(schema)
     assert not list(schema_validator.iter_errors(json.loads(body)))
@@ -113,6 +125,7 @@ def validation_bench(repeats: int) -> list[dict[str, Any]]:
     rows = []
     for name, run, reps in (
         ("lienthong Validator (parse + all rules)", lienthong_run, repeats),
+        ("lienthong, same batch with one bad record (exact path)", exact_run, repeats),
         ("plain pydantic model, types only (floor)", plain_run, repeats),
         ("jsonschema Draft 2020-12 of the exported schema", jsonschema_run, max(3, repeats // 3)),
     ):
@@ -122,7 +135,7 @@ def validation_bench(repeats: int) -> list[dict[str, Any]]:
 
 
 def write_report(path: Path, rows: list[dict[str, Any]], command: str) -> None:
-    ours, baseline = rows[0]["median"], rows[2]["median"]
+    ours, baseline = rows[0]["median"], rows[-1]["median"]
     lines = [
         "# Benchmarks",
         "",
@@ -150,6 +163,9 @@ def write_report(path: Path, rows: list[dict[str, Any]], command: str) -> None:
         "",
         f"lienthong / jsonschema: **{ours / baseline:.1f}x**. Targets (issue 2): at least 80,000 records/s",
         "with all rules, and at least 10x the jsonschema baseline.",
+        "",
+        "A clean batch is proved clean column by column (lienthong.spec.batch); a batch holding",
+        "a bad record is checked record by record so that every problem is named (second row).",
         "",
         "The jsonschema row checks less than lienthong does (no calendar dates, identifier",
         "hierarchy, closed agency codes or cross-field rules: JSON Schema cannot express them).",
