@@ -12,9 +12,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-## Start the main job on the embedded default with demo data.
+## Start the main job on the embedded default with demo data: the hub on SQLite (var/lienthong.db).
 run: $(STAMP)
 	$(BIN)/lienthong demo
+	$(BIN)/lienthong hub --demo
 
 ## The whole suite: ruff, mypy (strict on src/), pytest.
 test: $(STAMP)

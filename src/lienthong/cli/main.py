@@ -38,6 +38,22 @@ app = typer.Typer(
 spec_app = typer.Typer(help="The packet catalog: list, show, export.", no_args_is_help=True)
 app.add_typer(spec_app, name="spec")
 
+
+def _register_operations() -> None:
+    """The hub, database, accounts and log commands (they import the store layer)."""
+    from lienthong.cli.accounts import accounts_app
+    from lienthong.cli.db import db_app
+    from lienthong.cli.hub import hub_command
+    from lienthong.cli.log import log_app
+
+    app.command("hub")(hub_command)
+    app.add_typer(accounts_app, name="accounts")
+    app.add_typer(db_app, name="db")
+    app.add_typer(log_app, name="log")
+
+
+_register_operations()
+
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 

@@ -1,0 +1,254 @@
+"""``lienthong accounts``: the hub's accounts (add, list, disable, enable, grant, revoke, passwd).
+
+Passwords come from ``--password-file`` or a hidden prompt (asked twice); they are never echoed,
+printed or logged. Every command upgrades the database first.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from lienthong.cli.reports import safe
+from lienthong.store import (
+    DEFAULT_URL,
+    AccountError,
+    Accounts,
+    make_engine,
+    redact_url,
+    session_factory,
+    upgrade,
+)
+from lienthong.store.tables import Account
+
+__all__ = ["DATABASE_ENV", "DatabaseOption", "accounts_app", "database_url", "open_database"]
+
+#: Environment variable with the database URL of every command that takes ``--database``.
+DATABASE_ENV = "LIENTHONG_DATABASE_URL"
+
+accounts_app = typer.Typer(
+    help="Tài khoản của hệ thống một cửa / Accounts of one-stop systems.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+T = TypeVar("T")
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        "-d",
+        help=f"Database URL; default ${DATABASE_ENV} or {DEFAULT_URL}.",
+        show_default=False,
+    ),
+]
+PasswordFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--password-file",
+        help="Read the password from this file (first line); default: prompt, hidden.",
+        exists=True,
+        dir_okay=False,
+        readable=True,
+    ),
+]
+UnitsOption = Annotated[
+    list[str] | None,
+    typer.Option("--unit", "-u", help="Agency code (mã đơn vị), repeatable."),
+]
+ServicesOption = Annotated[
+    list[str] | None,
+    typer.Option("--service", "-s", help="Service name (e.g. DongBoHoSoMC), repeatable."),
+]
+
+
+def fail(message_vi: str, message_en: str, code: int = 2) -> NoReturn:
+    err_console.print(f"[red]Lỗi:[/red] {safe(message_vi)}\n[red]Error:[/red] {safe(message_en)}")
+    raise typer.Exit(code)
+
+
+def database_url(database: str | None) -> str:
+    """``--database``, else ``$LIENTHONG_DATABASE_URL``, else the embedded default."""
+    return database or os.environ.get(DATABASE_ENV) or DEFAULT_URL
+
+
+@contextmanager
+def open_database(database: str | None) -> Iterator[Engine]:
+    """An upgraded engine for ``database``; database problems become bilingual errors (exit 2)."""
+    url = database_url(database)
+    shown = redact_url(url)
+    try:
+        engine = make_engine(url)
+    except (ArgumentError, ValueError) as exc:
+        fail(
+            f"địa chỉ cơ sở dữ liệu không hợp lệ: {shown} ({exc})",
+            f"invalid database URL: {shown} ({exc})",
+        )
+    except ImportError as exc:
+        fail(
+            f"thiếu trình điều khiển cho {shown}: {exc}",
+            f"no driver for {shown}: {exc}",
+        )
+    except OSError as exc:
+        fail(f"không mở được {shown}: {exc}", f"cannot open {shown}: {exc}")
+    try:
+        try:
+            upgrade(engine)
+        except SQLAlchemyError as exc:
+            _database_error(shown, exc)
+        except OSError as exc:
+            fail(f"không mở được {shown}: {exc}", f"cannot open {shown}: {exc}")
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _database_error(shown: str, exc: SQLAlchemyError) -> NoReturn:
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    first = detail[0] if detail else type(exc).__name__
+    fail(
+        f"lỗi cơ sở dữ liệu ({shown}): {first}",
+        f"database error ({shown}): {first}",
+    )
+
+
+def _run(database: str | None, action: Callable[[Accounts], T]) -> T:
+    with open_database(database) as engine:
+        try:
+            return action(Accounts(session_factory(engine)))
+        except AccountError as exc:
+            fail(exc.vi, exc.en)
+        except SQLAlchemyError as exc:
+            _database_error(redact_url(engine.url), exc)
+
+
+def _read_password(password_file: Path | None) -> str:
+    if password_file is not None:
+        try:
+            text = password_file.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(
+                f"không đọc được tệp mật khẩu {password_file}: {exc}",
+                f"cannot read the password file {password_file}: {exc}",
+            )
+        password = text.splitlines()[0] if text else ""
+    else:
+        password = typer.prompt(
+            "Mật khẩu / Password",
+            hide_input=True,
+            confirmation_prompt="Nhập lại / Repeat",
+        )
+    if not password:
+        fail("mật khẩu trống", "the password is empty")
+    return password
+
+
+def _describe(account: Account) -> str:
+    state = "tạm khóa / disabled" if account.disabled else "hoạt động / enabled"
+    return (
+        f"{account.username}: đơn vị / units {', '.join(account.units) or '-'}; "
+        f"dịch vụ / services {', '.join(account.services) or '-'}; {state}"
+    )
+
+
+@accounts_app.command("add")
+def add(
+    username: Annotated[str, typer.Argument(help="Login name of the one-stop system.")],
+    unit: Annotated[
+        list[str],
+        typer.Option("--unit", "-u", help="Agency code (mã đơn vị), repeatable; required."),
+    ],
+    service: ServicesOption = None,
+    password_file: PasswordFileOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Tạo tài khoản / Create an account (all services unless --service is given)."""
+    password = _read_password(password_file)
+    account = _run(database, lambda accounts: accounts.add(username, password, unit, service))
+    console.print(f"Đã tạo tài khoản / Account created: {safe(_describe(account))}")
+
+
+@accounts_app.command("list")
+def list_accounts(database: DatabaseOption = None) -> None:
+    """Liệt kê tài khoản / List the accounts."""
+    accounts = _run(database, lambda accounts: accounts.list())
+    table = Table(title="Tài khoản / Accounts")
+    table.add_column("Tài khoản / Username")
+    table.add_column("Đơn vị / Units")
+    table.add_column("Dịch vụ / Services")
+    table.add_column("Tạm khóa / Disabled")
+    for account in accounts:
+        table.add_row(
+            safe(account.username),
+            safe("\n".join(account.units)),
+            safe("\n".join(account.services)),
+            "có / yes" if account.disabled else "không / no",
+        )
+    console.print(table)
+
+
+@accounts_app.command("disable")
+def disable(username: Annotated[str, typer.Argument()], database: DatabaseOption = None) -> None:
+    """Tạm khóa tài khoản / Disable an account (its logins are refused)."""
+    account = _run(database, lambda accounts: accounts.disable(username))
+    console.print(f"Đã khóa / Disabled: {safe(account.username)}")
+
+
+@accounts_app.command("enable")
+def enable(username: Annotated[str, typer.Argument()], database: DatabaseOption = None) -> None:
+    """Mở khóa tài khoản / Enable an account again."""
+    account = _run(database, lambda accounts: accounts.enable(username))
+    console.print(f"Đã mở khóa / Enabled: {safe(account.username)}")
+
+
+@accounts_app.command("grant")
+def grant(
+    username: Annotated[str, typer.Argument()],
+    service: ServicesOption = None,
+    unit: UnitsOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Cấp thêm dịch vụ, đơn vị / Grant services and units ("*" = every service)."""
+    if not service and not unit:
+        fail("cần --service hoặc --unit", "give --service or --unit")
+    account = _run(database, lambda accounts: accounts.grant(username, service or (), unit or ()))
+    console.print(f"Đã cấp / Granted: {safe(_describe(account))}")
+
+
+@accounts_app.command("revoke")
+def revoke(
+    username: Annotated[str, typer.Argument()],
+    service: ServicesOption = None,
+    unit: UnitsOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Thu hồi dịch vụ, đơn vị / Revoke services and units."""
+    if not service and not unit:
+        fail("cần --service hoặc --unit", "give --service or --unit")
+    account = _run(database, lambda accounts: accounts.revoke(username, service or (), unit or ()))
+    console.print(f"Đã thu hồi / Revoked: {safe(_describe(account))}")
+
+
+@accounts_app.command("passwd")
+def passwd(
+    username: Annotated[str, typer.Argument()],
+    password_file: PasswordFileOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Đổi mật khẩu / Set a new password."""
+    password = _read_password(password_file)
+    account = _run(database, lambda accounts: accounts.set_password(username, password))
+    console.print(f"Đã đổi mật khẩu / Password changed: {safe(account.username)}")

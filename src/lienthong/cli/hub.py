@@ -1,0 +1,68 @@
+"""`lienthong hub`: start the portal-side server."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from lienthong.hub.settings import HubSettings
+
+console = Console(highlight=False)
+
+
+def hub_command(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (LIENTHONG_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (LIENTHONG_PORT, default 8120).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (LIENTHONG_WORKERS).")
+    ] = None,
+    database: Annotated[
+        str | None, typer.Option("--database", help="SQLAlchemy URL (LIENTHONG_DATABASE_URL).")
+    ] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Create a demo account and demo dossiers first.")
+    ] = False,
+) -> None:
+    """Start the hub: the national-portal side of the interconnection (uvicorn)."""
+    import uvicorn
+
+    from lienthong.hub.app import Hub
+
+    overrides = {"host": host, "port": port, "workers": workers, "database_url": database}
+    for name, value in overrides.items():
+        if value is not None:
+            os.environ[f"LIENTHONG_{name.upper()}"] = str(value)
+    settings = HubSettings.from_env()
+    hub = Hub(settings)  # runs the migrations once, before the workers start
+    if demo:
+        from lienthong.hub.demo import DEMO_PASSWORD, DEMO_UNIT, DEMO_USERNAME, seed_demo
+
+        seed_demo(hub)
+        base = f"http://{settings.host}:{settings.port}"
+        console.print(f"[bold]lienthong hub[/bold] on {base}  (database {settings.database_url})")
+        console.print(f"demo account: {DEMO_USERNAME} / {DEMO_PASSWORD}  (unit {DEMO_UNIT})")
+        console.print("try / thử:")
+        console.print(
+            f"  S=$(curl -s -X POST {base}{settings.login_path} -H 'Content-Type: application/json' "
+            f'-d \'{{"username":"{DEMO_USERNAME}","password":"{DEMO_PASSWORD}"}}\' '
+            "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"session\"])')",
+            soft_wrap=True,
+        )
+        console.print(
+            f"  curl -s -X POST {base}{settings.integration_path} -H 'Content-Type: application/json' "
+            f'-d \'{{"session":"\'$S\'","madonvi":"{DEMO_UNIT}","service":"TraCuuHoSo",'
+            '"mahoso":"000.00.13.H56-260302-0001"}\'',
+            soft_wrap=True,
+        )
+    hub.engine.dispose()
+    uvicorn.run(
+        "lienthong.hub.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level="info",
+    )

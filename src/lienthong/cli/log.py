@@ -1,0 +1,115 @@
+"""`lienthong log tail|show`: read the hub's message log."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from lienthong.cli.reports import safe
+
+log_app = typer.Typer(
+    help="The hub's message log (every request and answer).", no_args_is_help=True
+)
+console = Console(highlight=False)
+
+DatabaseOption = Annotated[
+    str | None, typer.Option("--database", help="SQLAlchemy URL (LIENTHONG_DATABASE_URL).")
+]
+
+
+def _sessions(database: str | None):  # type: ignore[no-untyped-def]
+    from lienthong.store.db import DEFAULT_URL, make_engine, session_factory, upgrade
+
+    engine = make_engine(database or os.environ.get("LIENTHONG_DATABASE_URL", DEFAULT_URL))
+    upgrade(engine)
+    return session_factory(engine)
+
+
+@log_app.command("tail")
+def tail(
+    lines: Annotated[int, typer.Option("-n", help="How many of the latest entries.")] = 20,
+    service: Annotated[str | None, typer.Option(help="Only this service.")] = None,
+    database: DatabaseOption = None,
+) -> None:
+    """The latest entries, oldest first."""
+    from lienthong.store.tables import MessageLog
+
+    query = select(MessageLog).order_by(MessageLog.id.desc()).limit(lines)
+    if service:
+        query = query.where(MessageLog.service == service)
+    with _sessions(database)() as db:
+        rows = list(reversed(db.scalars(query).all()))
+    table = Table()
+    for column in (
+        "id",
+        "at (UTC)",
+        "endpoint",
+        "service",
+        "account",
+        "unit",
+        "code",
+        "records",
+        "ok",
+        "rej",
+        "bytes in/out",
+        "ms",
+    ):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            str(row.id),
+            row.at.strftime("%Y-%m-%d %H:%M:%S"),
+            row.endpoint,
+            safe(row.service or ""),
+            safe(row.account or ""),
+            safe(row.unit or ""),
+            row.error_code,
+            str(row.records),
+            str(row.accepted),
+            str(row.rejected),
+            f"{row.request_bytes}/{row.response_bytes}",
+            f"{row.duration_ms:.1f}",
+        )
+    console.print(table)
+
+
+@log_app.command("show")
+def show(
+    entry: Annotated[int, typer.Argument(help="Entry id (see `log tail`).")],
+    database: DatabaseOption = None,
+) -> None:
+    """One entry with its kept raw body (accepted pushes only; the session token blanked out)."""
+    from lienthong.store.tables import MessageLog
+
+    with _sessions(database)() as db:
+        row = db.get(MessageLog, entry)
+    if row is None:
+        console.print(f"Không có mục {entry} / no entry {entry}")
+        raise typer.Exit(2)
+    for name in (
+        "id",
+        "at",
+        "endpoint",
+        "service",
+        "account",
+        "unit",
+        "client",
+        "dstcode",
+        "http_status",
+        "error_code",
+        "records",
+        "accepted",
+        "rejected",
+        "request_bytes",
+        "response_bytes",
+        "duration_ms",
+    ):
+        console.print(f"{name}: {safe(getattr(row, name))}")
+    if row.raw_body is not None:
+        console.print("raw body:")
+        console.print(safe(row.raw_body.decode("utf-8", "replace")), soft_wrap=True)

@@ -1,0 +1,330 @@
+"""The hub's HTTP side: the wire protocol existing one-stop systems already speak.
+
+bytes -> JSON -> envelope checks -> session -> authorization -> spec validation -> domain
+service -> store -> answer; every request and answer is written to the message log.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import orjson
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from lienthong.hub import dossiers
+from lienthong.hub.auth import Principal, login, principal_for
+from lienthong.hub.errors import ANSWER_CODES, HubError
+from lienthong.hub.settings import HubSettings
+from lienthong.spec import Validator, load_catalog
+from lienthong.spec.inputs import loads
+from lienthong.store.accounts import Accounts
+from lienthong.store.db import make_engine, session_factory, upgrade
+from lienthong.store.tables import MessageLog
+
+
+@dataclass(slots=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+    service: str | None = None
+    account: str | None = None
+    unit: str | None = None
+    records: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    keep_body: bool = False
+    secret: str | None = None
+    """The session token of the call, blanked out of the raw body before it is kept."""
+
+
+def _json(answer: Answer) -> Response:
+    return Response(
+        orjson.dumps(answer.body), status_code=answer.status, media_type="application/json"
+    )
+
+
+def _error(error: HubError, **context: Any) -> Answer:
+    return Answer(error.answer.http_status, error.body(), **context)
+
+
+def _ok(body: dict[str, Any], **context: Any) -> Answer:
+    success = ANSWER_CODES["00"]
+    return Answer(
+        200,
+        {"error_code": "00", "message": success.vi, "message_en": success.en, **body},
+        **context,
+    )
+
+
+class Hub:
+    """The hub's state: database, accounts, validator. One per process (per uvicorn worker)."""
+
+    def __init__(self, settings: HubSettings, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or make_engine(settings.database_url)
+        upgrade(self.engine)
+        self.sessions = session_factory(self.engine)
+        self.accounts = Accounts(self.sessions)
+        self.validator = Validator(load_catalog(settings.profile))
+        self.handlers: dict[str, Callable[[Session, Principal, dict[str, Any]], Answer]] = {
+            "DongBoHoSoMC": self._sync_dossiers,
+            "CapNhatTienDoHoSoMC": self._sync_progress,
+            "TraCuuHoSo": self._lookup,
+        }
+
+    # -- entry points (run in a worker thread) ---------------------------------------------------
+
+    def login(self, body: bytes, client: str) -> Answer:
+        value, problem, _ = loads(body)
+        if problem is not None:
+            return _error(HubError("10", problem.vi, problem.en))
+        if not isinstance(value, dict):
+            return _error(
+                HubError("12", "cần {username, password}", "expected {username, password}")
+            )
+        username, password = value.get("username"), value.get("password")
+        if not isinstance(username, str) or not username or not isinstance(password, str):
+            return _error(HubError("12", "username, password", "username, password"))
+        with self.sessions() as db:
+            try:
+                token, ttl = login(db, self.accounts, self.settings, username, password, client)
+            except HubError as error:
+                return _error(error, account=username[:128])
+        return _ok({"session": token, "expires_in": ttl}, account=username)
+
+    def envelope(self, body: bytes) -> Answer:
+        value, problem, _ = loads(body)
+        if problem is not None:
+            code = "10"
+            return _error(HubError(code, problem.vi, problem.en))
+        if not isinstance(value, dict):
+            return _error(
+                HubError(
+                    "12", "gói tin phải là một đối tượng JSON", "the envelope must be a JSON object"
+                )
+            )
+        missing = [key for key in ("session", "madonvi", "service") if value.get(key) in (None, "")]
+        service = value.get("service")
+        context: dict[str, Any] = {
+            "service": service if isinstance(service, str) else None,
+            "unit": value.get("madonvi") if isinstance(value.get("madonvi"), str) else None,
+        }
+        if missing:
+            return _error(HubError("12", ", ".join(missing), ", ".join(missing)), **context)
+        if not isinstance(service, str) or service not in self.validator.catalog.packets:
+            return _error(HubError("13", str(service)[:64], str(service)[:64]), **context)
+        handler = self.handlers.get(service)
+        if handler is None:
+            return _error(
+                HubError(
+                    "13",
+                    f"{service}: chưa hỗ trợ trong phiên bản này",
+                    f"{service}: not served by this version yet",
+                ),
+                **context,
+            )
+        with self.sessions() as db:
+            try:
+                principal = principal_for(db, value.get("session"))
+                context["account"] = principal.username
+                if not principal.may_use(service):
+                    raise HubError("31", service, service)
+                unit = value.get("madonvi")
+                if not isinstance(unit, str) or not principal.may_act_for(unit):
+                    raise HubError("30", str(unit)[:40], str(unit)[:40])
+                answer = handler(db, principal, value)
+                db.commit()
+            except HubError as error:
+                db.rollback()
+                return _error(error, **context)
+        answer.service, answer.account, answer.unit = service, principal.username, context["unit"]
+        answer.secret = value.get("session")
+        return answer
+
+    # -- services ---------------------------------------------------------------------------------
+
+    def _push_answer(
+        self, outcomes: list[dossiers.Outcome], envelope_issues: list[dict[str, Any]]
+    ) -> Answer:
+        refused = [o for o in outcomes if o.status in ("rejected", "exists")]
+        taken = len(outcomes) - len(refused)
+        if not refused:
+            code = "00"
+        elif all(o.status == "exists" for o in refused):
+            code = "3"
+        elif taken == 0:
+            code = "15"
+        else:
+            code = "01"
+        entry = ANSWER_CODES[code]
+        body = {
+            "error_code": code,
+            "message": entry.vi,
+            "message_en": entry.en,
+            "records": [o.as_dict() for o in outcomes],
+        }
+        if envelope_issues:
+            body["issues"] = envelope_issues
+        return Answer(
+            200,
+            body,
+            records=len(outcomes),
+            accepted=taken,
+            rejected=len(refused),
+            keep_body=taken > 0,
+        )
+
+    def _validate_push(self, envelope: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
+        result = self.validator.validate_envelope(envelope, scan_unicode=False)
+        errors = [issue for issue in result.issues if issue.is_error]
+        if errors:
+            raise HubError(
+                "15",
+                "; ".join(f"{i.path}: {i.vi}" for i in errors[:5]),
+                "; ".join(f"{i.path}: {i.en}" for i in errors[:5]),
+            )
+        return result, [issue.as_dict() for issue in result.issues]
+
+    def _sync_dossiers(self, db: Session, principal: Principal, envelope: dict[str, Any]) -> Answer:
+        result, notes = self._validate_push(envelope)
+        updating = str(envelope.get("isUpdating")).lower() in ("true", "1")
+        outcomes = dossiers.sync_dossiers(db, principal, str(envelope["madonvi"]), updating, result)
+        return self._push_answer(outcomes, notes)
+
+    def _sync_progress(self, db: Session, principal: Principal, envelope: dict[str, Any]) -> Answer:
+        result, notes = self._validate_push(envelope)
+        return self._push_answer(dossiers.sync_progress(db, principal, result), notes)
+
+    def _lookup(self, db: Session, principal: Principal, envelope: dict[str, Any]) -> Answer:
+        code = envelope.get("mahoso")
+        if not isinstance(code, str) or not code:
+            raise HubError("12", "mahoso", "mahoso")
+        return _ok({"result": dossiers.lookup(db, principal, code)})
+
+    # -- message log -----------------------------------------------------------------------------
+
+    def log(
+        self,
+        *,
+        endpoint: str,
+        client: str,
+        dstcode: str | None,
+        request_bytes: int,
+        answer: Answer,
+        response_bytes: int,
+        duration_ms: float,
+        raw_body: bytes | None,
+    ) -> None:
+        keep = raw_body if (answer.keep_body and self.settings.keep_raw_bodies) else None
+        if keep is not None and answer.secret:
+            keep = keep.replace(answer.secret.encode("utf-8", "surrogatepass"), b"***")
+        with self.sessions() as db:
+            db.add(
+                MessageLog(
+                    at=_utcnow(),
+                    endpoint=endpoint,
+                    service=answer.service,
+                    account=answer.account,
+                    unit=(answer.unit or "")[:40] or None,
+                    client=client[:64],
+                    dstcode=(dstcode or "")[:128] or None,
+                    request_bytes=request_bytes,
+                    response_bytes=response_bytes,
+                    duration_ms=duration_ms,
+                    http_status=answer.status,
+                    error_code=str(answer.body.get("error_code", ""))[:8],
+                    records=answer.records,
+                    accepted=answer.accepted,
+                    rejected=answer.rejected,
+                    raw_body=keep,
+                )
+            )
+            db.commit()
+
+
+def _utcnow() -> Any:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC)
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The body, or None when it exceeds ``limit`` (stop reading as soon as it does)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(settings: HubSettings | None = None, hub: Hub | None = None) -> Starlette:
+    settings = settings or HubSettings.from_env()
+    state = hub or Hub(settings)
+
+    def endpoint(kind: str) -> Callable[[Request], Any]:
+        async def handle(request: Request) -> Response:
+            started = time.perf_counter()
+            client = request.client.host if request.client else "?"
+            content_type = (
+                request.headers.get("content-type", "application/json")
+                .split(";")[0]
+                .strip()
+                .lower()
+            )
+            body = await _read_body(request, settings.max_body_bytes)
+            if body is None:
+                limit = settings.max_body_bytes
+                answer = _error(HubError("14", f"tối đa {limit} byte", f"at most {limit} bytes"))
+            elif content_type not in ("application/json", "text/json", ""):
+                answer = _error(HubError("11", content_type[:64], content_type[:64]))
+            elif kind == "login":
+                answer = await anyio.to_thread.run_sync(state.login, body, client)
+            else:
+                answer = await anyio.to_thread.run_sync(state.envelope, body)
+            response = _json(answer)
+            duration = (time.perf_counter() - started) * 1000
+            await anyio.to_thread.run_sync(
+                lambda: state.log(
+                    endpoint=kind,
+                    client=client,
+                    dstcode=request.headers.get("dstcode"),
+                    request_bytes=len(body)
+                    if body is not None
+                    else int(request.headers.get("content-length") or 0),
+                    answer=answer,
+                    response_bytes=len(response.body),
+                    duration_ms=duration,
+                    raw_body=body,
+                )
+            )
+            return response
+
+        return handle
+
+    async def health(request: Request) -> Response:
+        return Response(b'{"status":"ok"}', media_type="application/json")
+
+    routes = [
+        Route(settings.login_path, endpoint("login"), methods=["POST"]),
+        Route(settings.integration_path, endpoint("integration"), methods=["POST"]),
+        Route(settings.share_path, endpoint("share"), methods=["POST"]),
+        Route("/healthz", health, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.hub = state
+    return app

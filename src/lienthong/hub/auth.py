@@ -1,0 +1,120 @@
+"""Login, sessions and authorization: who may act for which unit and which service."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from lienthong.hub.errors import HubError
+from lienthong.hub.settings import HubSettings
+from lienthong.spec.identifiers import parse_agency_code
+from lienthong.store.accounts import Accounts
+from lienthong.store.tables import Account, HubSession, LoginFailure
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The account behind a valid session."""
+
+    account_id: int
+    username: str
+    units: tuple[str, ...]
+    services: frozenset[str]
+
+    def may_use(self, service: str) -> bool:
+        return "*" in self.services or service in self.services
+
+    def may_act_for(self, unit: str) -> bool:
+        """True when ``unit`` is one of the account's units or lies under one of them."""
+        target = parse_agency_code(unit)
+        if target is None:
+            return False
+        for own in self.units:
+            parsed = parse_agency_code(own)
+            if parsed is not None and target.is_within(parsed):
+                return True
+        return False
+
+
+def login(
+    db: Session,
+    accounts: Accounts,
+    settings: HubSettings,
+    username: str,
+    password: str,
+    client: str,
+) -> tuple[str, int]:
+    """Check credentials (rate-limited per account and per client); returns (token, ttl)."""
+    now = _now()
+    window_start = now - dt.timedelta(seconds=settings.login_window_seconds)
+    per_account = db.scalar(
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(LoginFailure.username == username, LoginFailure.at >= window_start)
+    )
+    per_client = db.scalar(
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(LoginFailure.client == client, LoginFailure.at >= window_start)
+    )
+    if (per_account or 0) >= settings.login_failures_per_account or (
+        per_client or 0
+    ) >= settings.login_failures_per_client:
+        raise HubError(
+            "21",
+            f"chờ {settings.login_window_seconds} giây",
+            f"wait up to {settings.login_window_seconds} s",
+        )
+    account = db.scalar(select(Account).where(Account.username == username))
+    if account is not None and account.disabled:
+        raise HubError("24")
+    if accounts.authenticate(username, password) is None:
+        db.add(LoginFailure(username=username[:128], client=client[:64], at=now))
+        db.commit()
+        raise HubError("20")
+    assert account is not None
+    token = secrets.token_urlsafe(32)
+    db.add(
+        HubSession(
+            token_hash=token_hash(token),
+            account_id=account.id,
+            created_at=now,
+            expires_at=now + dt.timedelta(seconds=settings.session_ttl_seconds),
+            client=client[:64],
+        )
+    )
+    db.execute(delete(HubSession).where(HubSession.expires_at < now - dt.timedelta(days=1)))
+    db.commit()
+    return token, settings.session_ttl_seconds
+
+
+def principal_for(db: Session, token: object) -> Principal:
+    """The account of a session token, or HubError 22 (unknown) / 23 (expired) / 24 (disabled)."""
+    if not isinstance(token, str) or not token or len(token) > 512:
+        raise HubError("22")
+    row = db.get(HubSession, token_hash(token))
+    if row is None:
+        raise HubError("22")
+    if row.expires_at <= _now():
+        raise HubError("23")
+    account = db.get(Account, row.account_id)
+    if account is None:
+        raise HubError("22")
+    if account.disabled:
+        raise HubError("24")
+    return Principal(
+        account.id, account.username, tuple(account.units), frozenset(account.services)
+    )

@@ -1,0 +1,287 @@
+"""Dossiers: DongBoHoSoMC (current state), CapNhatTienDoHoSoMC (history), TraCuuHoSo (lookup).
+
+Each push batch is validated, authorized and persisted in one transaction with bulk statements:
+one SELECT for the dossiers the batch names, one INSERT and one UPDATE for all of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from lienthong.hub.auth import Principal
+from lienthong.hub.errors import HubError
+from lienthong.spec.dates import parse_wire_date
+from lienthong.spec.identifiers import parse_dossier_code
+from lienthong.spec.validate import EnvelopeResult, RecordResult
+from lienthong.store.hashing import record_hash
+from lienthong.store.tables import Dossier, DossierEvent
+
+
+def _when(record: dict[str, Any], name: str) -> dt.datetime | None:
+    value = record.get(name)
+    return parse_wire_date(value) if isinstance(value, str) and value else None
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What happened to one record of a push."""
+
+    index: int
+    key: str | None
+    status: str
+    """accepted | updated | unchanged | exists | rejected"""
+    code: str = "00"
+    issues: list[dict[str, Any]] = field(default_factory=list)
+    message: str = ""
+    message_en: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "index": self.index,
+            "key": self.key,
+            "status": self.status,
+            "error_code": self.code,
+        }
+        if self.issues:
+            body["issues"] = self.issues
+        if self.message:
+            body["message"] = self.message
+            body["message_en"] = self.message_en
+        return body
+
+
+def rejected(result: RecordResult) -> Outcome:
+    return Outcome(
+        result.index,
+        result.key,
+        "rejected",
+        "15",
+        [issue.as_dict() for issue in result.issues],
+    )
+
+
+def _refused(index: int, key: str | None, unit: str) -> Outcome:
+    return Outcome(
+        index,
+        key,
+        "rejected",
+        "30",
+        message=f"Mã hồ sơ thuộc đơn vị {unit}, ngoài phạm vi của tài khoản",
+        message_en=f"The dossier belongs to unit {unit}, outside the account's units",
+    )
+
+
+def _dossier_unit(code: str) -> str:
+    parsed = parse_dossier_code(code)
+    return parsed.unit if parsed is not None else code.rsplit("-", 2)[0]
+
+
+def sync_dossiers(
+    db: Session, principal: Principal, unit: str, updating: bool, result: EnvelopeResult
+) -> list[Outcome]:
+    """DongBoHoSoMC: insert new dossiers; with ``isUpdating`` True, update existing ones.
+
+    ``isUpdating`` False on an existing dossier answers "exists" (code 3): existing clients then
+    resend with True. ``isUpdating`` True on a missing dossier inserts it (status ``accepted``):
+    the sender's intent, the current state of that dossier, is clear, and refusing would lose it.
+    A record identical to the stored one changes nothing (status ``unchanged``).
+    """
+    outcomes: list[Outcome | None] = [None] * len(result.records)
+    candidates: dict[str, tuple[int, dict[str, Any]]] = {}
+    for position, record_result in enumerate(result.records):
+        if not record_result.ok or record_result.record is None:
+            outcomes[position] = rejected(record_result)
+            continue
+        record = record_result.record
+        code = str(record["MaHoSo"])
+        owner = _dossier_unit(code)
+        if not principal.may_act_for(owner):
+            outcomes[position] = _refused(record_result.index, code, owner)
+            continue
+        candidates[code] = (position, record)  # a later copy of the same dossier wins
+    existing = (
+        {
+            row.ma_ho_so: row
+            for row in db.execute(
+                select(Dossier.id, Dossier.ma_ho_so, Dossier.record_hash).where(
+                    Dossier.ma_ho_so.in_(list(candidates))
+                )
+            )
+        }
+        if candidates
+        else {}
+    )
+    now = dt.datetime.now(dt.UTC)
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for code, (position, record) in candidates.items():
+        index = result.records[position].index
+        digest = record_hash(record)
+        row = existing.get(code)
+        if row is not None and row.record_hash == digest:
+            outcomes[position] = Outcome(index, code, "unchanged")
+            continue
+        if row is not None and not updating:
+            outcomes[position] = Outcome(
+                index,
+                code,
+                "exists",
+                "3",
+                message="Hồ sơ đã tồn tại",
+                message_en="The dossier already exists",
+            )
+            continue
+        values = {
+            "ma_ho_so": code,
+            "unit": unit,
+            "ma_tthc": str(record.get("MaTTHC", "")),
+            "status": str(record.get("TrangThaiHoSo", "")),
+            "received_at": _when(record, "NgayTiepNhan"),
+            "due_at": _when(record, "NgayHenTra"),
+            "returned_at": _when(record, "NgayTra"),
+            "finished_at": _when(record, "NgayKetThucXuLy"),
+            "record": record,
+            "record_hash": digest,
+            "updated_at": now,
+        }
+        if row is None:
+            inserts.append({**values, "created_at": now})
+            outcomes[position] = Outcome(index, code, "accepted")
+        else:
+            updates.append({**values, "id": row.id})
+            outcomes[position] = Outcome(index, code, "updated")
+    if inserts:
+        db.execute(insert(Dossier), inserts)
+    if updates:
+        db.execute(update(Dossier), updates)
+    # duplicates of one dossier inside the batch: every copy gets the answer of the kept one
+    final = [outcome for outcome in outcomes if outcome is not None]
+    by_code = {o.key: o for o in final}
+    for position, record_result in enumerate(result.records):
+        if outcomes[position] is None:
+            kept = by_code.get(str(record_result.key))
+            status = kept.status if kept is not None else "unchanged"
+            outcomes[position] = Outcome(record_result.index, record_result.key, status)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def sync_progress(db: Session, principal: Principal, result: EnvelopeResult) -> list[Outcome]:
+    """CapNhatTienDoHoSoMC: append steps to the history of dossiers the hub already has.
+
+    A step for an unknown dossier is rejected (code 40), never stored as an orphan; a step sent
+    twice is stored once (status ``unchanged``).
+    """
+    valid = [(r, r.record) for r in result.records if r.ok and r.record is not None]
+    codes = {str(record["MaHoSo"]) for _, record in valid}
+    dossiers = (
+        {
+            row.ma_ho_so: row
+            for row in db.execute(
+                select(Dossier.id, Dossier.ma_ho_so, Dossier.unit).where(
+                    Dossier.ma_ho_so.in_(list(codes))
+                )
+            )
+        }
+        if codes
+        else {}
+    )
+    ids = [row.id for row in dossiers.values()]
+    known_events = (
+        {
+            (row.dossier_id, row.record_hash)
+            for row in db.execute(
+                select(DossierEvent.dossier_id, DossierEvent.record_hash).where(
+                    DossierEvent.dossier_id.in_(ids)
+                )
+            )
+        }
+        if ids
+        else set()
+    )
+    outcomes: list[Outcome] = []
+    rows: list[dict[str, Any]] = []
+    latest_status: dict[int, tuple[dt.datetime, str]] = {}
+    now = dt.datetime.now(dt.UTC)
+    for record_result in result.records:
+        if not record_result.ok or record_result.record is None:
+            outcomes.append(rejected(record_result))
+            continue
+        record = record_result.record
+        code = str(record["MaHoSo"])
+        dossier = dossiers.get(code)
+        if dossier is None:
+            outcomes.append(
+                Outcome(
+                    record_result.index,
+                    code,
+                    "rejected",
+                    "40",
+                    message="Hồ sơ chưa được đồng bộ (DongBoHoSoMC) nên không cập nhật được tiến độ",
+                    message_en="The dossier was never synced (DongBoHoSoMC); its progress cannot be recorded",
+                )
+            )
+            continue
+        owner = _dossier_unit(code)
+        if not principal.may_act_for(owner):
+            outcomes.append(_refused(record_result.index, code, owner))
+            continue
+        digest = record_hash(record)
+        if (dossier.id, digest) in known_events:
+            outcomes.append(Outcome(record_result.index, code, "unchanged"))
+            continue
+        known_events.add((dossier.id, digest))
+        processed = _when(record, "ThoiDiemXuLy")
+        status = str(record.get("TrangThai", ""))
+        rows.append(
+            {
+                "dossier_id": dossier.id,
+                "status": status,
+                "processed_at": processed,
+                "record": record,
+                "record_hash": digest,
+                "created_at": now,
+            }
+        )
+        if processed is not None:
+            current = latest_status.get(dossier.id)
+            if current is None or processed >= current[0]:
+                latest_status[dossier.id] = (processed, status)
+        outcomes.append(Outcome(record_result.index, code, "accepted"))
+    if rows:
+        db.execute(insert(DossierEvent), rows)
+    if latest_status:
+        db.execute(
+            update(Dossier),
+            [
+                {"id": dossier_id, "status": status, "updated_at": now}
+                for dossier_id, (_, status) in latest_status.items()
+            ],
+        )
+    return outcomes
+
+
+def lookup(db: Session, principal: Principal, code: str) -> list[dict[str, Any]]:
+    """TraCuuHoSo: the dossier with its processing history (``QuaTrinhXuLy``), or [] if unknown.
+
+    An empty result means "not synced yet" (existing clients then send isUpdating False). A code
+    of another unit is refused (30) whether or not it exists, so existence does not leak.
+    """
+    owner = _dossier_unit(code)
+    if not principal.may_act_for(owner):
+        raise HubError(
+            "30", f"mã hồ sơ thuộc đơn vị {owner}", f"the dossier code belongs to unit {owner}"
+        )
+    dossier = db.scalar(select(Dossier).where(Dossier.ma_ho_so == code))
+    if dossier is None:
+        return []
+    events = db.scalars(
+        select(DossierEvent)
+        .where(DossierEvent.dossier_id == dossier.id)
+        .order_by(DossierEvent.processed_at, DossierEvent.id)
+    ).all()
+    return [{**dossier.record, "QuaTrinhXuLy": [event.record for event in events]}]

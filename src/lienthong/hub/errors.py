@@ -1,0 +1,121 @@
+"""The hub's answer codes: one table, each code with its HTTP status, messages and whether a
+retry can help. ``docs/protocol.md`` prints this table; existing clients parse ``error_code`` as an
+integer and compare it with 0, and treat 3 with "đã tồn tại" as "already exists"."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerCode:
+    code: str
+    http_status: int
+    vi: str
+    en: str
+    retryable: bool
+    """Whether sending the same request again (later) can succeed."""
+
+
+def _a(code: str, status: int, vi: str, en: str, retryable: bool = False) -> AnswerCode:
+    return AnswerCode(code, status, vi, en, retryable)
+
+
+ANSWER_CODES: Mapping[str, AnswerCode] = {
+    entry.code: entry
+    for entry in (
+        _a("00", 200, "Thành công", "Success"),
+        _a(
+            "01",
+            200,
+            "Một số bản ghi bị từ chối; xem kết quả từng bản ghi",
+            "Some records were rejected; see the per-record outcomes",
+        ),
+        _a(
+            "3",
+            200,
+            "Hồ sơ đã tồn tại; gửi lại với isUpdating = True",
+            "The dossier already exists; resend with isUpdating = True",
+        ),
+        _a(
+            "10",
+            400,
+            "Nội dung yêu cầu không phải JSON hợp lệ",
+            "The request body is not valid JSON",
+        ),
+        _a(
+            "11",
+            415,
+            "Content-Type phải là application/json",
+            "Content-Type must be application/json",
+        ),
+        _a("12", 400, "Thiếu trường bắt buộc của gói tin", "A required envelope field is missing"),
+        _a("13", 400, "Dịch vụ không được hỗ trợ", "Unknown or unsupported service"),
+        _a("14", 413, "Yêu cầu quá lớn", "Request body too large"),
+        _a(
+            "15",
+            422,
+            "Dữ liệu không hợp lệ; xem danh sách lỗi",
+            "The data is invalid; see the issues",
+        ),
+        _a("20", 401, "Sai tên đăng nhập hoặc mật khẩu", "Wrong username or password"),
+        _a(
+            "21",
+            429,
+            "Đăng nhập sai quá nhiều lần; thử lại sau",
+            "Too many failed logins; try again later",
+            True,
+        ),
+        _a(
+            "22",
+            401,
+            "Phiên làm việc không hợp lệ; đăng nhập lại",
+            "Invalid session; log in again",
+            True,
+        ),
+        _a(
+            "23",
+            401,
+            "Phiên làm việc đã hết hạn; đăng nhập lại",
+            "Session expired; log in again",
+            True,
+        ),
+        _a("24", 403, "Tài khoản đã bị khóa", "The account is disabled"),
+        _a(
+            "30",
+            403,
+            "Tài khoản không được phép thao tác cho đơn vị này",
+            "The account may not act for this unit",
+        ),
+        _a(
+            "31",
+            403,
+            "Tài khoản không được cấp quyền dịch vụ này",
+            "The account is not granted this service",
+        ),
+        _a("40", 404, "Không tìm thấy hồ sơ", "Dossier not found"),
+        _a("99", 500, "Lỗi hệ thống; thử lại sau", "Internal error; try again later", True),
+    )
+}
+
+
+class HubError(Exception):
+    """An answer other than success, raised anywhere below the HTTP layer."""
+
+    def __init__(self, code: str, detail: str = "", detail_en: str = "") -> None:
+        self.answer = ANSWER_CODES[code]
+        self.detail = detail
+        self.detail_en = detail_en or detail
+        super().__init__(
+            f"{code}: {self.answer.en}{': ' + self.detail_en if self.detail_en else ''}"
+        )
+
+    def body(self) -> dict[str, object]:
+        answer = self.answer
+        return {
+            "error_code": answer.code,
+            "message": answer.vi + (f": {self.detail}" if self.detail else ""),
+            "message_en": answer.en + (f": {self.detail_en}" if self.detail_en else ""),
+            "retryable": answer.retryable,
+        }

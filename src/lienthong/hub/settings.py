@@ -1,0 +1,48 @@
+"""Hub settings: one object, from environment variables (``LIENTHONG_*``) with documented defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class HubSettings:
+    database_url: str = "sqlite:///var/lienthong.db"
+    """SQLAlchemy URL; ``postgresql+psycopg://user@host/db`` in production."""
+    host: str = "127.0.0.1"
+    port: int = 8120
+    workers: int = 1
+    login_path: str = "/api/login"
+    """Where clients POST ``{"username", "password"}``."""
+    integration_path: str = "/api/integration"
+    """Where clients POST envelopes; dispatches on ``service`` (pushes and shares)."""
+    share_path: str = "/api/share"
+    """Second envelope endpoint (OpenCPS sends category calls here); dispatches the same way."""
+    session_ttl_seconds: int = 1800
+    max_body_bytes: int = 16 * 1024 * 1024
+    login_failures_per_account: int = 5
+    """Failed logins allowed per account within ``login_window_seconds`` before refusing."""
+    login_failures_per_client: int = 20
+    login_window_seconds: int = 300
+    keep_raw_bodies: bool = True
+    """Keep the raw body of accepted pushes in the message log (evidence)."""
+    profile: str | None = None
+    """Packet catalog profile (default: ``LIENTHONG_PROFILE`` or qcvn120-2019)."""
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> HubSettings:
+        values: dict[str, object] = {}
+        for spec in fields(cls):
+            default = getattr(cls, spec.name, None)
+            raw = os.environ.get(f"LIENTHONG_{spec.name.upper()}")
+            if raw is None:
+                continue
+            if isinstance(default, bool):
+                values[spec.name] = raw.lower() in ("1", "true", "yes")
+            elif isinstance(default, int):
+                values[spec.name] = int(raw)
+            else:
+                values[spec.name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,383 @@
+"""Accounts of one-stop systems: scrypt password hashes, units, granted services.
+
+An account belongs to one or more agency codes (it may also act for the units under them in
+the code hierarchy; the hub decides that) and may call only the services granted to it
+(``["*"]``: all). Passwords are hashed with scrypt and never stored, printed or logged.
+
+>>> accounts = Accounts(session_factory(engine))
+>>> accounts.add("mcdt-hanoi", "a long secret", units=["000.00.00.H26"])
+>>> accounts.authenticate("mcdt-hanoi", "a long secret")
+Account(username='mcdt-hanoi', ...)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import builtins
+import hashlib
+import hmac
+import secrets
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from functools import cache
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from lienthong.spec.identifiers import WARNING_CODES, check_agency_code
+from lienthong.store.tables import Account
+
+__all__ = [
+    "ALL_SERVICES",
+    "AccountError",
+    "Accounts",
+    "hash_password",
+    "verify_password",
+]
+
+#: The service grant that means "every service".
+ALL_SERVICES = "*"
+
+_SCRYPT_N = 2**14
+_SCRYPT_R = 8
+_SCRYPT_P = 1
+_SALT_BYTES = 16
+_KEY_BYTES = 32
+#: Upper bounds accepted when *verifying*, so that a forged hash cannot make us burn memory.
+_MAX_N = 2**20
+_MAX_R = 32
+_MAX_P = 16
+#: Longer passwords are refused (hashing cost grows with length; nobody types 1 KiB).
+MAX_PASSWORD_LENGTH = 1024
+_USERNAME_MAX = 128
+_SERVICE_MAX = 64
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int, dklen: int) -> bytes:
+    return hashlib.scrypt(
+        password.encode("utf-8", "surrogatepass"),
+        salt=salt,
+        n=n,
+        r=r,
+        p=p,
+        dklen=dklen,
+        maxmem=128 * r * (n + p + 2) + 1024 * 1024,
+    )
+
+
+def hash_password(password: str) -> str:
+    """``scrypt$16384$8$1$<salt b64>$<hash b64>`` (random 16-byte salt, 32-byte key)."""
+    salt = secrets.token_bytes(_SALT_BYTES)
+    key = _scrypt(password, salt, _SCRYPT_N, _SCRYPT_R, _SCRYPT_P, _KEY_BYTES)
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(key)}"
+
+
+def verify_password(password: str, encoded: str) -> bool:
+    """True when ``password`` matches ``encoded``; False for a malformed encoding (never raises)."""
+    if not isinstance(password, str) or not isinstance(encoded, str):
+        return False
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return False
+    parts = encoded.split("$")
+    if len(parts) != 6 or parts[0] != "scrypt":
+        return False
+    if not all(x.isascii() and x.isdigit() and len(x) <= 8 for x in parts[1:4]):
+        return False
+    n, r, p = (int(x) for x in parts[1:4])
+    try:
+        salt = base64.b64decode(parts[4], validate=True)
+        expected = base64.b64decode(parts[5], validate=True)
+    except (ValueError, binascii.Error):
+        return False
+    if not (1 < n <= _MAX_N and n & (n - 1) == 0 and 0 < r <= _MAX_R and 0 < p <= _MAX_P):
+        return False
+    if not salt or not 16 <= len(expected) <= 64:
+        return False
+    try:
+        actual = _scrypt(password, salt, n, r, p, len(expected))
+    except (ValueError, MemoryError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash to verify against for unknown users, so that they take as long as known ones."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
+class AccountError(ValueError):
+    """A refused account operation, with a stable ``code`` and a Vietnamese and English message.
+
+    ``str(error)`` is ``"<vi> / <en>"``; ``error.vi`` and ``error.en`` are the two halves.
+    Codes: ``account.unknown``, ``account.exists``, ``account.username``,
+    ``account.password``, ``account.unit``, ``account.service``.
+    """
+
+    def __init__(self, code: str, vi: str, en: str) -> None:
+        super().__init__(f"{vi} / {en}")
+        self.code = code
+        self.vi = vi
+        self.en = en
+
+
+def _check_username(username: str) -> str:
+    if (
+        not isinstance(username, str)
+        or not username
+        or len(username) > _USERNAME_MAX
+        or any(unicodedata.category(ch)[0] in "CZ" for ch in username)
+    ):
+        raise AccountError(
+            "account.username",
+            f"tên tài khoản không hợp lệ: {username!r} (1 đến {_USERNAME_MAX} ký tự, "
+            "không có khoảng trắng hay ký tự điều khiển)",
+            f"invalid username: {username!r} (1 to {_USERNAME_MAX} characters, "
+            "no spaces or control characters)",
+        )
+    return username
+
+
+def _check_password(password: str) -> str:
+    if not isinstance(password, str) or not password:
+        raise AccountError("account.password", "mật khẩu trống", "the password is empty")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(
+            "account.password",
+            f"mật khẩu dài quá {MAX_PASSWORD_LENGTH} ký tự",
+            f"the password is longer than {MAX_PASSWORD_LENGTH} characters",
+        )
+    return password
+
+
+def _as_list(values: Iterable[str] | str | None) -> builtins.list[str]:
+    if values is None:
+        return []
+    if isinstance(values, str):
+        return [values]
+    return builtins.list(values)
+
+
+def _dedupe(values: Iterable[str]) -> builtins.list[str]:
+    return builtins.list(dict.fromkeys(values))
+
+
+def _check_units(units: Iterable[str] | str) -> builtins.list[str]:
+    checked = []
+    for unit in _as_list(units):
+        if not isinstance(unit, str):
+            raise AccountError(
+                "account.unit",
+                f"mã đơn vị không hợp lệ: {unit!r}",
+                f"invalid unit code: {unit!r}",
+            )
+        problem = check_agency_code(unit)
+        if problem is not None and problem.code not in WARNING_CODES:
+            raise AccountError(
+                "account.unit",
+                f"mã đơn vị {unit!r} không hợp lệ: {problem.vi}",
+                f"invalid unit code {unit!r}: {problem.en}",
+            )
+        checked.append(unit)
+    return _dedupe(checked)
+
+
+def _check_services(services: Iterable[str] | str) -> builtins.list[str]:
+    checked = []
+    for service in _as_list(services):
+        if (
+            not isinstance(service, str)
+            or not service
+            or len(service) > _SERVICE_MAX
+            or not (service == ALL_SERVICES or (service.isascii() and service.isidentifier()))
+        ):
+            raise AccountError(
+                "account.service",
+                f"tên dịch vụ không hợp lệ: {service!r}",
+                f"invalid service name: {service!r}",
+            )
+        checked.append(service)
+    return _dedupe(checked)
+
+
+def _unknown(username: str) -> AccountError:
+    return AccountError(
+        "account.unknown",
+        f"không có tài khoản {username!r}",
+        f"no such account: {username!r}",
+    )
+
+
+class Accounts:
+    """Account operations, each in its own transaction. Returned accounts are detached copies."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def _session(self) -> Session:
+        # Returned objects must stay readable after commit whatever the factory's setting.
+        return self._sessions(expire_on_commit=False)
+
+    @staticmethod
+    def _find(session: Session, username: str) -> Account | None:
+        return session.scalars(select(Account).where(Account.username == username)).one_or_none()
+
+    def _load(self, session: Session, username: str) -> Account:
+        account = self._find(session, username)
+        if account is None:
+            raise _unknown(username)
+        return account
+
+    def add(
+        self,
+        username: str,
+        password: str,
+        units: Sequence[str],
+        services: Sequence[str] | None = None,
+    ) -> Account:
+        """Create an account; ``services`` defaults to all (``["*"]``).
+
+        Raises :class:`AccountError` for a taken or malformed username, an empty password, no
+        unit or an invalid agency code (an unknown level-1 code is only a warning and is
+        accepted), or a malformed service name.
+        """
+        username = _check_username(username)
+        password = _check_password(password)
+        unit_list = _check_units(units)
+        if not unit_list:
+            raise AccountError(
+                "account.unit",
+                "tài khoản phải thuộc ít nhất một đơn vị",
+                "an account needs at least one unit",
+            )
+        service_list = _check_services([ALL_SERVICES] if services is None else services)
+        if ALL_SERVICES in service_list:
+            service_list = [ALL_SERVICES]
+        account = Account(
+            username=username,
+            password_hash=hash_password(password),
+            units=unit_list,
+            services=service_list,
+            disabled=False,
+        )
+        exists = AccountError(
+            "account.exists",
+            f"tài khoản {username!r} đã tồn tại",
+            f"account {username!r} already exists",
+        )
+        with self._session() as session:
+            if self._find(session, username) is not None:
+                raise exists
+            session.add(account)
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                raise exists from None
+        return account
+
+    def get(self, username: str) -> Account | None:
+        """The account named ``username`` (exact match), or None."""
+        with self._session() as session:
+            return self._find(session, username)
+
+    def list(self) -> builtins.list[Account]:
+        """Every account, by username."""
+        with self._session() as session:
+            return builtins.list(session.scalars(select(Account).order_by(Account.username)))
+
+    def _update(self, username: str, change: Callable[[Account], None]) -> Account:
+        with self._session() as session, session.begin():
+            account = self._load(session, username)
+            change(account)
+        return account
+
+    def disable(self, username: str) -> Account:
+        """Refuse every login of the account from now on (existing sessions are the hub's affair)."""
+
+        def change(account: Account) -> None:
+            account.disabled = True
+
+        return self._update(username, change)
+
+    def enable(self, username: str) -> Account:
+        def change(account: Account) -> None:
+            account.disabled = False
+
+        return self._update(username, change)
+
+    def grant(
+        self, username: str, services: Sequence[str] = (), units: Sequence[str] = ()
+    ) -> Account:
+        """Add services and units (kept once each, in order); granting ``"*"`` means all."""
+        new_services = _check_services(services)
+        new_units = _check_units(units)
+
+        def change(account: Account) -> None:
+            if ALL_SERVICES in new_services or ALL_SERVICES in account.services:
+                account.services = [ALL_SERVICES]
+            else:
+                account.services = _dedupe([*account.services, *new_services])
+            account.units = _dedupe([*account.units, *new_units])
+
+        return self._update(username, change)
+
+    def revoke(
+        self, username: str, services: Sequence[str] = (), units: Sequence[str] = ()
+    ) -> Account:
+        """Remove services and units. Revoking ``"*"`` removes the grant of all services.
+
+        A single service cannot be revoked from an account that holds ``"*"`` (there is no
+        "all but" grant): revoke ``"*"`` and grant the services it keeps.
+        """
+        gone_services = _as_list(services)
+        gone_units = _as_list(units)
+
+        def change(account: Account) -> None:
+            if (
+                ALL_SERVICES in account.services
+                and ALL_SERVICES not in gone_services
+                and gone_services
+            ):
+                raise AccountError(
+                    "account.service",
+                    f"tài khoản {username!r} được dùng mọi dịch vụ ('*'): thu hồi '*' rồi cấp "
+                    "lại từng dịch vụ",
+                    f"account {username!r} holds every service ('*'): revoke '*', then grant "
+                    "the services it keeps",
+                )
+            account.services = [s for s in account.services if s not in gone_services]
+            account.units = [u for u in account.units if u not in gone_units]
+
+        return self._update(username, change)
+
+    def set_password(self, username: str, password: str) -> Account:
+        password = _check_password(password)
+        encoded = hash_password(password)
+
+        def change(account: Account) -> None:
+            account.password_hash = encoded
+
+        return self._update(username, change)
+
+    def authenticate(self, username: str, password: str) -> Account | None:
+        """The account if the password is right and the account is enabled; otherwise None.
+
+        Unknown usernames are verified against a dummy hash, so all failures take about as
+        long as a success.
+        """
+        account = self.get(username) if isinstance(username, str) else None
+        if account is None:
+            verify_password(password, _dummy_hash())
+            return None
+        if not verify_password(password, account.password_hash):
+            return None
+        if account.disabled:
+            return None
+        return account

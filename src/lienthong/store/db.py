@@ -1,0 +1,253 @@
+"""Engines, migrations and sessions: SQLite embedded (WAL), PostgreSQL (psycopg 3) in production.
+
+>>> engine = make_engine("sqlite:///var/lienthong.db")   # or "postgresql+psycopg://user@host/db"
+>>> upgrade(engine)                                       # Alembic ``upgrade head``, idempotent
+>>> sessions = session_factory(engine)
+>>> with sessions.begin() as session:
+...     ...
+
+The migrations live in this package (``lienthong/store/migrations``); no ``alembic.ini`` is
+needed. Datetimes in the tables are timezone-aware and come back in UTC on both databases
+(``tables.UtcDateTime``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+__all__ = [
+    "DEFAULT_URL",
+    "MIGRATIONS_DIR",
+    "alembic_config",
+    "current_revision",
+    "head_revision",
+    "make_engine",
+    "normalize_url",
+    "redact_url",
+    "session_factory",
+    "upgrade",
+]
+
+#: The embedded default: a SQLite file under ``./var`` (relative to the working directory).
+DEFAULT_URL = "sqlite:///var/lienthong.db"
+
+#: Alembic's script directory (``env.py``, ``versions/``), shipped as package data.
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+#: A schema name we are willing to put in ``SET search_path`` (tests create ``lt_<pid>_<hex>``).
+_SCHEMA_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+_SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=5000",
+)
+
+
+def _json_dumps(value: Any) -> str:
+    """Compact UTF-8 JSON text (orjson; the standard library for what orjson refuses)."""
+    try:
+        return orjson.dumps(value).decode("utf-8")
+    except (TypeError, ValueError):
+        return json.dumps(value, separators=(",", ":"))
+
+
+def _json_loads(text: str | bytes) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def normalize_url(url: str | URL) -> URL:
+    """Parse ``url``; ``postgresql://`` and ``postgres://`` are mapped to psycopg 3."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def redact_url(url: str | URL) -> str:
+    """The URL as text with its password hidden (for messages and logs)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<invalid database URL>"
+
+
+def _sqlite_is_memory(url: URL) -> bool:
+    database = url.database
+    return not database or database == ":memory:" or "mode=memory" in database
+
+
+def make_engine(url: str | URL, *, schema: str | None = None) -> Engine:
+    """An engine for ``url`` with the project's connection settings.
+
+    SQLite: the parent directory of the file is created; every connection runs in WAL mode with
+    foreign keys on, ``synchronous=NORMAL`` and a 5 s busy timeout; connections may be shared
+    across threads. An in-memory database uses a single shared connection.
+
+    PostgreSQL: ``postgresql://`` and ``postgresql+psycopg://`` both use psycopg 3. With
+    ``schema`` (used by the tests), every connection sets ``search_path`` to that schema, and
+    the schema is created if missing.
+    """
+    parsed = normalize_url(url)
+    common: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": _json_loads}
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if schema is not None:
+            raise ValueError("schema= is only supported on PostgreSQL")
+        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+        if _sqlite_is_memory(parsed):
+            kwargs["poolclass"] = StaticPool
+        elif not parsed.query.get("uri") and parsed.database:
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, **common, **kwargs)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        return engine
+    engine = create_engine(parsed, **common)
+    if schema is not None:
+        if backend != "postgresql":
+            raise ValueError("schema= is only supported on PostgreSQL")
+        if _SCHEMA_RE.fullmatch(schema) is None:
+            raise ValueError(f"invalid schema name: {schema!r}")
+        _install_search_path(engine, schema)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in _SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
+
+
+def _install_search_path(engine: Engine, schema: str) -> None:
+    created = False
+    lock = threading.Lock()
+
+    # insert=True: runs before the dialect's first-connect initialisation, so that
+    # ``dialect.default_schema_name`` is the test schema too.
+    @event.listens_for(engine, "connect", insert=True)
+    def _set_search_path(dbapi_connection: Any, _record: Any) -> None:
+        nonlocal created
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        try:
+            with dbapi_connection.cursor() as cursor:
+                with lock:
+                    if not created:
+                        cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+                        created = True
+                cursor.execute(f'SET search_path TO "{schema}"')
+        finally:
+            dbapi_connection.autocommit = autocommit
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions bound to ``engine``; objects stay readable after commit (``expire_on_commit=False``)."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Migrations
+# --------------------------------------------------------------------------------------------
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic configuration for the bundled migrations, without an ini file.
+
+    With ``connection``, ``env.py`` migrates on it; without, ``env.py`` opens
+    ``$LIENTHONG_DATABASE_URL`` (or :data:`DEFAULT_URL`). To write a new migration::
+
+        from alembic import command
+        from lienthong.store.db import alembic_config
+        command.revision(alembic_config(), message="...", autogenerate=True)
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str | None:
+    """The newest revision of the bundled migrations."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (``None`` before the first upgrade)."""
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"version_table_schema": _version_schema(connection)}
+        )
+        return context.get_current_revision()
+
+
+def _version_schema(connection: Connection) -> str | None:
+    """PostgreSQL: the current schema (from ``search_path``) holds the version table."""
+    if connection.dialect.name != "postgresql":
+        return None
+    schema = connection.exec_driver_sql("SELECT current_schema()").scalar()
+    return str(schema) if schema else None
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the database to the newest migration (Alembic ``upgrade head``); idempotent.
+
+    Safe when several processes start at once: PostgreSQL takes a transaction-level advisory
+    lock per schema; SQLite takes an exclusive lock on ``<database>.migrate-lock`` beside the file.
+    """
+    with _sqlite_migration_lock(engine), engine.begin() as connection:
+        schema = _version_schema(connection)
+        if schema is not None:
+            key = int.from_bytes(hashlib.sha256(f"lienthong:{schema}".encode()).digest()[:8], "big")
+            connection.exec_driver_sql(
+                "SELECT pg_advisory_xact_lock(%(key)s)", {"key": key - (1 << 63)}
+            )
+        config = alembic_config(connection)
+        config.attributes["version_table_schema"] = schema
+        command.upgrade(config, "head")
+
+
+@contextmanager
+def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or _sqlite_is_memory(url) or url.query.get("uri"):
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    assert url.database is not None
+    lock_path = Path(url.database).expanduser()
+    lock_path = lock_path.with_name(lock_path.name + ".migrate-lock")
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

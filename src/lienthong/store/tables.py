@@ -1,0 +1,231 @@
+"""The hub's tables (SQLAlchemy 2 typed declarative).
+
+Conventions:
+
+- Timestamps are timezone-aware :class:`~datetime.datetime` values. They are stored in UTC and
+  always come back as aware UTC datetimes, on SQLite too (:class:`UtcDateTime`). A naive
+  datetime is refused rather than guessed at.
+- JSON columns are ``JSON`` on SQLite and ``JSONB`` on PostgreSQL (:data:`JsonType`); records
+  are kept in wire form (values as strings, names as the standard spells them).
+- ``record_hash`` columns hold :func:`lienthong.store.hashing.record_hash` of the record: the
+  SHA-256 of its canonical JSON.
+- Every change of schema goes through a migration in ``migrations/versions``; a test checks
+  that the migrations and these classes agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+__all__ = [
+    "Account",
+    "Base",
+    "BigId",
+    "Dossier",
+    "DossierEvent",
+    "HubSession",
+    "JsonType",
+    "LoginFailure",
+    "MessageLog",
+    "UtcDateTime",
+    "utcnow",
+]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """``DateTime(timezone=True)`` that stores UTC and returns aware UTC datetimes everywhere.
+
+    SQLite has no time-zone type: the value is stored as naive UTC text and read back with
+    ``tzinfo=UTC``. PostgreSQL stores ``timestamptz``; values are converted to UTC on the way
+    out whatever the session's ``TimeZone``. Naive datetimes raise ``ValueError``.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()}: give it a time zone")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+#: JSON on SQLite (and elsewhere), JSONB on PostgreSQL.
+JsonType: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
+
+#: 64-bit ids on PostgreSQL; ``INTEGER PRIMARY KEY`` (the rowid, also 64-bit) on SQLite.
+BigId: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Account(Base):
+    """A one-stop system's login: the agency codes it may act for and the services it may call."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(128), unique=True)
+    #: ``scrypt$16384$8$1$<salt b64>$<hash b64>`` (:func:`lienthong.store.accounts.hash_password`)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    #: Agency codes; the account may also act for the units under them in the code hierarchy.
+    units: Mapped[list[str]] = mapped_column(JsonType)
+    #: Service names, or ``["*"]`` for every service.
+    services: Mapped[list[str]] = mapped_column(JsonType)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    def __repr__(self) -> str:
+        return (
+            f"Account(username={self.username!r}, units={self.units!r}, "
+            f"services={self.services!r}, disabled={self.disabled!r})"
+        )
+
+
+class HubSession(Base):
+    """A login session. Only the SHA-256 (hex) of the token is stored, never the token."""
+
+    __tablename__ = "hub_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    client: Mapped[str | None] = mapped_column(String(64))
+
+
+class LoginFailure(Base):
+    """A failed login, for rate limiting per account and per client address."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index(None, "username", "at"),
+        Index(None, "client", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username: Mapped[str | None] = mapped_column(String(128))
+    client: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+
+
+class Dossier(Base):
+    """The current state of one dossier (hồ sơ), as last pushed with ``DongBoHoSoMC``."""
+
+    __tablename__ = "dossiers"
+    __table_args__ = (Index(None, "unit", "received_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ma_ho_so: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The envelope ``madonvi`` that pushed it (indexed through ``(unit, received_at)``).
+    unit: Mapped[str] = mapped_column(String(40))
+    ma_tthc: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(4))
+    received_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    returned_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    #: The dossier in wire form.
+    record: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    record_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class DossierEvent(Base):
+    """One entry of a dossier's processing history (``CapNhatTienDoHoSoMC``).
+
+    ``(dossier_id, record_hash)`` is unique, so re-sending the same update adds nothing.
+    """
+
+    __tablename__ = "dossier_events"
+    __table_args__ = (UniqueConstraint("dossier_id", "record_hash"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(BigId, ForeignKey("dossiers.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(4))
+    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    record: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    record_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class MessageLog(Base):
+    """One request and its response. Secrets and session tokens are never written here.
+
+    Authorization refusals are rows too, with the refusal's ``error_code``. ``raw_body`` keeps
+    the request bytes of accepted pushes (evidence).
+    """
+
+    __tablename__ = "message_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    endpoint: Mapped[str] = mapped_column(String(32))
+    service: Mapped[str | None] = mapped_column(String(64))
+    account: Mapped[str | None] = mapped_column(String(128))
+    unit: Mapped[str | None] = mapped_column(String(40))
+    client: Mapped[str | None] = mapped_column(String(64))
+    dstcode: Mapped[str | None] = mapped_column(String(128))
+    request_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    response_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    duration_ms: Mapped[float] = mapped_column(Float)
+    http_status: Mapped[int] = mapped_column(Integer)
+    error_code: Mapped[str] = mapped_column(String(8))
+    records: Mapped[int] = mapped_column(Integer, default=0)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    raw_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    note: Mapped[str | None] = mapped_column(Text)

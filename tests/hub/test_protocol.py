@@ -1,0 +1,316 @@
+"""The hub over real HTTP: the call sequence existing one-stop systems make, refusals, bad input."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import Engine, func, select, update
+
+from lienthong.demo import dossiers
+from lienthong.hub.app import Hub, create_app
+from lienthong.hub.settings import HubSettings
+from lienthong.store.tables import DossierEvent, HubSession, MessageLog
+
+UNIT = "000.00.00.H56"
+OTHER_UNIT = "000.00.00.H60"
+PASSWORD = "mat-khau-thu-nghiem"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RunningHub:
+    def __init__(self, hub: Hub, settings: HubSettings) -> None:
+        self.hub = hub
+        self.settings = settings
+        self.base = f"http://127.0.0.1:{settings.port}"
+        self.client = httpx.Client(base_url=self.base, timeout=30)
+
+    def login(self, username: str = "tinh_thanhhoa", password: str = PASSWORD) -> str:
+        answer = self.client.post(
+            self.settings.login_path, json={"username": username, "password": password}
+        ).json()
+        assert answer["error_code"] == "00", answer
+        return str(answer["session"])
+
+    def call(
+        self, envelope: dict[str, Any], path: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        return self.client.post(
+            path or self.settings.integration_path,
+            json=envelope,
+            headers={"dstcode": "VN:GOV:000.00.00.G22:vpcpdvcprovider"},
+            **kwargs,
+        )
+
+
+@pytest.fixture
+def running(engine: Engine) -> Iterator[RunningHub]:
+    settings = HubSettings(
+        port=_free_port(),
+        login_failures_per_account=3,
+        login_failures_per_client=50,
+        max_body_bytes=200_000,
+    )
+    hub = Hub(settings, engine=engine)
+    hub.accounts.add("tinh_thanhhoa", PASSWORD, [UNIT])
+    hub.accounts.add("tinh_lamdong", PASSWORD, [OTHER_UNIT])
+    hub.accounts.add("chi_tra_cuu", PASSWORD, [UNIT], services=["TraCuuHoSo"])
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, hub=hub), host="127.0.0.1", port=settings.port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "hub did not start"
+        time.sleep(0.02)
+    running = RunningHub(hub, settings)
+    yield running
+    running.client.close()
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _dossier(sequence: int = 1) -> dict[str, Any]:
+    return copy.deepcopy(dossiers(sequence)[sequence - 1])
+
+
+def _push(
+    session: str, records: list[dict[str, Any]], updating: str = "False", unit: str = UNIT
+) -> dict[str, Any]:
+    return {
+        "session": session,
+        "madonvi": unit,
+        "service": "DongBoHoSoMC",
+        "isUpdating": updating,
+        "data": records,
+    }
+
+
+def _step(code: str, status: str = "4", when: str = "20260303090000") -> dict[str, Any]:
+    return {
+        "MaHoSo": code,
+        "NguoiXuLy": "Lê Thị Bình",
+        "ChucDanh": "Chuyên viên",
+        "ThoiDiemXuLy": when,
+        "PhongBanXuLy": "Phòng Tư pháp",
+        "NoiDungXuLy": "Thẩm định hồ sơ",
+        "TrangThai": status,
+        "NgayBatDau": "20260302080000",
+        "NgayKetThucTheoQuyDinh": "20260305170000",
+    }
+
+
+def test_the_call_sequence_of_an_existing_one_stop_system(running: RunningHub) -> None:
+    session = running.login()
+    record = _dossier()
+    code = record["MaHoSo"]
+    lookup = {"session": session, "madonvi": UNIT, "service": "TraCuuHoSo", "mahoso": code}
+
+    first = running.call(lookup).json()
+    assert first["error_code"] == "00" and first["result"] == []  # not synced yet
+
+    created = running.call(_push(session, [record])).json()
+    assert created["error_code"] == "00"
+    assert created["records"] == [
+        {"index": 0, "key": code, "status": "accepted", "error_code": "00"}
+    ]
+
+    record["TrangThaiHoSo"] = "4"
+    again = running.call(_push(session, [record])).json()
+    assert (
+        again["error_code"] == "3" and "đã tồn tại" in again["message"]
+    )  # clients resend with True
+
+    updated = running.call(_push(session, [record], updating="True")).json()
+    assert updated["error_code"] == "00" and updated["records"][0]["status"] == "updated"
+
+    progress = {
+        "session": session,
+        "madonvi": UNIT,
+        "service": "CapNhatTienDoHoSoMC",
+        "data": [_step(code)],
+    }
+    assert running.call(progress).json()["records"][0]["status"] == "accepted"
+
+    found = running.call(lookup, path=running.settings.share_path).json()  # either endpoint
+    assert found["error_code"] == "00"
+    assert found["result"][0]["MaHoSo"] == code and found["result"][0]["TrangThaiHoSo"] == "4"
+    assert [s["NoiDungXuLy"] for s in found["result"][0]["QuaTrinhXuLy"]] == ["Thẩm định hồ sơ"]
+
+
+def test_identical_pushes_change_nothing(running: RunningHub, engine: Engine) -> None:
+    session = running.login()
+    record = _dossier()
+    assert running.call(_push(session, [record])).json()["error_code"] == "00"
+    repeat = running.call(_push(session, [record], updating="True")).json()
+    assert repeat["records"][0]["status"] == "unchanged"
+    step = {
+        "session": session,
+        "madonvi": UNIT,
+        "service": "CapNhatTienDoHoSoMC",
+        "data": [_step(record["MaHoSo"])],
+    }
+    running.call(step)
+    assert running.call(step).json()["records"][0]["status"] == "unchanged"
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(DossierEvent)) == 1
+
+
+def test_a_bad_record_in_a_batch_leaves_the_others_stored(running: RunningHub) -> None:
+    session = running.login()
+    records = [copy.deepcopy(r) for r in dossiers(3)]
+    records[1]["NgayHenTra"] = "20240230000000"
+    answer = running.call(_push(session, records)).json()
+    assert answer["error_code"] == "01"
+    statuses = [(r["index"], r["status"]) for r in answer["records"]]
+    assert statuses == [(0, "accepted"), (1, "rejected"), (2, "accepted")]
+    assert answer["records"][1]["issues"][0]["path"] == "$.data[1].NgayHenTra"
+    for kept in (records[0], records[2]):
+        lookup = {
+            "session": session,
+            "madonvi": UNIT,
+            "service": "TraCuuHoSo",
+            "mahoso": kept["MaHoSo"],
+        }
+        assert running.call(lookup).json()["result"]
+
+
+def test_progress_for_an_unknown_dossier_is_refused(running: RunningHub, engine: Engine) -> None:
+    session = running.login()
+    progress = {
+        "session": session,
+        "madonvi": UNIT,
+        "service": "CapNhatTienDoHoSoMC",
+        "data": [_step("000.00.13.H56-260302-0999")],
+    }
+    answer = running.call(progress).json()
+    assert answer["error_code"] == "15" and answer["records"][0]["error_code"] == "40"
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(DossierEvent)) == 0
+
+
+def test_cross_unit_writes_and_reads_are_refused(running: RunningHub, engine: Engine) -> None:
+    thanhhoa, lamdong = running.login(), running.login("tinh_lamdong")
+    record = _dossier()
+    assert running.call(_push(thanhhoa, [record])).json()["error_code"] == "00"
+    # another province's account pushing under its own madonvi a dossier of Thanh Hóa
+    other = running.call(_push(lamdong, [record], updating="True", unit=OTHER_UNIT)).json()
+    assert other["records"][0]["error_code"] == "30"
+    # ... or acting for Thanh Hóa's unit at all
+    response = running.call(_push(lamdong, [record], unit=UNIT))
+    assert response.status_code == 403 and response.json()["error_code"] == "30"
+    read = running.call(
+        {
+            "session": lamdong,
+            "madonvi": OTHER_UNIT,
+            "service": "TraCuuHoSo",
+            "mahoso": record["MaHoSo"],
+        }
+    )
+    assert read.json()["error_code"] == "30" and "result" not in read.json()
+    # a service not granted to the account
+    limited = running.login("chi_tra_cuu")
+    refused = running.call(_push(limited, [record]))
+    assert refused.json()["error_code"] == "31"
+    with engine.connect() as connection:
+        logged = connection.scalars(
+            select(MessageLog.error_code).where(
+                MessageLog.account.in_(["tinh_lamdong", "chi_tra_cuu"])
+            )
+        ).all()
+    assert {"30", "31"} <= set(logged)
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "code"),
+    [
+        (b"{not json", {"content-type": "application/json"}, 400, "10"),
+        (b'{"session": "x"}', {"content-type": "text/plain"}, 415, "11"),
+        (b'{"service": "DongBoHoSoMC"}', {"content-type": "application/json"}, 400, "12"),
+        (
+            b'{"session": "x", "madonvi": "000.00.00.H56", "service": "XoaHoSo"}',
+            {"content-type": "application/json"},
+            400,
+            "13",
+        ),
+        (
+            b'{"session": "x", "madonvi": "000.00.00.H56", "service": "TraCuuHoSo", "mahoso": "a"}',
+            {"content-type": "application/json"},
+            401,
+            "22",
+        ),
+        (b"[1, 2]", {"content-type": "application/json"}, 400, "12"),
+    ],
+)
+def test_bad_requests_get_their_own_codes(
+    running: RunningHub, body: bytes, headers: dict[str, str], status: int, code: str
+) -> None:
+    response = running.client.post(running.settings.integration_path, content=body, headers=headers)
+    assert (response.status_code, response.json()["error_code"]) == (status, code)
+    assert response.json()["message"] and response.json()["message_en"]
+
+
+def test_oversized_bodies_get_413_with_the_limit(running: RunningHub) -> None:
+    response = running.client.post(
+        running.settings.integration_path,
+        content=b" " * 300_000,
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 413 and response.json()["error_code"] == "14"
+    assert "200000" in response.json()["message_en"]
+
+
+def test_login_failures_are_rate_limited_and_sessions_expire(
+    running: RunningHub, engine: Engine
+) -> None:
+    for _ in range(3):
+        wrong = running.client.post(
+            running.settings.login_path, json={"username": "tinh_thanhhoa", "password": "sai"}
+        )
+        assert wrong.json()["error_code"] == "20"
+    blocked = running.client.post(
+        running.settings.login_path, json={"username": "tinh_thanhhoa", "password": PASSWORD}
+    )
+    assert blocked.status_code == 429 and blocked.json()["error_code"] == "21"
+    session = running.login("tinh_lamdong")
+    with engine.begin() as connection:
+        connection.execute(
+            update(HubSession).values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+        )
+    expired = running.call(
+        {"session": session, "madonvi": OTHER_UNIT, "service": "TraCuuHoSo", "mahoso": "x"}
+    )
+    assert expired.status_code == 401 and expired.json()["error_code"] == "23"
+
+
+def test_the_message_log_keeps_evidence_without_secrets(
+    running: RunningHub, engine: Engine
+) -> None:
+    session = running.login()
+    running.call(_push(session, [_dossier()]))
+    with engine.connect() as connection:
+        rows = connection.execute(select(MessageLog).order_by(MessageLog.id)).all()
+        tokens = connection.scalars(select(HubSession.token_hash)).all()
+    login_row, push_row = rows[-2], rows[-1]
+    assert login_row.endpoint == "login" and login_row.raw_body is None  # never the password
+    assert push_row.service == "DongBoHoSoMC" and push_row.accepted == 1 and push_row.records == 1
+    assert push_row.dstcode == "VN:GOV:000.00.00.G22:vpcpdvcprovider"
+    assert push_row.raw_body is not None and b"MaHoSo" in push_row.raw_body
+    assert session not in tokens  # only its hash is stored
+    assert session.encode() not in push_row.raw_body  # the token is blanked out of the evidence
