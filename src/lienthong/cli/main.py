@@ -42,6 +42,7 @@ app.add_typer(spec_app, name="spec")
 def _register_operations() -> None:
     """The hub, database, accounts and log commands (they import the store layer)."""
     from lienthong.cli.accounts import accounts_app
+    from lienthong.cli.catalog import catalog_app
     from lienthong.cli.db import db_app
     from lienthong.cli.hub import hub_command
     from lienthong.cli.log import log_app
@@ -50,6 +51,7 @@ def _register_operations() -> None:
     app.add_typer(accounts_app, name="accounts")
     app.add_typer(db_app, name="db")
     app.add_typer(log_app, name="log")
+    app.add_typer(catalog_app, name="catalog")
 
 
 _register_operations()

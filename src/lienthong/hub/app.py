@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lienthong.hub import dossiers
+from lienthong.hub import dossiers, reference
 from lienthong.hub.auth import Principal, login, principal_for
 from lienthong.hub.errors import ANSWER_CODES, HubError
 from lienthong.hub.settings import HubSettings
@@ -79,7 +79,15 @@ class Hub:
             "DongBoHoSoMC": self._sync_dossiers,
             "CapNhatTienDoHoSoMC": self._sync_progress,
             "TraCuuHoSo": self._lookup,
+            "LayThuTuc": self._share,
+            "LayDanhSachTTHC": self._share,
+            "LayQDCB": self._share,
         }
+        for name in self.validator.catalog.packets:
+            if name.startswith("LayDanhMuc"):
+                self.handlers[name] = self._share
+        with self.sessions() as db:
+            reference.load_bundled_if_empty(db, self.validator)
 
     # -- entry points (run in a worker thread) ---------------------------------------------------
 
@@ -209,6 +217,20 @@ class Hub:
         if not isinstance(code, str) or not code:
             raise HubError("12", "mahoso", "mahoso")
         return _ok({"result": dossiers.lookup(db, principal, code)})
+
+    def _share(self, db: Session, principal: Principal, envelope: dict[str, Any]) -> Answer:
+        """Procedure catalog and category lists, from the reference tables."""
+        service = str(envelope["service"])
+        if service in ("LayThuTuc", "LayQDCB"):
+            param = "maTTHC" if service == "LayThuTuc" else "idQDCB"
+            key = envelope.get(param)
+            if not isinstance(key, (str, int)) or key == "":
+                raise HubError("12", param, param)
+            kind = reference.PROCEDURES if service == "LayThuTuc" else reference.DECISIONS
+            return _ok({"result": reference.rows(db, kind, [str(key)])})
+        if service == "LayDanhSachTTHC":
+            return _ok({"result": reference.procedure_list(db)})
+        return _ok({"result": reference.rows(db, service)})
 
     # -- message log -----------------------------------------------------------------------------
 

@@ -49,6 +49,7 @@ __all__ = [
     "JsonType",
     "LoginFailure",
     "MessageLog",
+    "ReferenceEntry",
     "UtcDateTime",
     "utcnow",
 ]
@@ -229,3 +230,19 @@ class MessageLog(Base):
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     raw_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class ReferenceEntry(Base):
+    """One row of the reference data the hub shares: a procedure (``kind`` LayThuTuc), a
+    publication decision (LayQDCB), or a row of a category list (the LayDanhMuc* service name)."""
+
+    __tablename__ = "reference_entries"
+    __table_args__ = (UniqueConstraint("kind", "code"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(128))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    #: The row in wire form, as the share service returns it.
+    record: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)

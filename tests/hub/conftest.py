@@ -1,0 +1,82 @@
+"""Shared fixtures of the hub tests: a real hub on a free port, over real HTTP."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import Engine
+
+from lienthong.hub.app import Hub, create_app
+from lienthong.hub.settings import HubSettings
+
+UNIT = "000.00.00.H56"
+OTHER_UNIT = "000.00.00.H60"
+PASSWORD = "mat-khau-thu-nghiem"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RunningHub:
+    def __init__(self, hub: Hub, settings: HubSettings) -> None:
+        self.hub = hub
+        self.settings = settings
+        self.base = f"http://127.0.0.1:{settings.port}"
+        self.client = httpx.Client(base_url=self.base, timeout=30)
+
+    def login(self, username: str = "tinh_thanhhoa", password: str = PASSWORD) -> str:
+        answer = self.client.post(
+            self.settings.login_path, json={"username": username, "password": password}
+        ).json()
+        assert answer["error_code"] == "00", answer
+        return str(answer["session"])
+
+    def call(
+        self, envelope: dict[str, Any], path: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        return self.client.post(
+            path or self.settings.integration_path,
+            json=envelope,
+            headers={"dstcode": "VN:GOV:000.00.00.G22:vpcpdvcprovider"},
+            **kwargs,
+        )
+
+
+@pytest.fixture
+def running(engine: Engine) -> Iterator[RunningHub]:
+    settings = HubSettings(
+        port=_free_port(),
+        login_failures_per_account=3,
+        login_failures_per_client=50,
+        max_body_bytes=200_000,
+    )
+    hub = Hub(settings, engine=engine)
+    hub.accounts.add("tinh_thanhhoa", PASSWORD, [UNIT])
+    hub.accounts.add("tinh_lamdong", PASSWORD, [OTHER_UNIT])
+    hub.accounts.add("chi_tra_cuu", PASSWORD, [UNIT], services=["TraCuuHoSo"])
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, hub=hub), host="127.0.0.1", port=settings.port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "hub did not start"
+        time.sleep(0.02)
+    running = RunningHub(hub, settings)
+    yield running
+    running.client.close()
+    server.should_exit = True
+    thread.join(timeout=10)
