@@ -4,6 +4,10 @@ Validation throughput: a 1000-record DongBoHoSoMC envelope, from bytes to per-re
 (parse + validate with every rule), side by side in the same run with
 - a jsonschema (Draft 2020-12) validator of the exported JSON Schema, on the same bytes;
 - a plain pydantic model of the same fields (types only, no rules): the floor of the approach.
+
+Hub ingest (bench/ingest.py): DongBoHoSoMC batches POSTed over real HTTP to a hub process on
+SQLite and on PostgreSQL, against a bulk-insert floor, and single-dossier push latency
+(`--skip-ingest` leaves it out).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import ingest
 import jsonschema
 import orjson
 import pydantic
@@ -134,7 +139,9 @@ def validation_bench(repeats: int) -> list[dict[str, Any]]:
     return rows
 
 
-def write_report(path: Path, rows: list[dict[str, Any]], command: str) -> None:
+def write_report(
+    path: Path, rows: list[dict[str, Any]], command: str, extra: list[str] | None = None
+) -> None:
     ours, baseline = rows[0]["median"], rows[-1]["median"]
     lines = [
         "# Benchmarks",
@@ -171,6 +178,7 @@ def write_report(path: Path, rows: list[dict[str, Any]], command: str) -> None:
         "hierarchy, closed agency codes or cross-field rules: JSON Schema cannot express them).",
         "",
     ]
+    lines += extra or []
     path.write_text("\n".join(lines), "utf-8")
 
 
@@ -178,11 +186,26 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--write", type=Path, help="Markdown report to write")
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument(
+        "--skip-ingest", action="store_true", help="leave out the hub ingest benchmark"
+    )
+    parser.add_argument(
+        "--ingest-batches", type=int, default=20, help="measured 1000-record batches"
+    )
     args = parser.parse_args()
     rows = validation_bench(args.repeats)
+    failed = False
+    if args.skip_ingest:
+        extra = ["## Hub ingest", "", "Not run (`--skip-ingest`).", ""]
+    else:
+        outcomes = ingest.ingest_bench(batches=args.ingest_batches, warmup=2)
+        extra = ingest.report_section(outcomes, args.ingest_batches, 2)
+        failed = any(outcome.failed for outcome in outcomes)
     if args.write:
-        write_report(args.write, rows, "make bench")
+        write_report(args.write, rows, "make bench", extra)
         print(f"wrote {args.write}", file=sys.stderr)
+    if failed:
+        sys.exit("the hub ingest benchmark failed (see the report)")
 
 
 if __name__ == "__main__":

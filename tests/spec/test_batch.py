@@ -67,7 +67,9 @@ mutation = st.tuples(
 def _apply(records: list[dict[str, Any]], index: int, field: str, value: Any) -> None:
     record = records[index]
     if field.startswith("TaiLieuNop."):
-        record["TaiLieuNop"][0][field.split(".", 1)[1]] = value
+        files = record.get("TaiLieuNop")
+        if isinstance(files, list) and files and isinstance(files[0], dict):
+            files[0][field.split(".", 1)[1]] = value
     else:
         record[field] = value
 

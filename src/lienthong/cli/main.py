@@ -46,12 +46,14 @@ def _register_operations() -> None:
     from lienthong.cli.db import db_app
     from lienthong.cli.hub import hub_command
     from lienthong.cli.log import log_app
+    from lienthong.cli.report import report_app
 
     app.command("hub")(hub_command)
     app.add_typer(accounts_app, name="accounts")
     app.add_typer(db_app, name="db")
     app.add_typer(log_app, name="log")
     app.add_typer(catalog_app, name="catalog")
+    app.add_typer(report_app, name="report")
 
 
 _register_operations()

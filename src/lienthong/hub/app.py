@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lienthong.hub import dossiers, reference
+from lienthong.hub import dossiers, reference, reports
 from lienthong.hub.auth import Principal, login, principal_for
 from lienthong.hub.errors import ANSWER_CODES, HubError
 from lienthong.hub.settings import HubSettings
@@ -82,6 +82,9 @@ class Hub:
             "LayThuTuc": self._share,
             "LayDanhSachTTHC": self._share,
             "LayQDCB": self._share,
+            "DongBoDanhGia": self._sync_reports,
+            "DongBoThongKeHoSo": self._sync_reports,
+            "DoiSoatThongKeHoSo": self._reconcile,
         }
         for name in self.validator.catalog.packets:
             if name.startswith("LayDanhMuc"):
@@ -217,6 +220,34 @@ class Hub:
         if not isinstance(code, str) or not code:
             raise HubError("12", "mahoso", "mahoso")
         return _ok({"result": dossiers.lookup(db, principal, code)})
+
+    def _sync_reports(self, db: Session, principal: Principal, envelope: dict[str, Any]) -> Answer:
+        result, notes = self._validate_push(envelope)
+        kind, unit = str(envelope["service"]), str(envelope["madonvi"])
+        return self._push_answer(reports.sync_reports(db, principal, kind, unit, result), notes)
+
+    def _reconcile(self, db: Session, principal: Principal, envelope: dict[str, Any]) -> Answer:
+        """DoiSoatThongKeHoSo (lienthong): reported statistics beside the hub's own figures."""
+        params = self.validator.validate_envelope(envelope, scan_unicode=False)
+        errors = [issue for issue in params.issues if issue.is_error]
+        if errors:
+            raise HubError(
+                "15", f"{errors[0].path}: {errors[0].vi}", f"{errors[0].path}: {errors[0].en}"
+            )
+        year, month = int(envelope["Nam"]), int(envelope["Thang"])
+        if not 1 <= month <= 12:
+            raise HubError("15", "Thang 1-12", "Thang must be 1-12")
+        reported, gaps = reports.reconcile_statistics(db, str(envelope["madonvi"]), year, month)
+        rows = [
+            {
+                "TruongThongTin": gap.field,
+                "SoLieuBaoCao": gap.reported or "",
+                "SoLieuTinhToan": gap.computed,
+                "ChenhLech": "True" if gap.differs else "False",
+            }
+            for gap in gaps
+        ]
+        return _ok({"result": rows, "DaBaoCao": "True" if reported is not None else "False"})
 
     def _share(self, db: Session, principal: Principal, envelope: dict[str, Any]) -> Answer:
         """Procedure catalog and category lists, from the reference tables."""

@@ -50,6 +50,7 @@ __all__ = [
     "LoginFailure",
     "MessageLog",
     "ReferenceEntry",
+    "UnitReport",
     "UtcDateTime",
     "utcnow",
 ]
@@ -245,4 +246,22 @@ class ReferenceEntry(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     #: The row in wire form, as the share service returns it.
     record: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class UnitReport(Base):
+    """A periodic report a unit pushed: satisfaction survey (``DongBoDanhGia``) or dossier
+    statistics (``DongBoThongKeHoSo``), one current row per (kind, unit, period)."""
+
+    __tablename__ = "unit_reports"
+    __table_args__ = (UniqueConstraint("kind", "unit", "period"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    unit: Mapped[str] = mapped_column(String(40))
+    #: ``YYYY-MM`` for a month, ``YYYY`` for a year.
+    period: Mapped[str] = mapped_column(String(16))
+    record: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    record_hash: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(128))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)

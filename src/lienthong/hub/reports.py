@@ -1,0 +1,158 @@
+"""Unit reports: satisfaction surveys (DongBoDanhGia) and statistics (DongBoThongKeHoSo), stored
+per unit and period; and the reconciliation of reported statistics with the hub's own figures.
+
+The portal ranks provinces on how completely they sync. Reconciliation makes the gap visible: for
+a unit and a month it sets the figures the unit reported beside the figures computed from the
+dossiers the hub actually received (:func:`lienthong.spec.stats.monthly_stats`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from lienthong.hub.auth import Principal
+from lienthong.hub.dossiers import Outcome, rejected
+from lienthong.spec.identifiers import parse_agency_code, parse_dossier_code
+from lienthong.spec.stats import month_bounds, monthly_stats
+from lienthong.spec.validate import EnvelopeResult
+from lienthong.store.hashing import record_hash
+from lienthong.store.tables import Dossier, UnitReport
+
+SURVEY = "DongBoDanhGia"
+STATISTICS = "DongBoThongKeHoSo"
+
+
+def period_of(kind: str, record: dict[str, Any]) -> str | None:
+    """``YYYY-MM`` (or ``YYYY`` for an annual statistics report) of a report record."""
+    if kind == SURVEY:
+        month, _, year = str(record.get("NgayTongHop", "")).partition("-")
+    else:
+        month, year = str(record.get("Thang", "")), str(record.get("Nam", ""))
+        if str(record.get("LoaiThongKe", "1")) == "2" and year.isdigit():
+            return year
+    if not (month.isdigit() and year.isdigit() and 1 <= int(month) <= 12):
+        return None
+    return f"{int(year):04d}-{int(month):02d}"
+
+
+def sync_reports(
+    db: Session, principal: Principal, kind: str, unit: str, result: EnvelopeResult
+) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    now = dt.datetime.now(dt.UTC)
+    for record_result in result.records:
+        if not record_result.ok or record_result.record is None:
+            outcomes.append(rejected(record_result))
+            continue
+        record = record_result.record
+        owner = str(record.get("Madonvi") or unit)
+        period = period_of(kind, record)
+        key = f"{owner} {period}"
+        if not principal.may_act_for(owner):
+            outcomes.append(
+                Outcome(
+                    record_result.index,
+                    key,
+                    "rejected",
+                    "30",
+                    message=f"Đơn vị {owner} ngoài phạm vi của tài khoản",
+                    message_en=f"Unit {owner} is outside the account's units",
+                )
+            )
+            continue
+        if period is None:
+            outcomes.append(
+                Outcome(
+                    record_result.index,
+                    key,
+                    "rejected",
+                    "15",
+                    message="Không xác định được kỳ báo cáo",
+                    message_en="The report period cannot be read",
+                )
+            )
+            continue
+        digest = record_hash(record)
+        existing = db.execute(
+            select(UnitReport.id, UnitReport.record_hash).where(
+                UnitReport.kind == kind, UnitReport.unit == owner, UnitReport.period == period
+            )
+        ).first()
+        values = {
+            "record": record,
+            "record_hash": digest,
+            "account": principal.username,
+            "updated_at": now,
+        }
+        if existing is None:
+            db.execute(
+                insert(UnitReport), [{"kind": kind, "unit": owner, "period": period, **values}]
+            )
+            outcomes.append(Outcome(record_result.index, key, "accepted"))
+        elif existing.record_hash == digest:
+            outcomes.append(Outcome(record_result.index, key, "unchanged"))
+        else:
+            db.execute(update(UnitReport), [{"id": existing.id, **values}])
+            outcomes.append(Outcome(record_result.index, key, "updated"))
+    return outcomes
+
+
+@dataclass(frozen=True, slots=True)
+class StatsGap:
+    field: str
+    reported: str | None
+    computed: str
+
+    @property
+    def differs(self) -> bool:
+        if self.reported is None:
+            return True
+        try:  # "97.5" and "97.50" are the same percentage
+            return abs(float(self.reported) - float(self.computed)) > 0.005
+        except ValueError:
+            return self.reported != self.computed
+
+
+def computed_statistics(db: Session, unit: str, year: int, month: int) -> dict[str, str]:
+    """The DongBoThongKeHoSo record the hub computes for ``unit`` (and the units under it)."""
+    target = parse_agency_code(unit)
+    if target is None:
+        raise ValueError(f"not an agency code: {unit}")
+    _, end = month_bounds(year, month)
+    records = []
+    rows = db.execute(
+        select(Dossier.ma_ho_so, Dossier.record).where(Dossier.received_at < end.astimezone(dt.UTC))
+    )
+    for code, record in rows:
+        parsed = parse_dossier_code(code)
+        owner = parse_agency_code(parsed.unit) if parsed is not None else None
+        if owner is not None and owner.is_within(target):
+            records.append(record)
+    return monthly_stats(records, year, month).to_wire(unit)
+
+
+def reconcile_statistics(
+    db: Session, unit: str, year: int, month: int
+) -> tuple[dict[str, Any] | None, list[StatsGap]]:
+    """(reported record or None, one gap row per count field)."""
+    computed = computed_statistics(db, unit, year, month)
+    reported_row = db.scalar(
+        select(UnitReport.record).where(
+            UnitReport.kind == STATISTICS,
+            UnitReport.unit == unit,
+            UnitReport.period == f"{year:04d}-{month:02d}",
+        )
+    )
+    fields = [name for name in computed if name.startswith(("So", "Tong", "PhanTram"))]
+    gaps = [
+        StatsGap(
+            name, None if reported_row is None else str(reported_row.get(name, "")), computed[name]
+        )
+        for name in fields
+    ]
+    return reported_row, gaps

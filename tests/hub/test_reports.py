@@ -1,0 +1,109 @@
+"""Surveys and statistics stored per unit and period; reported statistics reconciled with the
+hub's own figures, over real HTTP and on the command line."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from lienthong.cli.main import app
+from lienthong.demo import dossiers
+from lienthong.spec.stats import monthly_stats
+from tests.hub.conftest import OTHER_UNIT, UNIT, RunningHub
+
+SURVEY = {
+    "NgayTongHop": "3-2026",
+    "TongSoNguoiDanhGia": "320",
+    "PhanTramDanhGiaRatHaiLong": "71%",
+    "PhanTramDanhGiaHaiLong": "26%",
+    "PhanTramDanhGiaChuaHaiLong": "3%",
+    "DanhSachNoiDungYKien": [],
+    "Madonvi": UNIT,
+    "TenDonVi": "UBND tỉnh Thanh Hóa",
+}
+
+
+def _envelope(
+    session: str, service: str, records: list[dict[str, Any]], unit: str = UNIT
+) -> dict[str, Any]:
+    return {"session": session, "madonvi": unit, "service": service, "data": records}
+
+
+def test_surveys_are_stored_per_unit_and_period(running: RunningHub) -> None:
+    session = running.login()
+    first = running.call(_envelope(session, "DongBoDanhGia", [SURVEY])).json()
+    assert (
+        first["records"][0]["status"] == "accepted"
+        and first["records"][0]["key"] == f"{UNIT} 2026-03"
+    )
+    assert (
+        running.call(_envelope(session, "DongBoDanhGia", [SURVEY])).json()["records"][0]["status"]
+        == "unchanged"
+    )
+    changed = {**SURVEY, "TongSoNguoiDanhGia": "321"}
+    assert (
+        running.call(_envelope(session, "DongBoDanhGia", [changed])).json()["records"][0]["status"]
+        == "updated"
+    )
+    other = {**SURVEY, "Madonvi": OTHER_UNIT}
+    refused = running.call(_envelope(session, "DongBoDanhGia", [other])).json()
+    assert refused["records"][0]["error_code"] == "30"
+
+
+def test_statistics_are_reconciled_with_the_received_dossiers(
+    running: RunningHub, engine: Engine
+) -> None:
+    session = running.login()
+    records = [copy.deepcopy(r) for r in dossiers(40)]  # received from 2026-03-02
+    push = {
+        "session": session,
+        "madonvi": UNIT,
+        "service": "DongBoHoSoMC",
+        "isUpdating": "False",
+        "data": records,
+    }
+    assert running.call(push).json()["error_code"] == "00"
+    computed = monthly_stats(records, 2026, 3).to_wire(UNIT, "UBND tỉnh Thanh Hóa")
+    reconcile = {
+        "session": session,
+        "madonvi": UNIT,
+        "service": "DoiSoatThongKeHoSo",
+        "Thang": "3",
+        "Nam": "2026",
+    }
+
+    before = running.call(reconcile, path=running.settings.share_path).json()
+    assert before["error_code"] == "00" and before["DaBaoCao"] == "False"
+
+    assert (
+        running.call(_envelope(session, "DongBoThongKeHoSo", [computed])).json()["error_code"]
+        == "00"
+    )
+    agreed = running.call(reconcile).json()
+    assert agreed["DaBaoCao"] == "True"
+    assert {row["ChenhLech"] for row in agreed["result"]} == {"False"}
+
+    # a unit that under-reports what it received: the gap is visible
+    short = monthly_stats(records[5:], 2026, 3).to_wire(UNIT, "UBND tỉnh Thanh Hóa")
+    assert (
+        running.call(_envelope(session, "DongBoThongKeHoSo", [short])).json()["records"][0][
+            "status"
+        ]
+        == "updated"
+    )
+    gaps = {
+        row["TruongThongTin"]
+        for row in running.call(reconcile).json()["result"]
+        if row["ChenhLech"] == "True"
+    }
+    assert {"SoNhanTrongKy", "TongSoXuLy", "TongChuaXuLy"} <= gaps
+
+    database = str(engine.url.render_as_string(hide_password=False))
+    if engine.dialect.name == "sqlite":  # the CLI reads the same database
+        result = CliRunner().invoke(
+            app, ["report", "stats", "--unit", UNIT, "--month", "2026-03", "--database", database]
+        )
+        assert result.exit_code == 1 and "SoNhanTrongKy" in result.output
