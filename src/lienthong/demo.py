@@ -53,8 +53,8 @@ _PROCEDURES = (
         "Thành lập và hoạt động của hộ kinh doanh",
         "100000",
     ),
-    ("1.004227", "Cấp bản sao trích lục hộ tịch", "G15-HT01", "Hộ tịch", "8000"),
-    ("2.000908", "Chứng thực bản sao từ bản chính", "G15-CT01", "Chứng thực", "2000"),
+    ("2.000635", "Cấp bản sao trích lục hộ tịch", "G15-HT01", "Hộ tịch", "8000"),
+    ("2.000815", "Chứng thực bản sao từ bản chính", "G15-CT01", "Chứng thực", "2000"),
     ("1.001193", "Đăng ký khai sinh", "G15-HT01", "Hộ tịch", "0"),
     (
         "1.000656",
@@ -63,7 +63,7 @@ _PROCEDURES = (
         "Hoạt động xây dựng",
         "75000",
     ),
-    ("1.003003", "Đăng ký biến động quyền sử dụng đất", "G10-DD01", "Đất đai", "30000"),
+    ("1.013978", "Đăng ký biến động quyền sử dụng đất", "G10-DD01", "Đất đai", "30000"),
 )
 _DEPARTMENTS = (
     "Phòng Tư pháp",

@@ -6,6 +6,7 @@ import copy
 import datetime as dt
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import Engine, func, select, update
 
@@ -242,3 +243,87 @@ def test_the_message_log_keeps_evidence_without_secrets(
     assert push_row.raw_body is not None and b"MaHoSo" in push_row.raw_body
     assert session not in tokens  # only its hash is stored
     assert session.encode() not in push_row.raw_body  # the token is blanked out of the evidence
+
+
+def test_progress_of_another_unit_is_refused_before_existence_is_checked(
+    running: RunningHub,
+) -> None:
+    lamdong = running.login("tinh_lamdong")
+    for code in (
+        "000.00.13.H56-260302-0001",
+        "000.00.13.H56-260302-0999",
+    ):  # exists or not: same answer
+        step = {
+            "session": lamdong,
+            "madonvi": OTHER_UNIT,
+            "service": "CapNhatTienDoHoSoMC",
+            "data": [_step(code)],
+        }
+        assert running.call(step).json()["records"][0]["error_code"] == "30"
+
+
+def test_a_disabled_account_is_named_only_to_who_knows_its_password(running: RunningHub) -> None:
+    running.hub.accounts.disable("tinh_lamdong")
+    url = running.settings.login_path
+    wrong = running.client.post(url, json={"username": "tinh_lamdong", "password": "doan-mo"})
+    right = running.client.post(url, json={"username": "tinh_lamdong", "password": PASSWORD})
+    assert (wrong.json()["error_code"], right.json()["error_code"]) == ("20", "24")
+
+
+def test_copies_of_one_dossier_in_a_batch_share_its_answer(running: RunningHub) -> None:
+    session = running.login()
+    record = _dossier()
+    assert running.call(_push(session, [record])).json()["error_code"] == "00"
+    answer = running.call(_push(session, [record, dict(record, GhiChu="x")])).json()
+    assert [(r["status"], r["error_code"]) for r in answer["records"]] == [
+        ("exists", "3"),
+        ("exists", "3"),
+    ]
+
+
+def test_a_malformed_dossier_code_in_a_lookup_is_invalid_data(running: RunningHub) -> None:
+    session = running.login()
+    answer = running.call(
+        {"session": session, "madonvi": UNIT, "service": "TraCuuHoSo", "mahoso": "abc"}
+    ).json()
+    assert answer["error_code"] == "15" and "mahoso" in answer["message_en"]
+
+
+def test_an_escaped_session_token_is_still_blanked_in_the_evidence(
+    running: RunningHub, engine: Engine
+) -> None:
+    session = running.login()
+    escaped = "".join(f"\\u{ord(ch):04x}" for ch in session)
+    body = orjson.dumps(_push("SESSION", [_dossier()])).replace(
+        b'"SESSION"', f'"{escaped}"'.encode()
+    )
+    response = running.client.post(
+        running.settings.integration_path,
+        content=body,
+        headers={"content-type": "application/json"},
+    )
+    assert response.json()["error_code"] == "00"
+    with engine.connect() as connection:
+        kept = connection.scalar(
+            select(MessageLog.raw_body).order_by(MessageLog.id.desc()).limit(1)
+        )
+    assert kept is not None and session.encode() not in kept and escaped.encode() not in kept
+
+
+def test_an_internal_fault_answers_99_in_json_and_is_logged(
+    running: RunningHub, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(body: bytes) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(running.hub, "envelope", broken)
+    response = running.call(
+        {"session": "x", "madonvi": UNIT, "service": "TraCuuHoSo", "mahoso": "y"}
+    )
+    assert response.status_code == 500 and response.json()["error_code"] == "99"
+    assert response.json()["retryable"] is True
+    with engine.connect() as connection:
+        assert (
+            connection.scalar(select(MessageLog.error_code).order_by(MessageLog.id.desc()).limit(1))
+            == "99"
+        )

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from lienthong.hub.errors import HubError
 from lienthong.hub.settings import HubSettings
 from lienthong.spec.identifiers import parse_agency_code
-from lienthong.store.accounts import Accounts
+from lienthong.store.accounts import Accounts, verify_password
 from lienthong.store.tables import Account, HubSession, LoginFailure
 
 
@@ -39,14 +40,19 @@ class Principal:
 
     def may_act_for(self, unit: str) -> bool:
         """True when ``unit`` is one of the account's units or lies under one of them."""
-        target = parse_agency_code(unit)
-        if target is None:
-            return False
-        for own in self.units:
-            parsed = parse_agency_code(own)
-            if parsed is not None and target.is_within(parsed):
-                return True
+        return _within_any(unit, self.units)
+
+
+@lru_cache(maxsize=8192)
+def _within_any(unit: str, units: tuple[str, ...]) -> bool:
+    target = parse_agency_code(unit)
+    if target is None:
         return False
+    for own in units:
+        parsed = parse_agency_code(own)
+        if parsed is not None and target.is_within(parsed):
+            return True
+    return False
 
 
 def login(
@@ -79,11 +85,16 @@ def login(
             f"wait up to {settings.login_window_seconds} s",
         )
     account = db.scalar(select(Account).where(Account.username == username))
-    if account is not None and account.disabled:
-        raise HubError("24")
     if accounts.authenticate(username, password) is None:
         db.add(LoginFailure(username=username[:128], client=client[:64], at=now))
         db.commit()
+        # "disabled" only to whoever knows the password: it must not reveal the account
+        if (
+            account is not None
+            and account.disabled
+            and verify_password(password, account.password_hash)
+        ):
+            raise HubError("24")
         raise HubError("20")
     assert account is not None
     token = secrets.token_urlsafe(32)

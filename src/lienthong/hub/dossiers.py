@@ -156,7 +156,8 @@ def sync_dossiers(
             updates.append({**values, "id": row.id})
             outcomes[position] = Outcome(index, code, "updated")
     if inserts:
-        db.execute(insert(Dossier), inserts)
+        # render_nulls: one multi-row INSERT even when rows differ in which values are None
+        db.execute(insert(Dossier).execution_options(render_nulls=True), inserts)
     if updates:
         db.execute(update(Dossier), updates)
     # duplicates of one dossier inside the batch: every copy gets the answer of the kept one
@@ -165,8 +166,18 @@ def sync_dossiers(
     for position, record_result in enumerate(result.records):
         if outcomes[position] is None:
             kept = by_code.get(str(record_result.key))
-            status = kept.status if kept is not None else "unchanged"
-            outcomes[position] = Outcome(record_result.index, record_result.key, status)
+            if kept is None:
+                outcomes[position] = Outcome(record_result.index, record_result.key, "unchanged")
+            else:
+                outcomes[position] = Outcome(
+                    record_result.index,
+                    kept.key,
+                    kept.status,
+                    kept.code,
+                    list(kept.issues),
+                    kept.message,
+                    kept.message_en,
+                )
     return [outcome for outcome in outcomes if outcome is not None]
 
 
@@ -213,6 +224,10 @@ def sync_progress(db: Session, principal: Principal, result: EnvelopeResult) -> 
             continue
         record = record_result.record
         code = str(record["MaHoSo"])
+        owner = _dossier_unit(code)
+        if not principal.may_act_for(owner):  # before existence, so existence does not leak
+            outcomes.append(_refused(record_result.index, code, owner))
+            continue
         dossier = dossiers.get(code)
         if dossier is None:
             outcomes.append(
@@ -225,10 +240,6 @@ def sync_progress(db: Session, principal: Principal, result: EnvelopeResult) -> 
                     message_en="The dossier was never synced (DongBoHoSoMC); its progress cannot be recorded",
                 )
             )
-            continue
-        owner = _dossier_unit(code)
-        if not principal.may_act_for(owner):
-            outcomes.append(_refused(record_result.index, code, owner))
             continue
         digest = record_hash(record)
         if (dossier.id, digest) in known_events:
@@ -253,7 +264,7 @@ def sync_progress(db: Session, principal: Principal, result: EnvelopeResult) -> 
                 latest_status[dossier.id] = (processed, status)
         outcomes.append(Outcome(record_result.index, code, "accepted"))
     if rows:
-        db.execute(insert(DossierEvent), rows)
+        db.execute(insert(DossierEvent).execution_options(render_nulls=True), rows)
     if latest_status:
         db.execute(
             update(Dossier),

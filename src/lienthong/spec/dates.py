@@ -27,12 +27,17 @@ def _valid(
     return day <= last and hour < 24 and minute < 60 and second < 60
 
 
-@lru_cache(maxsize=65536)
 def parse_wire_date(value: str, fmt: str = WIRE_FORMAT) -> dt.datetime | None:
     """Parse a wire date into an aware datetime, or None when it is not a real date-time.
 
-    Cached: a batch repeats the same timestamps many times (reception date, due date).
+    Cached: a batch repeats the same timestamps (reception, due date), and validation, rules and
+    storage all read them; one cache key whichever way the format is passed.
     """
+    return _parse(value, fmt)
+
+
+@lru_cache(maxsize=65536)
+def _parse(value: str, fmt: str) -> dt.datetime | None:
     if fmt == "yyyyMMddHHmmss":
         if len(value) != 14 or not value.isascii() or not value.isdigit():
             return None
