@@ -327,3 +327,26 @@ def test_an_internal_fault_answers_99_in_json_and_is_logged(
             connection.scalar(select(MessageLog.error_code).order_by(MessageLog.id.desc()).limit(1))
             == "99"
         )
+
+
+def test_a_late_older_step_does_not_set_the_status(running: RunningHub, engine: Engine) -> None:
+    from lienthong.store.tables import Dossier
+
+    session = running.login()
+    record = _dossier()
+    running.call(_push(session, [record]))
+    code = record["MaHoSo"]
+
+    def send(step: dict[str, Any]) -> None:
+        envelope = {
+            "session": session,
+            "madonvi": UNIT,
+            "service": "CapNhatTienDoHoSoMC",
+            "data": [step],
+        }
+        assert running.call(envelope).json()["records"][0]["status"] == "accepted"
+
+    send(_step(code, status="9", when="20260304100000"))
+    send(_step(code, status="4", when="20260303090000"))  # older, arrives later
+    with engine.connect() as connection:
+        assert connection.scalar(select(Dossier.status).where(Dossier.ma_ho_so == code)) == "9"

@@ -202,18 +202,18 @@ def sync_progress(db: Session, principal: Principal, result: EnvelopeResult) -> 
         else {}
     )
     ids = [row.id for row in dossiers.values()]
-    known_events = (
-        {
-            (row.dossier_id, row.record_hash)
-            for row in db.execute(
-                select(DossierEvent.dossier_id, DossierEvent.record_hash).where(
-                    DossierEvent.dossier_id.in_(ids)
-                )
-            )
-        }
-        if ids
-        else set()
-    )
+    known_events: set[tuple[int, str]] = set()
+    # the latest step already stored per dossier: an older step sent late must not set the status
+    latest_stored: dict[int, dt.datetime] = {}
+    if ids:
+        query = select(DossierEvent.dossier_id, DossierEvent.record_hash, DossierEvent.processed_at)
+        for event in db.execute(query.where(DossierEvent.dossier_id.in_(ids))):
+            known_events.add((event.dossier_id, event.record_hash))
+            when = event.processed_at
+            if when is not None and (
+                event.dossier_id not in latest_stored or when > latest_stored[event.dossier_id]
+            ):
+                latest_stored[event.dossier_id] = when
     outcomes: list[Outcome] = []
     rows: list[dict[str, Any]] = []
     latest_status: dict[int, tuple[dt.datetime, str]] = {}
@@ -258,7 +258,8 @@ def sync_progress(db: Session, principal: Principal, result: EnvelopeResult) -> 
                 "created_at": now,
             }
         )
-        if processed is not None:
+        stored = latest_stored.get(dossier.id)
+        if processed is not None and (stored is None or processed >= stored):
             current = latest_status.get(dossier.id)
             if current is None or processed >= current[0]:
                 latest_status[dossier.id] = (processed, status)

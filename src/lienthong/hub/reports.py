@@ -43,63 +43,77 @@ def period_of(kind: str, record: dict[str, Any]) -> str | None:
 def sync_reports(
     db: Session, principal: Principal, kind: str, unit: str, result: EnvelopeResult
 ) -> list[Outcome]:
-    outcomes: list[Outcome] = []
-    now = dt.datetime.now(dt.UTC)
-    for record_result in result.records:
+    """Store each report as the current one of its (unit, period): one SELECT for the batch, then
+    one INSERT and one UPDATE. A re-sent identical report changes nothing."""
+    outcomes: list[Outcome | None] = [None] * len(result.records)
+    wanted: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
+    for position, record_result in enumerate(result.records):
         if not record_result.ok or record_result.record is None:
-            outcomes.append(rejected(record_result))
+            outcomes[position] = rejected(record_result)
             continue
         record = record_result.record
         owner = str(record.get("Madonvi") or unit)
         period = period_of(kind, record)
         key = f"{owner} {period}"
         if not principal.may_act_for(owner):
-            outcomes.append(
-                Outcome(
-                    record_result.index,
-                    key,
-                    "rejected",
-                    "30",
-                    message=f"Đơn vị {owner} ngoài phạm vi của tài khoản",
-                    message_en=f"Unit {owner} is outside the account's units",
-                )
+            outcomes[position] = Outcome(
+                record_result.index,
+                key,
+                "rejected",
+                "30",
+                message=f"Đơn vị {owner} ngoài phạm vi của tài khoản",
+                message_en=f"Unit {owner} is outside the account's units",
             )
-            continue
-        if period is None:
-            outcomes.append(
-                Outcome(
-                    record_result.index,
-                    key,
-                    "rejected",
-                    "15",
-                    message="Không xác định được kỳ báo cáo",
-                    message_en="The report period cannot be read",
-                )
+        elif period is None:
+            outcomes[position] = Outcome(
+                record_result.index,
+                key,
+                "rejected",
+                "15",
+                message="Không xác định được kỳ báo cáo",
+                message_en="The report period cannot be read",
             )
-            continue
+        else:
+            wanted[(owner, period)] = (position, record)  # a later copy in the batch wins
+    existing: dict[tuple[str, str], tuple[int, str]] = {}
+    if wanted:
+        query = select(
+            UnitReport.id, UnitReport.unit, UnitReport.period, UnitReport.record_hash
+        ).where(
+            UnitReport.kind == kind,
+            UnitReport.unit.in_({owner for owner, _ in wanted}),
+            UnitReport.period.in_({period for _, period in wanted}),
+        )
+        existing = {(row.unit, row.period): (row.id, row.record_hash) for row in db.execute(query)}
+    now = dt.datetime.now(dt.UTC)
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for (owner, period), (position, record) in wanted.items():
+        index, key = result.records[position].index, f"{owner} {period}"
         digest = record_hash(record)
-        existing = db.execute(
-            select(UnitReport.id, UnitReport.record_hash).where(
-                UnitReport.kind == kind, UnitReport.unit == owner, UnitReport.period == period
-            )
-        ).first()
         values = {
             "record": record,
             "record_hash": digest,
             "account": principal.username,
             "updated_at": now,
         }
-        if existing is None:
-            db.execute(
-                insert(UnitReport), [{"kind": kind, "unit": owner, "period": period, **values}]
-            )
-            outcomes.append(Outcome(record_result.index, key, "accepted"))
-        elif existing.record_hash == digest:
-            outcomes.append(Outcome(record_result.index, key, "unchanged"))
+        found = existing.get((owner, period))
+        if found is None:
+            inserts.append({"kind": kind, "unit": owner, "period": period, **values})
+            outcomes[position] = Outcome(index, key, "accepted")
+        elif found[1] == digest:
+            outcomes[position] = Outcome(index, key, "unchanged")
         else:
-            db.execute(update(UnitReport), [{"id": existing.id, **values}])
-            outcomes.append(Outcome(record_result.index, key, "updated"))
-    return outcomes
+            updates.append({"id": found[0], **values})
+            outcomes[position] = Outcome(index, key, "updated")
+    if inserts:
+        db.execute(insert(UnitReport).execution_options(render_nulls=True), inserts)
+    if updates:
+        db.execute(update(UnitReport), updates)
+    for position, record_result in enumerate(result.records):
+        if outcomes[position] is None:  # an earlier copy of a report the batch sends twice
+            outcomes[position] = Outcome(record_result.index, None, "unchanged")
+    return [outcome for outcome in outcomes if outcome is not None]
 
 
 @dataclass(frozen=True, slots=True)
