@@ -95,6 +95,18 @@ ANSWER_CODES: Mapping[str, AnswerCode] = {
             "The account is not granted this service",
         ),
         _a("40", 404, "Không tìm thấy hồ sơ", "Dossier not found"),
+        _a(
+            "41",
+            404,
+            "Không tìm thấy phản ánh, kiến nghị hoặc câu hỏi",
+            "Petition or question not found",
+        ),
+        _a(
+            "42",
+            409,
+            "Bước xử lý không được phép ở trạng thái hiện tại",
+            "Workflow step not allowed in the current status",
+        ),
         _a("99", 500, "Lỗi hệ thống; thử lại sau", "Internal error; try again later", True),
     )
 }

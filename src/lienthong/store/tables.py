@@ -49,6 +49,9 @@ __all__ = [
     "JsonType",
     "LoginFailure",
     "MessageLog",
+    "Petition",
+    "PetitionFile",
+    "Question",
     "ReferenceEntry",
     "UnitReport",
     "UtcDateTime",
@@ -264,4 +267,67 @@ class UnitReport(Base):
     record: Mapped[dict[str, Any]] = mapped_column(JsonType)
     record_hash: Mapped[str] = mapped_column(String(64))
     account: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Petition(Base):
+    """A petition (phản ánh, kiến nghị, PAKN): submitted by a citizen through the hub (``source``
+    ``portal``) or handled by a unit and pushed with ``DongBoPAKNDiaPhuong`` (``local``).
+
+    ``status`` is a TrangThaiPAKN code: 1 pending, 2 processing, 3 answered, 4 published,
+    5 refused. ``record`` is the petition in wire form (DongBoPAKNDiaPhuong field names),
+    ``answer`` the unit's DongBoKetQuaXuLyPAKN record once answered.
+    """
+
+    __tablename__ = "petitions"
+    __table_args__ = (Index(None, "unit", "status"), Index(None, "published", "created_at"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    #: ``PAKN-000123`` for a citizen submission, ``<unit>-<MaPAKN>`` for a local one.
+    pakn_id: Mapped[str] = mapped_column(String(128), unique=True)
+    #: The unit that must handle it (``MaDonViXuLy``).
+    unit: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(4))
+    record: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    record_hash: Mapped[str] = mapped_column(String(64))
+    answer: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    published: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class PetitionFile(Base):
+    """A document attached to a petition: its bytes, or a link to it."""
+
+    __tablename__ = "petition_files"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    petition_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("petitions.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str | None] = mapped_column(String(128))
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    url: Mapped[str | None] = mapped_column(String(1000))
+
+
+class Question(Base):
+    """A question and its answer (hỏi đáp): sent by a citizen on the portal (``source``
+    ``portal``, answered with ``DongBoKetQuaHoiDapGuiTuDVCQG``), compiled by a unit
+    (``unit``, ``DongBoHoiDap``) or compiled by a ministry per procedure (``ministry``,
+    ``LayDanhSachHoiDapBoCoQuan``). ``status``: 1 pending, 3 answered."""
+
+    __tablename__ = "questions"
+    __table_args__ = (Index(None, "source", "unit", "status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hoidap_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    unit: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(4))
+    record: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    record_hash: Mapped[str] = mapped_column(String(64))
+    answer: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)

@@ -1,0 +1,529 @@
+"""Petitions (phản ánh, kiến nghị, PAKN): citizen submissions, the units' answers, the public list.
+
+Workflow (TrangThaiPAKN): a citizen submits a petition through the hub (:func:`submit_petition`,
+status ``1`` pending). The unit named to handle it sees it in ``DanhSachPAKNChoXuLy``, fetches
+its documents with ``LayTaiLieuPAKN`` and answers it with ``DongBoKetQuaXuLyPAKN``: only a
+pending (``1``) or processing (``2``) petition can be answered; it becomes answered (``3``), or
+published (``4``) when the answer says ``CongKhai`` True. Published petitions are listed by
+``DanhSachPAKNCongKhai``. Petitions a unit handled in its own system arrive with
+``DongBoPAKNDiaPhuong`` (source ``local``) and keep the status they were sent with.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from lienthong.hub.auth import Principal
+from lienthong.hub.dossiers import Outcome, rejected
+from lienthong.hub.errors import HubError
+from lienthong.spec import Validator, load_catalog
+from lienthong.spec.dates import format_wire_date
+from lienthong.spec.identifiers import parse_agency_code
+from lienthong.spec.validate import EnvelopeResult
+from lienthong.store.hashing import record_hash
+from lienthong.store.tables import Petition, PetitionFile
+
+LOCAL = "DongBoPAKNDiaPhuong"
+PENDING, PROCESSING, ANSWERED, PUBLISHED, REFUSED = "1", "2", "3", "4", "5"
+OPEN = (PENDING, PROCESSING)
+
+#: What a citizen may fill in (DongBoPAKNDiaPhuong names); the rest is set by the hub.
+CITIZEN_FIELDS = (
+    "TieuDe",
+    "NoiDungPAKN",
+    "Ten",
+    "SoDienThoai",
+    "Email",
+    "DiaChi",
+    "LoaiPAKN",
+    "MaLinhVuc",
+    "TenLinhVuc",
+    "MaTTHC",
+    "MaHoSo",
+    "MaDonViXuLy",
+    "TenDonViXuLy",
+    "CongKhai",
+)
+MAX_FILE_BYTES = 10 * 1024 * 1024
+
+
+@cache
+def _default_validator() -> Validator:
+    return Validator(load_catalog())
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _true(value: object) -> bool:
+    return str(value).strip().lower() in ("true", "1")
+
+
+# -- shared helpers of the share services (also used by lienthong.hub.questions) ----------------
+
+
+def check_params(validator: Validator, envelope: dict[str, Any]) -> None:
+    """The share's parameters against the catalog: HubError 15 on the first errors."""
+    errors = [
+        i for i in validator.validate_envelope(envelope, scan_unicode=False).issues if i.is_error
+    ]
+    if errors:
+        raise HubError(
+            "15",
+            "; ".join(f"{i.path}: {i.vi}" for i in errors[:5]),
+            "; ".join(f"{i.path}: {i.en}" for i in errors[:5]),
+        )
+
+
+def page_of(envelope: dict[str, Any], default_size: int = 10, max_size: int = 500) -> slice:
+    """The slice of ``trangHienTai`` (from 1) and ``soBanGhiMoiTrang``; HubError 15 when bad."""
+
+    def number(name: str, default: int) -> int:
+        value = envelope.get(name)
+        if value in (None, ""):
+            return default
+        try:
+            return int(str(value))
+        except ValueError:
+            raise HubError("15", name, name) from None
+
+    page, size = number("trangHienTai", 1), number("soBanGhiMoiTrang", default_size)
+    if page < 1 or not 1 <= size <= max_size:
+        raise HubError(
+            "15",
+            f"trangHienTai >= 1, 1 <= soBanGhiMoiTrang <= {max_size}",
+            f"trangHienTai >= 1, 1 <= soBanGhiMoiTrang <= {max_size}",
+        )
+    return slice((page - 1) * size, page * size)
+
+
+def within(unit: str, scope: str) -> bool:
+    """True when ``unit`` is ``scope`` or lies under it in the agency-code hierarchy."""
+    target, parent = parse_agency_code(unit), parse_agency_code(scope)
+    return target is not None and parent is not None and target.is_within(parent)
+
+
+def _present(row: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in row.items() if value not in (None, "")}
+
+
+# -- citizen submissions ------------------------------------------------------------------------
+
+
+class PetitionError(ValueError):
+    """A submission the hub refuses; ``problems`` are (field, vi, en)."""
+
+    def __init__(self, problems: Sequence[tuple[str, str, str]]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(f"{name}: {en}" for name, _, en in self.problems))
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A document attached to a submission: its bytes, or a link."""
+
+    name: str
+    content: bytes | None = None
+    content_type: str | None = None
+    url: str | None = None
+
+
+def _attachment(item: Attachment | dict[str, Any]) -> Attachment:
+    if isinstance(item, Attachment):
+        return item
+    content = item.get("content")
+    return Attachment(
+        name=str(item.get("name") or ""),
+        content=content if isinstance(content, bytes) else None,
+        content_type=item.get("content_type"),
+        url=item.get("url"),
+    )
+
+
+def submit_petition(
+    db: Session,
+    fields: dict[str, Any],
+    files: Sequence[Attachment | dict[str, Any]] = (),
+    validator: Validator | None = None,
+) -> str:
+    """Store a citizen's petition (status pending) and return its id (``PAKN-000123``).
+
+    ``fields`` uses the DongBoPAKNDiaPhuong names: ``TieuDe``, ``NoiDungPAKN``, ``Ten``, a contact
+    (``SoDienThoai`` or ``Email``), ``MaDonViXuLy`` (the unit to handle it), optionally
+    ``MaHoSo``, ``DiaChi``, ``LoaiPAKN``, ``MaLinhVuc``, ``MaTTHC``, ``CongKhai``. ``files`` are
+    :class:`Attachment` values or dicts ``{name, content, content_type}`` / ``{name, url}``.
+    Raises :class:`PetitionError` listing every problem. The caller commits.
+    """
+    validator = validator or _default_validator()
+    problems: list[tuple[str, str, str]] = []
+    for name in fields:
+        if name not in CITIZEN_FIELDS:
+            problems.append((name, "trường không được phép", "field not allowed"))
+    record: dict[str, Any] = {
+        name: str(fields[name]).strip()
+        for name in CITIZEN_FIELDS
+        if fields.get(name) not in (None, "")
+    }
+    if not record.get("SoDienThoai") and not record.get("Email"):
+        problems.append(
+            ("SoDienThoai", "cần số điện thoại hoặc thư điện tử", "a phone or e-mail is needed")
+        )
+    unit = record.get("MaDonViXuLy", "")
+    if unit and parse_agency_code(unit) is None:
+        problems.append(("MaDonViXuLy", "không phải mã đơn vị", "not an agency code"))
+    now = _now()
+    record.update(
+        {"MaPAKN": "PAKN-000000", "NgayGuiPAKN": format_wire_date(now), "TrangThai": PENDING}
+    )
+    result = validator.validate_record(LOCAL, record, 0, "$")
+    for issue in result.errors:
+        problems.append((issue.path.removeprefix("$[0]."), issue.vi, issue.en))
+    attachments = [_attachment(item) for item in files]
+    for number, attachment in enumerate(attachments):
+        if not attachment.name or (attachment.content is None) == (attachment.url is None):
+            problems.append(
+                (
+                    f"files[{number}]",
+                    "cần tên và nội dung hoặc đường dẫn",
+                    "needs a name and content or a URL",
+                )
+            )
+        elif attachment.content is not None and len(attachment.content) > MAX_FILE_BYTES:
+            problems.append(
+                (f"files[{number}]", "tệp quá lớn", f"file larger than {MAX_FILE_BYTES} bytes")
+            )
+    if problems:
+        raise PetitionError(problems)
+    placeholder = f"tmp-{secrets.token_hex(16)}"
+    row = Petition(
+        pakn_id=placeholder,
+        unit=record["MaDonViXuLy"],
+        source="portal",
+        status=PENDING,
+        record=record,
+        record_hash="",
+        published=False,
+        created_at=now,
+        updated_at=now,
+    )
+    db.add(row)
+    db.flush()
+    pakn_id = f"PAKN-{row.id:06d}"
+    record = {**record, "MaPAKN": pakn_id}
+    row.pakn_id, row.record, row.record_hash = pakn_id, record, record_hash(record)
+    for attachment in attachments:
+        db.add(
+            PetitionFile(
+                petition_id=row.id,
+                name=attachment.name[:255],
+                content_type=(attachment.content_type or None) and attachment.content_type[:128],
+                content=attachment.content,
+                url=attachment.url,
+            )
+        )
+    db.flush()
+    return pakn_id
+
+
+# -- DongBoPAKNDiaPhuong ------------------------------------------------------------------------
+
+
+def _refused(index: int, key: str | None, unit: str) -> Outcome:
+    return Outcome(
+        index,
+        key,
+        "rejected",
+        "30",
+        message=f"Phản ánh, kiến nghị của đơn vị {unit}, ngoài phạm vi của tài khoản",
+        message_en=f"The petition belongs to unit {unit}, outside the account's units",
+    )
+
+
+def sync_local(db: Session, principal: Principal, result: EnvelopeResult) -> list[Outcome]:
+    """DongBoPAKNDiaPhuong: petitions handled in the unit's own system (source ``local``)."""
+    outcomes: list[Outcome] = []
+    now = _now()
+    for record_result in result.records:
+        if not record_result.ok or record_result.record is None:
+            outcomes.append(rejected(record_result))
+            continue
+        record = record_result.record
+        unit = str(record["MaDonViXuLy"])
+        key = f"{unit}-{record['MaPAKN']}"[:128]
+        if not principal.may_act_for(unit):
+            outcomes.append(_refused(record_result.index, key, unit))
+            continue
+        existing = db.execute(
+            select(Petition.id, Petition.source, Petition.unit, Petition.record_hash).where(
+                Petition.pakn_id == key
+            )
+        ).first()
+        digest = record_hash(record)
+        status = str(record["TrangThai"])
+        values: dict[str, Any] = {
+            "record": record,
+            "record_hash": digest,
+            "status": status,
+            "published": _true(record.get("CongKhai")) or status == PUBLISHED,
+            "answer": (
+                {
+                    name: record[name]
+                    for name in ("NoiDungTraLoi", "NgayTraLoi", "NguoiTraLoi", "ChucVuNguoiTraLoi")
+                    if name in record
+                }
+                or None
+            ),
+            "updated_at": now,
+        }
+        if existing is None:
+            new_id = db.execute(
+                insert(Petition).returning(Petition.id),
+                [{"pakn_id": key, "unit": unit, "source": "local", "created_at": now, **values}],
+            ).scalar_one()
+            outcome = "accepted"
+        elif existing.record_hash == digest:
+            outcomes.append(Outcome(record_result.index, key, "unchanged"))
+            continue
+        else:
+            new_id = existing.id
+            db.execute(update(Petition), [{"id": existing.id, **values}])
+            db.execute(delete(PetitionFile).where(PetitionFile.petition_id == existing.id))
+            outcome = "updated"
+        files = [
+            {
+                "petition_id": new_id,
+                "name": str(item.get("TenTep") or "tep")[:255],
+                "content_type": (str(item["LoaiTep"])[:128] if item.get("LoaiTep") else None),
+                "content": None,
+                "url": str(item["DuongDan"])[:1000] if item.get("DuongDan") else None,
+            }
+            for item in record.get("TaiLieuDinhKem") or []
+            if isinstance(item, dict)
+        ]
+        if files:
+            db.execute(insert(PetitionFile), files)
+        outcomes.append(Outcome(record_result.index, key, outcome))
+    return outcomes
+
+
+# -- DongBoKetQuaXuLyPAKN -----------------------------------------------------------------------
+
+
+def _not_found(index: int, key: str) -> Outcome:
+    return Outcome(
+        index,
+        key,
+        "rejected",
+        "41",
+        message=f"Không tìm thấy phản ánh, kiến nghị {key}",
+        message_en=f"No petition {key}",
+    )
+
+
+def _step_refused(index: int, key: str, status: str) -> Outcome:
+    return Outcome(
+        index,
+        key,
+        "rejected",
+        "42",
+        message=f"Phản ánh, kiến nghị {key} ở trạng thái {status}: chỉ trả lời được khi "
+        "đang chờ xử lý (1) hoặc đang xử lý (2)",
+        message_en=f"Petition {key} has status {status}: only a pending (1) or processing (2) "
+        "petition can be answered",
+    )
+
+
+def sync_answers(db: Session, principal: Principal, result: EnvelopeResult) -> list[Outcome]:
+    """DongBoKetQuaXuLyPAKN: a unit's answers. Pending/processing -> answered (or published)."""
+    outcomes: list[Outcome] = []
+    now = _now()
+    for record_result in result.records:
+        if not record_result.ok or record_result.record is None:
+            outcomes.append(rejected(record_result))
+            continue
+        answer = record_result.record
+        key = str(answer["PAKNID"])
+        row = db.execute(
+            select(Petition.id, Petition.unit, Petition.status, Petition.answer, Petition.record)
+            .where(Petition.pakn_id == key)
+            .with_for_update()
+        ).first()
+        if row is None:
+            outcomes.append(_not_found(record_result.index, key))
+            continue
+        answering = str(answer["MaDonVi"])
+        if not principal.may_act_for(row.unit):
+            outcomes.append(_refused(record_result.index, key, row.unit))
+            continue
+        if not principal.may_act_for(answering):
+            outcomes.append(_refused(record_result.index, key, answering))
+            continue
+        if row.status not in OPEN:
+            if row.answer is not None and record_hash(row.answer) == record_hash(answer):
+                outcomes.append(Outcome(record_result.index, key, "unchanged"))  # a re-send
+            else:
+                outcomes.append(_step_refused(record_result.index, key, row.status))
+            continue
+        publish = _true(answer.get("CongKhai"))
+        status = PUBLISHED if publish else ANSWERED
+        record = {
+            **row.record,
+            "TrangThai": status,
+            "NoiDungTraLoi": answer["NoiDungTraLoi"],
+            "NgayTraLoi": answer["NgayTraLoi"],
+            **{
+                name: answer[name]
+                for name in ("NguoiTraLoi", "ChucVuNguoiTraLoi")
+                if answer.get(name) not in (None, "")
+            },
+        }
+        db.execute(
+            update(Petition),
+            [
+                {
+                    "id": row.id,
+                    "status": status,
+                    "answer": answer,
+                    "published": publish,
+                    "record": record,
+                    "record_hash": record_hash(record),
+                    "updated_at": now,
+                }
+            ],
+        )
+        outcomes.append(Outcome(record_result.index, key, "updated"))
+    return outcomes
+
+
+# -- shares ---------------------------------------------------------------------------------------
+
+
+def pending(db: Session, scope: str, envelope: dict[str, Any]) -> list[dict[str, Any]]:
+    """DanhSachPAKNChoXuLy: pending and processing petitions of ``scope`` and the units under it."""
+    window = page_of(envelope, default_size=100)
+    petitions = [
+        petition
+        for petition in db.scalars(
+            select(Petition).where(Petition.status.in_(OPEN)).order_by(Petition.id)
+        )
+        if within(petition.unit, scope)
+    ]
+    counts = _file_counts(db, [p.id for p in petitions[window]])
+    rows = []
+    for petition in petitions[window]:
+        record = petition.record
+        rows.append(
+            _present(
+                {
+                    "Id": petition.pakn_id,
+                    "TieuDe": record.get("TieuDe"),
+                    "NoiDungPAKN": record.get("NoiDungPAKN"),
+                    "NgayGuiPAKN": record.get("NgayGuiPAKN"),
+                    "Ten": record.get("Ten"),
+                    "SoDienThoai": record.get("SoDienThoai"),
+                    "Email": record.get("Email"),
+                    "DiaChi": record.get("DiaChi"),
+                    "LoaiPAKN": record.get("LoaiPAKN"),
+                    "MaLinhVuc": record.get("MaLinhVuc"),
+                    "TenLinhVuc": record.get("TenLinhVuc"),
+                    "MaTTHC": record.get("MaTTHC"),
+                    "MaHoSo": record.get("MaHoSo"),
+                    "MaDonVi": petition.unit,
+                    "TenDonVi": record.get("TenDonViXuLy"),
+                    "TrangThai": petition.status,
+                    "NgayTiepNhan": format_wire_date(petition.created_at),
+                    "SoTaiLieu": str(counts.get(petition.id, 0)),
+                    "MaPAKNDiaPhuong": record.get("MaPAKN") if petition.source == "local" else None,
+                    "CongKhai": "True" if _true(record.get("CongKhai")) else "False",
+                    "TongSo": str(len(petitions)),
+                }
+            )
+        )
+    return rows
+
+
+def _file_counts(db: Session, ids: list[int]) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    if ids:
+        for petition_id in db.scalars(
+            select(PetitionFile.petition_id).where(PetitionFile.petition_id.in_(ids))
+        ):
+            counts[petition_id] = counts.get(petition_id, 0) + 1
+    return counts
+
+
+def documents(db: Session, principal: Principal, pakn_id: str) -> list[dict[str, Any]]:
+    """LayTaiLieuPAKN: the documents of one petition the account may handle (41, 30 otherwise)."""
+    petition = db.scalar(select(Petition).where(Petition.pakn_id == pakn_id))
+    if petition is None:
+        raise HubError("41", pakn_id[:128], pakn_id[:128])
+    if not principal.may_act_for(petition.unit):
+        raise HubError("30", petition.unit, petition.unit)
+    files = db.scalars(
+        select(PetitionFile)
+        .where(PetitionFile.petition_id == petition.id)
+        .order_by(PetitionFile.id)
+    )
+    return [
+        _present(
+            {
+                "TenTep": item.name,
+                "LoaiTep": item.content_type,
+                "NoiDung": base64.b64encode(item.content).decode("ascii")
+                if item.content is not None
+                else item.url,
+                "DuongDan": item.url,
+            }
+        )
+        for item in files
+    ]
+
+
+def public(db: Session, envelope: dict[str, Any]) -> list[dict[str, Any]]:
+    """DanhSachPAKNCongKhai: published petitions, newest first, with keyword search and paging."""
+    window = page_of(envelope, default_size=10)
+    keyword = str(envelope.get("keyword") or "").strip().casefold()
+    petitions = [
+        petition
+        for petition in db.scalars(
+            select(Petition)
+            .where(Petition.published.is_(True))
+            .order_by(Petition.created_at.desc(), Petition.id.desc())
+        )
+        if not keyword
+        or keyword in str(petition.record.get("TieuDe", "")).casefold()
+        or keyword in str(petition.record.get("NoiDungPAKN", "")).casefold()
+    ]
+    rows = []
+    for petition in petitions[window]:
+        record, answer = petition.record, petition.answer or {}
+        rows.append(
+            _present(
+                {
+                    "Id": petition.pakn_id,
+                    "Ten": record.get("Ten"),
+                    "TieuDe": record.get("TieuDe"),
+                    "NoiDungPAKN": record.get("NoiDungPAKN"),
+                    "NgayGuiPAKN": record.get("NgayGuiPAKN"),
+                    "TrangThai": petition.status,
+                    "NoiDungTraLoi": answer.get("NoiDungTraLoi") or record.get("NoiDungTraLoi"),
+                    "TongSo": str(len(petitions)),
+                    "MaDonVi": answer.get("MaDonVi") or petition.unit,
+                    "TenDonVi": record.get("TenDonViXuLy"),
+                    "NgayTraLoi": answer.get("NgayTraLoi") or record.get("NgayTraLoi"),
+                    "MaLinhVuc": record.get("MaLinhVuc"),
+                    "TenLinhVuc": record.get("TenLinhVuc"),
+                }
+            )
+        )
+    return rows

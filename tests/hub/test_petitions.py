@@ -1,0 +1,267 @@
+"""Petitions (PAKN) over real HTTP: citizen submission, the unit's pending list, documents,
+answers with the workflow enforced, the public list with search and paging, local petitions."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from lienthong.hub.petitions import Attachment, PetitionError, submit_petition
+from lienthong.spec import Validator, load_catalog
+from tests.hub.conftest import OTHER_UNIT, UNIT, RunningHub
+
+VALIDATOR = Validator(load_catalog())
+DISTRICT = "000.00.13.H56"  # a unit under UNIT
+
+
+def _fields(**extra: str) -> dict[str, Any]:
+    return {
+        "TieuDe": "Đường vào trường học bị ngập",
+        "NoiDungPAKN": "Đoạn đường trước trường tiểu học bị ngập mỗi khi mưa lớn.",
+        "Ten": "Nguyễn Văn An",
+        "SoDienThoai": "0912345678",
+        "Email": "an.nguyen@example.vn",
+        "MaDonViXuLy": DISTRICT,
+        "LoaiPAKN": "1",
+        **extra,
+    }
+
+
+def _submit(running: RunningHub, files: list[Any] | None = None, **extra: str) -> str:
+    with running.hub.sessions() as db:
+        pakn_id = submit_petition(db, _fields(**extra), files or [])
+        db.commit()
+    return pakn_id
+
+
+def _call(running: RunningHub, session: str, service: str, **params: Any) -> dict[str, Any]:
+    envelope = {"session": session, "madonvi": UNIT, "service": service, **params}
+    answer: dict[str, Any] = running.call(envelope).json()
+    return answer
+
+
+def _valid(service: str, answer: dict[str, Any]) -> None:
+    assert answer["error_code"] == "00", answer
+    errors = [i for i in VALIDATOR.validate_response(service, answer).all_issues() if i.is_error]
+    assert errors == []
+
+
+def _answer(
+    pakn_id: str, publish: str = "True", text: str = "Đã khơi thông cống thoát nước."
+) -> dict[str, Any]:
+    return {
+        "PAKNID": pakn_id,
+        "MaDonVi": DISTRICT,
+        "NguoiTraLoi": "Lê Văn Bình",
+        "ChucVuNguoiTraLoi": "Chủ tịch UBND",
+        "NgayTraLoi": "20260310090000",
+        "NoiDungTraLoi": text,
+        "CongKhai": publish,
+    }
+
+
+def test_the_whole_workflow(running: RunningHub) -> None:
+    pakn_id = _submit(
+        running,
+        files=[
+            Attachment("anh-hien-truong.jpg", b"\xff\xd8\xff\xe0 jpeg", "image/jpeg"),
+            {"name": "ban-do.pdf", "url": "https://example.vn/ban-do.pdf"},
+        ],
+    )
+    assert pakn_id.startswith("PAKN-") and len(pakn_id) == 11
+    session = running.login()
+
+    waiting = _call(running, session, "DanhSachPAKNChoXuLy")
+    _valid("DanhSachPAKNChoXuLy", waiting)
+    [row] = waiting["result"]
+    assert row["Id"] == pakn_id and row["TrangThai"] == "1" and row["MaDonVi"] == DISTRICT
+    assert row["SoTaiLieu"] == "2" and row["TongSo"] == "1" and row["Ten"] == "Nguyễn Văn An"
+
+    files = _call(running, session, "LayTaiLieuPAKN", PAKNID=pakn_id)
+    _valid("LayTaiLieuPAKN", files)
+    assert files["result"] == [
+        {
+            "TenTep": "anh-hien-truong.jpg",
+            "LoaiTep": "image/jpeg",
+            "NoiDung": base64.b64encode(b"\xff\xd8\xff\xe0 jpeg").decode(),
+        },
+        {
+            "TenTep": "ban-do.pdf",
+            "NoiDung": "https://example.vn/ban-do.pdf",
+            "DuongDan": "https://example.vn/ban-do.pdf",
+        },
+    ]
+
+    assert _call(running, session, "DanhSachPAKNCongKhai")["result"] == []  # not published yet
+
+    answered = _call(running, session, "DongBoKetQuaXuLyPAKN", data=[_answer(pakn_id)])
+    assert answered["error_code"] == "00", answered
+    assert answered["records"] == [
+        {"index": 0, "key": pakn_id, "status": "updated", "error_code": "00"}
+    ]
+    assert _call(running, session, "DanhSachPAKNChoXuLy")["result"] == []
+
+    public = _call(running, session, "DanhSachPAKNCongKhai")
+    _valid("DanhSachPAKNCongKhai", public)
+    [shown] = public["result"]
+    assert shown["Id"] == pakn_id and shown["TrangThai"] == "4" and shown["TongSo"] == "1"
+    assert shown["NoiDungTraLoi"] == "Đã khơi thông cống thoát nước."
+    assert shown["NgayTraLoi"] == "20260310090000"
+
+    # the same answer again changes nothing; another answer to an answered petition is refused
+    again = _call(running, session, "DongBoKetQuaXuLyPAKN", data=[_answer(pakn_id)])
+    assert again["error_code"] == "00" and again["records"][0]["status"] == "unchanged"
+    other = _call(
+        running, session, "DongBoKetQuaXuLyPAKN", data=[_answer(pakn_id, text="Trả lời khác")]
+    )
+    assert other["error_code"] == "15"
+    refusal = other["records"][0]
+    assert refusal["error_code"] == "42" and "status 4" in refusal["message_en"]
+
+
+def test_an_unpublished_answer_and_unknown_petitions(running: RunningHub) -> None:
+    pakn_id = _submit(running)
+    session = running.login()
+    batch = [_answer(pakn_id, publish="False"), _answer("PAKN-999999")]
+    answer = _call(running, session, "DongBoKetQuaXuLyPAKN", data=batch)
+    assert answer["error_code"] == "01"
+    assert [r["status"] for r in answer["records"]] == ["updated", "rejected"]
+    assert answer["records"][1]["error_code"] == "41"
+    assert _call(running, session, "DanhSachPAKNCongKhai")["result"] == []
+    assert _call(running, session, "DanhSachPAKNChoXuLy")["result"] == []
+
+    missing = running.call(
+        {"session": session, "madonvi": UNIT, "service": "LayTaiLieuPAKN", "PAKNID": "PAKN-9"}
+    )
+    assert missing.status_code == 404 and missing.json()["error_code"] == "41"
+    no_param = running.call({"session": session, "madonvi": UNIT, "service": "LayTaiLieuPAKN"})
+    assert no_param.status_code == 400 and no_param.json()["error_code"] == "12"
+
+
+def test_the_public_list_pages_and_searches(running: RunningHub) -> None:
+    ids = [
+        _submit(running, TieuDe=f"Đèn đường hỏng số {n}", NoiDungPAKN="Khu phố tối om.")
+        for n in range(12)
+    ]
+    ids.append(_submit(running, TieuDe="Rác thải", NoiDungPAKN="Bãi rác tự phát gần CHỢ"))
+    session = running.login()
+    pushed = _call(running, session, "DongBoKetQuaXuLyPAKN", data=[_answer(i) for i in ids])
+    assert pushed["error_code"] == "00" and len(pushed["records"]) == 13
+
+    first = _call(running, session, "DanhSachPAKNCongKhai")
+    _valid("DanhSachPAKNCongKhai", first)
+    assert len(first["result"]) == 10 and first["result"][0]["TongSo"] == "13"
+    assert first["result"][0]["Id"] == ids[-1]  # newest first
+    page = _call(running, session, "DanhSachPAKNCongKhai", trangHienTai="3", soBanGhiMoiTrang="5")
+    assert [r["Id"] for r in page["result"]] == ids[2::-1]
+
+    found = _call(running, session, "DanhSachPAKNCongKhai", keyword="ĐÈN ĐƯỜNG")
+    assert found["result"][0]["TongSo"] == "12" and len(found["result"]) == 10
+    in_text = _call(running, session, "DanhSachPAKNCongKhai", keyword="chợ")
+    assert [r["Id"] for r in in_text["result"]] == [ids[-1]]
+    assert _call(running, session, "DanhSachPAKNCongKhai", keyword="không có")["result"] == []
+
+    bad = running.call(
+        {
+            "session": session,
+            "madonvi": UNIT,
+            "service": "DanhSachPAKNCongKhai",
+            "trangHienTai": "0",
+        }
+    )
+    assert bad.status_code == 422 and bad.json()["error_code"] == "15"
+
+    # any logged-in account reads the public list, with its own unit
+    other = running.login("tinh_lamdong")
+    envelope = {"session": other, "madonvi": OTHER_UNIT, "service": "DanhSachPAKNCongKhai"}
+    assert running.call(envelope).json()["result"][0]["TongSo"] == "13"
+
+
+def test_another_province_can_neither_read_nor_answer(running: RunningHub) -> None:
+    pakn_id = _submit(running)
+    other = running.login("tinh_lamdong")
+    own = {"session": other, "madonvi": OTHER_UNIT}
+
+    listed = running.call({**own, "service": "DanhSachPAKNChoXuLy"}).json()
+    assert listed["error_code"] == "00" and listed["result"] == []
+    foreign = running.call({**own, "madonvi": UNIT, "service": "DanhSachPAKNChoXuLy"})
+    assert foreign.status_code == 403 and foreign.json()["error_code"] == "30"
+
+    files = running.call({**own, "service": "LayTaiLieuPAKN", "PAKNID": pakn_id})
+    assert files.status_code == 403 and files.json()["error_code"] == "30"
+
+    answer = {**_answer(pakn_id), "MaDonVi": OTHER_UNIT}
+    refused = running.call({**own, "service": "DongBoKetQuaXuLyPAKN", "data": [answer]}).json()
+    assert refused["error_code"] == "15" and refused["records"][0]["error_code"] == "30"
+
+    session = running.login()  # the petition is still pending for its own unit
+    assert [r["Id"] for r in _call(running, session, "DanhSachPAKNChoXuLy")["result"]] == [pakn_id]
+
+
+def _local(**extra: str) -> dict[str, Any]:
+    return {
+        "MaPAKN": "TH-2026-0007",
+        "TieuDe": "Chậm cấp sổ đỏ",
+        "NoiDungPAKN": "Hồ sơ cấp giấy chứng nhận quá hạn hai tháng.",
+        "NgayGuiPAKN": "20260301080000",
+        "Ten": "Trần Thị Cúc",
+        "MaDonViXuLy": DISTRICT,
+        "TrangThai": "4",
+        "NoiDungTraLoi": "Đã cấp giấy chứng nhận ngày 05/03/2026.",
+        "NgayTraLoi": "20260305100000",
+        "CongKhai": "True",
+        "TaiLieuDinhKem": [{"TenTep": "don.pdf", "DuongDan": "https://mc.thanhhoa.gov.vn/don.pdf"}],
+        **extra,
+    }
+
+
+def test_local_petitions_are_stored_once(running: RunningHub) -> None:
+    session = running.login()
+    key = f"{DISTRICT}-TH-2026-0007"
+    first = _call(running, session, "DongBoPAKNDiaPhuong", data=[_local()])
+    assert first["error_code"] == "00", first
+    assert first["records"][0] == {"index": 0, "key": key, "status": "accepted", "error_code": "00"}
+    resent = _call(running, session, "DongBoPAKNDiaPhuong", data=[_local()])
+    assert resent["records"][0]["status"] == "unchanged"
+    changed = _call(running, session, "DongBoPAKNDiaPhuong", data=[_local(Ten="Trần Thị Cúc Hoa")])
+    assert changed["records"][0]["status"] == "updated"
+
+    public = _call(running, session, "DanhSachPAKNCongKhai")
+    _valid("DanhSachPAKNCongKhai", public)
+    assert public["result"][0]["Id"] == key and public["result"][0]["Ten"] == "Trần Thị Cúc Hoa"
+    files = _call(running, session, "LayTaiLieuPAKN", PAKNID=key)
+    _valid("LayTaiLieuPAKN", files)
+    assert [f["TenTep"] for f in files["result"]] == ["don.pdf"]  # replaced, not duplicated
+
+    # an answered local petition cannot be answered again through the portal workflow
+    again = _call(running, session, "DongBoKetQuaXuLyPAKN", data=[_answer(key)])
+    assert again["records"][0]["error_code"] == "42"
+
+    foreign = _local(MaPAKN="LD-1", MaDonViXuLy=OTHER_UNIT)
+    bad = _local(MaPAKN="X-2", TrangThai="9")
+    mixed = _call(running, session, "DongBoPAKNDiaPhuong", data=[foreign, bad])
+    assert mixed["error_code"] == "15"
+    assert [r["error_code"] for r in mixed["records"]] == ["30", "15"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"SoDienThoai": "", "Email": ""}, "SoDienThoai"),
+        ({"Email": "khong-phai-email"}, "Email"),
+        ({"MaDonViXuLy": "UBND huyện"}, "MaDonViXuLy"),
+        ({"TieuDe": ""}, "TieuDe"),
+        ({"MatKhau": "x"}, "MatKhau"),
+    ],
+)
+def test_submissions_are_checked(running: RunningHub, change: dict[str, str], field: str) -> None:
+    with running.hub.sessions() as db, pytest.raises(PetitionError) as caught:
+        submit_petition(db, {**_fields(), **change}, [])
+    assert field in [name for name, _, _ in caught.value.problems]
+
+
+def test_a_file_needs_content_or_a_link(running: RunningHub) -> None:
+    with running.hub.sessions() as db, pytest.raises(PetitionError):
+        submit_petition(db, _fields(), [Attachment("rong.pdf")])

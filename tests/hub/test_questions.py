@@ -1,0 +1,193 @@
+"""Questions and answers over real HTTP: citizen questions answered by their unit with the workflow
+enforced, Q&A compiled by units (idempotent), the ministries' bundled sets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lienthong.hub import questions
+from lienthong.hub.petitions import PetitionError
+from lienthong.hub.questions import PORTAL_IDS, submit_question
+from lienthong.spec import Validator, load_catalog
+from tests.hub.conftest import OTHER_UNIT, UNIT, RunningHub
+
+VALIDATOR = Validator(load_catalog())
+DISTRICT = "000.00.13.H56"
+
+
+def _ask(running: RunningHub, **extra: str) -> int:
+    fields = {
+        "NOIDUNG": "Làm căn cước cho con dưới 14 tuổi cần giấy tờ gì?",
+        "HOVATEN": "Phạm Thị Dung",
+        "THUDIENTU": "dung.pham@example.vn",
+        "MADONVI": DISTRICT,
+        "MALINHVUC": "G15-HT01",
+        **extra,
+    }
+    with running.hub.sessions() as db:
+        hoidap_id = submit_question(db, fields)
+        db.commit()
+    return hoidap_id
+
+
+def _call(
+    running: RunningHub, session: str, service: str, unit: str = UNIT, **params: Any
+) -> dict[str, Any]:
+    envelope = {"session": session, "madonvi": unit, "service": service, **params}
+    answer: dict[str, Any] = running.call(envelope).json()
+    return answer
+
+
+def _valid(service: str, answer: dict[str, Any]) -> None:
+    assert answer["error_code"] == "00", answer
+    errors = [i for i in VALIDATOR.validate_response(service, answer).all_issues() if i.is_error]
+    assert errors == []
+
+
+def _reply(hoidap_id: int | str, text: str = "Cần giấy khai sinh của trẻ.") -> dict[str, Any]:
+    return {
+        "HOIDAPID": str(hoidap_id),
+        "MADONVI": DISTRICT,
+        "NGUOITRALOI": "Hoàng Văn Em",
+        "CHUCVUNGUOITRALOI": "Chuyên viên",
+        "NGAYTRALOI": "12/03/2026",
+        "NOIDUNGTRALOI": text,
+    }
+
+
+def test_a_citizen_question_is_listed_then_answered_once(running: RunningHub) -> None:
+    first, second = _ask(running), _ask(running, NOIDUNG="Lệ phí cấp căn cước là bao nhiêu?")
+    assert first > PORTAL_IDS and second == first + 1
+    session = running.login()
+
+    waiting = _call(running, session, "LayDanhSachHoiDapGuiTuDVCQG")
+    _valid("LayDanhSachHoiDapGuiTuDVCQG", waiting)
+    assert [r["HOIDAPID"] for r in waiting["result"]] == [str(first), str(second)]
+    row = waiting["result"][0]
+    assert row["HOVATEN"] == "Phạm Thị Dung" and row["MADONVI"] == DISTRICT
+    assert row["TRANGTHAI"] == "1" and "NOIDUNGTRALOI" not in row
+    paged = _call(
+        running, session, "LayDanhSachHoiDapGuiTuDVCQG", trangHienTai="2", soBanGhiMoiTrang="1"
+    )
+    assert [r["HOIDAPID"] for r in paged["result"]] == [str(second)]
+
+    answered = _call(running, session, "DongBoKetQuaHoiDapGuiTuDVCQG", data=[_reply(first)])
+    assert answered["error_code"] == "00", answered
+    assert answered["records"][0]["status"] == "updated"
+    remaining = _call(running, session, "LayDanhSachHoiDapGuiTuDVCQG")["result"]
+    assert [r["HOIDAPID"] for r in remaining] == [str(second)]
+
+    again = _call(running, session, "DongBoKetQuaHoiDapGuiTuDVCQG", data=[_reply(first)])
+    assert again["error_code"] == "00" and again["records"][0]["status"] == "unchanged"
+    batch = [
+        _reply(first, "Một câu trả lời khác"),
+        _reply(999),
+        _reply(10**20),
+        _reply(second),
+    ]
+    mixed = _call(running, session, "DongBoKetQuaHoiDapGuiTuDVCQG", data=batch)
+    assert mixed["error_code"] == "01"
+    assert [r["error_code"] for r in mixed["records"]] == ["42", "41", "41", "00"]
+    assert _call(running, session, "LayDanhSachHoiDapGuiTuDVCQG")["result"] == []
+
+
+def test_another_province_can_neither_read_nor_answer(running: RunningHub) -> None:
+    hoidap_id = _ask(running)
+    other = running.login("tinh_lamdong")
+    listed = _call(running, other, "LayDanhSachHoiDapGuiTuDVCQG", unit=OTHER_UNIT)
+    assert listed["error_code"] == "00" and listed["result"] == []
+    foreign = running.call(
+        {"session": other, "madonvi": UNIT, "service": "LayDanhSachHoiDapGuiTuDVCQG"}
+    )
+    assert foreign.status_code == 403 and foreign.json()["error_code"] == "30"
+
+    reply = {**_reply(hoidap_id), "MADONVI": OTHER_UNIT}
+    refused = _call(running, other, "DongBoKetQuaHoiDapGuiTuDVCQG", unit=OTHER_UNIT, data=[reply])
+    assert refused["error_code"] == "15" and refused["records"][0]["error_code"] == "30"
+    session = running.login()
+    still = _call(running, session, "LayDanhSachHoiDapGuiTuDVCQG")["result"]
+    assert [r["HOIDAPID"] for r in still] == [str(hoidap_id)]
+
+
+def _compiled(**extra: str) -> dict[str, Any]:
+    return {
+        "HOIDAPID": "501",
+        "MaLinhVuc": "G15-HT01",
+        "NOIDUNG": "Đăng ký khai tử ở đâu?",
+        "MADONVI": DISTRICT,
+        "TENDONVI": "UBND huyện Đông Sơn",
+        "NOIDUNGTRALOI": "Tại UBND cấp xã nơi cư trú cuối cùng của người chết.",
+        **extra,
+    }
+
+
+def test_unit_qa_is_stored_once_and_guarded(running: RunningHub) -> None:
+    session = running.login()
+    first = _call(running, session, "DongBoHoiDap", data=[_compiled()])
+    assert first["error_code"] == "00", first
+    assert first["records"] == [
+        {"index": 0, "key": "501", "status": "accepted", "error_code": "00"}
+    ]
+    again = _call(running, session, "DongBoHoiDap", data=[_compiled()])
+    assert again["records"][0]["status"] == "unchanged"
+    changed = _call(running, session, "DongBoHoiDap", data=[_compiled(NOIDUNG="Khai tử ở đâu?")])
+    assert changed["records"][0]["status"] == "updated"
+
+    # another province may not push for this unit, nor take over its id
+    other = running.login("tinh_lamdong")
+    foreign = _call(
+        running,
+        other,
+        "DongBoHoiDap",
+        unit=OTHER_UNIT,
+        data=[_compiled(HOIDAPID="502"), _compiled(MADONVI=OTHER_UNIT)],
+    )
+    assert [r["error_code"] for r in foreign["records"]] == ["30", "30"]
+    # a unit's id may not overwrite a portal question or a ministry set
+    portal = _ask(running)
+    clash = _call(
+        running,
+        session,
+        "DongBoHoiDap",
+        data=[_compiled(HOIDAPID=str(portal)), _compiled(HOIDAPID="900001")],
+    )
+    assert [r["error_code"] for r in clash["records"]] == ["42", "30"]
+    huge = _call(running, session, "DongBoHoiDap", data=[_compiled(HOIDAPID=str(10**20))])
+    assert huge["records"][0]["error_code"] == "15"
+    # unit Q&A is not a portal question: it is never in the pending list
+    waiting = _call(running, session, "LayDanhSachHoiDapGuiTuDVCQG")["result"]
+    assert [r["HOIDAPID"] for r in waiting] == [str(portal)]
+
+
+def test_the_ministry_sets_are_bundled_and_filtered(running: RunningHub) -> None:
+    session = running.login()
+    every = _call(running, session, "LayDanhSachHoiDapBoCoQuan")
+    _valid("LayDanhSachHoiDapBoCoQuan", every)
+    assert len(every["result"]) >= 4
+    assert all(r["NOIDUNGTRALOI"] and r["TRALOIID"] for r in every["result"])
+    birth = _call(running, session, "LayDanhSachHoiDapBoCoQuan", MATTHC="1.001193")["result"]
+    assert [r["HOIDAPID"] for r in birth] == ["900001", "900002"]
+    business = _call(running, session, "LayDanhSachHoiDapBoCoQuan", MALINHVUC="G12-HKD01")
+    assert [r["MADONVI"] for r in business["result"]] == ["000.00.00.G12"]
+    assert _call(running, session, "LayDanhSachHoiDapBoCoQuan", MATTHC="9.999999")["result"] == []
+    # loading again into a filled table adds nothing
+    with running.hub.sessions() as db:
+        assert questions.load_bundled_if_empty(db, running.hub.validator) == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"NOIDUNG": ""}, "NOIDUNG"),
+        ({"THUDIENTU": ""}, "THUDIENTU"),
+        ({"THUDIENTU": "sai"}, "THUDIENTU"),
+        ({"MADONVI": "tỉnh"}, "MADONVI"),
+        ({"TRALOIID": "1"}, "TRALOIID"),
+    ],
+)
+def test_questions_are_checked(running: RunningHub, change: dict[str, str], field: str) -> None:
+    with pytest.raises(PetitionError) as caught:
+        _ask(running, **change)
+    assert field in [name for name, _, _ in caught.value.problems]
