@@ -22,10 +22,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lienthong.hub import dossiers, reference, reports
+from lienthong.hub import dossiers, petitions, questions, reference, reports
 from lienthong.hub.auth import Principal, login, principal_for
 from lienthong.hub.errors import ANSWER_CODES, HubError
 from lienthong.hub.settings import HubSettings
+from lienthong.hub.web import web_routes
 from lienthong.spec import Validator, load_catalog
 from lienthong.spec.inputs import loads
 from lienthong.store.accounts import Accounts
@@ -89,12 +90,22 @@ class Hub:
             "DongBoDanhGia": self._sync_reports,
             "DongBoThongKeHoSo": self._sync_reports,
             "DoiSoatThongKeHoSo": self._reconcile,
+            "DongBoPAKNDiaPhuong": self._sync_petitions,
+            "DanhSachPAKNChoXuLy": self._petitions,
+            "DongBoKetQuaXuLyPAKN": self._sync_petition_answers,
+            "LayTaiLieuPAKN": self._petitions,
+            "DanhSachPAKNCongKhai": self._petitions,
+            "DongBoHoiDap": self._sync_questions,
+            "LayDanhSachHoiDapGuiTuDVCQG": self._questions,
+            "DongBoKetQuaHoiDapGuiTuDVCQG": self._sync_question_answers,
+            "LayDanhSachHoiDapBoCoQuan": self._questions,
         }
         for name in self.validator.catalog.packets:
             if name.startswith("LayDanhMuc"):
                 self.handlers[name] = self._share
         with self.sessions() as db:
             reference.load_bundled_if_empty(db, self.validator)
+            questions.load_bundled_if_empty(db, self.validator)
 
     # -- entry points (run in a worker thread) ---------------------------------------------------
 
@@ -276,6 +287,50 @@ class Hub:
             return _ok({"result": reference.procedure_list(db)})
         return _ok({"result": reference.rows(db, service)})
 
+    def _sync_petitions(
+        self, db: Session, principal: Principal, envelope: dict[str, Any]
+    ) -> Answer:
+        result, notes = self._validate_push(envelope)
+        return self._push_answer(petitions.sync_local(db, principal, result), notes)
+
+    def _sync_petition_answers(
+        self, db: Session, principal: Principal, envelope: dict[str, Any]
+    ) -> Answer:
+        result, notes = self._validate_push(envelope)
+        return self._push_answer(petitions.sync_answers(db, principal, result), notes)
+
+    def _petitions(self, db: Session, principal: Principal, envelope: dict[str, Any]) -> Answer:
+        """DanhSachPAKNChoXuLy, LayTaiLieuPAKN, DanhSachPAKNCongKhai."""
+        service = str(envelope["service"])
+        if service == "LayTaiLieuPAKN" and envelope.get("PAKNID") in (None, ""):
+            raise HubError("12", "PAKNID", "PAKNID")
+        petitions.check_params(self.validator, envelope)
+        if service == "LayTaiLieuPAKN":
+            return _ok({"result": petitions.documents(db, principal, str(envelope["PAKNID"]))})
+        if service == "DanhSachPAKNChoXuLy":
+            return _ok({"result": petitions.pending(db, str(envelope["madonvi"]), envelope)})
+        return _ok({"result": petitions.public(db, envelope)})
+
+    def _sync_questions(
+        self, db: Session, principal: Principal, envelope: dict[str, Any]
+    ) -> Answer:
+        result, notes = self._validate_push(envelope)
+        unit = str(envelope["madonvi"])
+        return self._push_answer(questions.sync_questions(db, principal, unit, result), notes)
+
+    def _sync_question_answers(
+        self, db: Session, principal: Principal, envelope: dict[str, Any]
+    ) -> Answer:
+        result, notes = self._validate_push(envelope)
+        return self._push_answer(questions.sync_answers(db, principal, result), notes)
+
+    def _questions(self, db: Session, principal: Principal, envelope: dict[str, Any]) -> Answer:
+        """LayDanhSachHoiDapGuiTuDVCQG, LayDanhSachHoiDapBoCoQuan."""
+        petitions.check_params(self.validator, envelope)
+        if envelope["service"] == "LayDanhSachHoiDapGuiTuDVCQG":
+            return _ok({"result": questions.pending(db, str(envelope["madonvi"]), envelope)})
+        return _ok({"result": questions.ministry_sets(db, envelope)})
+
     # -- message log -----------------------------------------------------------------------------
 
     def log(
@@ -405,6 +460,7 @@ def create_app(settings: HubSettings | None = None, hub: Hub | None = None) -> S
         Route(settings.share_path, endpoint("share"), methods=["POST"]),
         Route("/healthz", health, methods=["GET"]),
     ]
+    routes += web_routes(state)
     app = Starlette(routes=routes)
     app.state.hub = state
     return app

@@ -1,0 +1,249 @@
+"""The hub's public web pages: server-rendered HTML, Vietnamese first, no JavaScript.
+
+``GET /`` is the home page with a search box; ``GET /tra-cuu?mahoso=CODE`` is the citizen's
+dossier lookup: procedure, owner (masked), status in words, dates in Asia/Ho_Chi_Minh, an
+overdue mark and the processing timeline. Templates live in ``hub/templates/`` (Jinja2,
+autoescaped). ``web_routes(hub)`` returns the routes; ``create_app`` registers them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+
+from lienthong.spec.dates import VIETNAM, parse_wire_date
+from lienthong.spec.identifiers import WARNING_CODES, check_dossier_code
+from lienthong.store.tables import Dossier, DossierEvent
+
+if TYPE_CHECKING:
+    from lienthong.hub.app import Hub
+
+__all__ = ["DossierView", "StepView", "dossier_view", "is_overdue", "mask_name", "web_routes"]
+
+TEMPLATES = Path(__file__).parent / "templates"
+_EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+#: Statuses after which nothing more happens to a dossier: 3 rejected at reception, 7 withdrawn,
+#: 8 stopped, 9 processing finished, 10 result returned.
+CLOSED_STATUSES = frozenset({"3", "7", "8", "9", "10"})
+#: Closed statuses that count as "finished" for the due date (result ready or returned).
+FINISHED_STATUSES = frozenset({"9", "10"})
+
+#: Response headers of every page: no scripts, no frames, and the dossier code in the address
+#: never leaves in a Referer.
+_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"], default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["vn_time"] = format_time
+    return env
+
+
+def format_time(moment: dt.datetime | None) -> str:
+    """``dd/MM/yyyy HH:mm`` in Asia/Ho_Chi_Minh, or an empty string."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:  # wire dates are Vietnam time; stored ones are aware UTC
+        moment = moment.replace(tzinfo=VIETNAM)
+    return moment.astimezone(VIETNAM).strftime("%d/%m/%Y %H:%M")
+
+
+def mask_name(name: str) -> str:
+    """The owner's name as shown to anyone holding the code: ``Nguyễn Văn An`` -> ``Nguyễn V*** A*``.
+
+    The family name stays; every other word keeps its first letter, followed by ``***`` for a
+    middle name and ``*`` for the given name, whatever their length (lengths are not leaked).
+    """
+    words = name.split()
+    if not words:
+        return ""
+    if len(words) == 1:
+        return words[0][0] + "***"
+    middle = [word[0] + "***" for word in words[1:-1]]
+    return " ".join([words[0], *middle, words[-1][0] + "*"])
+
+
+def is_overdue(
+    status: str,
+    due: dt.datetime | None,
+    finished: dt.datetime | None,
+    now: dt.datetime,
+) -> bool:
+    """Overdue: open and past its due date, or finished (status 9/10) after its due date.
+
+    A dossier refused at reception, withdrawn or stopped (3, 7, 8) is never overdue; a finished
+    one without a finishing time is taken as on time.
+    """
+    if due is None:
+        return False
+    if status in FINISHED_STATUSES:
+        return finished is not None and finished > due
+    if status in CLOSED_STATUSES:
+        return False
+    return now > due
+
+
+@dataclass(slots=True)
+class StepView:
+    """One entry of the processing timeline, ready for the template."""
+
+    at: dt.datetime | None
+    department: str
+    officer: str
+    title: str
+    content: str
+    status: str
+    status_label: str
+
+
+@dataclass(slots=True)
+class DossierView:
+    """What the lookup page shows of one dossier (never the contact details or the summary)."""
+
+    code: str
+    procedure: str
+    procedure_code: str
+    field_name: str
+    owner: str
+    agency: str
+    status: str
+    status_label: str
+    status_label_en: str
+    received_at: dt.datetime | None
+    due_at: dt.datetime | None
+    returned_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    overdue: bool
+    steps: list[StepView] = field(default_factory=list)
+
+
+def _text(record: dict[str, Any], name: str) -> str:
+    value = record.get(name)
+    return str(value).strip() if value is not None else ""
+
+
+def _wire_time(record: dict[str, Any], name: str) -> dt.datetime | None:
+    value = record.get(name)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return parse_wire_date(value)
+    except ValueError:
+        return None
+
+
+def dossier_view(hub: Hub, code: str, now: dt.datetime | None = None) -> DossierView | None:
+    """The dossier ``code`` with its timeline, oldest step first; None when the hub lacks it."""
+    statuses = hub.validator.catalog.code_lists["TrangThaiHoSo"]
+
+    def label(code: str, lang: str = "vi") -> str:
+        return statuses.label(code, lang) or (f"Mã {code}" if lang == "vi" else f"Code {code}")
+
+    with hub.sessions() as db:
+        dossier = db.scalar(select(Dossier).where(Dossier.ma_ho_so == code))
+        if dossier is None:
+            return None
+        events = db.scalars(select(DossierEvent).where(DossierEvent.dossier_id == dossier.id)).all()
+        record = dict(dossier.record)
+        finished = dossier.finished_at or dossier.returned_at
+        view = DossierView(
+            code=dossier.ma_ho_so,
+            procedure=_text(record, "TenTTHC"),
+            procedure_code=dossier.ma_tthc,
+            field_name=_text(record, "TenLinhVuc"),
+            owner=mask_name(_text(record, "ChuHoSo")),
+            agency=_text(record, "DonViXuLy"),
+            status=dossier.status,
+            status_label=label(dossier.status),
+            status_label_en=label(dossier.status, "en"),
+            received_at=dossier.received_at,
+            due_at=dossier.due_at,
+            returned_at=dossier.returned_at,
+            finished_at=dossier.finished_at,
+            overdue=is_overdue(
+                dossier.status, dossier.due_at, finished, now or dt.datetime.now(dt.UTC)
+            ),
+        )
+        steps: list[tuple[dt.datetime | None, int, StepView]] = []
+        for event in events:
+            step = event.record
+            at = event.processed_at or _wire_time(step, "ThoiDiemXuLy")
+            status = _text(step, "TrangThai") or event.status
+            steps.append(
+                (
+                    at,
+                    event.id,
+                    StepView(
+                        at=at,
+                        department=_text(step, "PhongBanXuLy"),
+                        officer=_text(step, "NguoiXuLy"),
+                        title=_text(step, "ChucDanh"),
+                        content=_text(step, "NoiDungXuLy"),
+                        status=status,
+                        status_label=label(status),
+                    ),
+                )
+            )
+    # oldest first; steps without a time go last, in the order they arrived
+    steps.sort(key=lambda item: (item[0] is None, item[0] or _EARLIEST, item[1]))
+    view.steps = [step for _, _, step in steps]
+    return view
+
+
+def web_routes(hub: Hub) -> list[Route]:
+    """The public pages of ``hub``: ``/`` and ``/tra-cuu``."""
+    env = _environment()
+
+    def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        html = env.get_template(name).render(**context)
+        return HTMLResponse(html, status_code=status, headers=_HEADERS)
+
+    async def home(request: Request) -> HTMLResponse:
+        return page("home.html", active="home")
+
+    async def lookup(request: Request) -> HTMLResponse:
+        code = request.query_params.get("mahoso", "").strip()
+        if not code:
+            return page("lookup.html", active="lookup", code="", outcome="ask")
+        problem = check_dossier_code(code)
+        if problem is not None and problem.code not in WARNING_CODES:
+            return page(
+                "lookup.html",
+                status=400,
+                active="lookup",
+                code=code,
+                outcome="invalid",
+                problem=problem,
+            )
+        view = await anyio.to_thread.run_sync(dossier_view, hub, code)
+        if view is None:
+            return page("lookup.html", status=404, active="lookup", code=code, outcome="missing")
+        return page("lookup.html", active="lookup", code=code, outcome="found", dossier=view)
+
+    return [
+        Route("/", home, methods=["GET"], name="home"),
+        Route("/tra-cuu", lookup, methods=["GET"], name="lookup"),
+    ]
