@@ -49,12 +49,31 @@ class Answer:
     keep_body: bool = False
     secret: str | None = None
     """The session token of the call, blanked out of the raw body before it is kept."""
+    payload: bytes | None = None
+    """The serialized body, once it is known."""
+    logged: bool = False
+    """True when the message log row was committed with the call's own transaction."""
+
+    def serialized(self) -> bytes:
+        if self.payload is None:
+            self.payload = orjson.dumps(self.body)
+        return self.payload
+
+
+@dataclass(slots=True)
+class Call:
+    """What the message log records about a request besides the answer."""
+
+    endpoint: str
+    client: str
+    dstcode: str | None
+    request_bytes: int
+    started: float
+    """``time.perf_counter()`` when the request arrived."""
 
 
 def _json(answer: Answer) -> Response:
-    return Response(
-        orjson.dumps(answer.body), status_code=answer.status, media_type="application/json"
-    )
+    return Response(answer.serialized(), status_code=answer.status, media_type="application/json")
 
 
 def _error(error: HubError, **context: Any) -> Answer:
@@ -127,7 +146,32 @@ class Hub:
                 return _error(error, account=username[:128])
         return _ok({"session": token, "expires_in": ttl}, account=username)
 
-    def envelope(self, body: bytes) -> Answer:
+    def handle(self, call: Call, body: bytes | None, early: Answer | None = None) -> Answer:
+        """Answer one request to the login, integration or share endpoint, and log it.
+
+        ``early`` is an answer already decided before the body was read (too large, wrong
+        content type). An accepted push is logged in its own transaction, so the data and the
+        evidence of its receipt are committed together; anything else is logged after.
+        """
+        answer = early
+        if answer is None:
+            assert body is not None
+            try:
+                if call.endpoint == "login":
+                    answer = self.login(body, call.client)
+                else:
+                    answer = self.envelope(body, call)
+            except Exception as exc:  # a fault of ours, never of the client's input: say so
+                logger.exception("request failed")
+                answer = _error(HubError("99", "", type(exc).__name__))
+        answer.serialized()
+        if not answer.logged:
+            with self.sessions() as db:
+                db.add(self._log_row(call, answer, body))
+                db.commit()
+        return answer
+
+    def envelope(self, body: bytes, call: Call | None = None) -> Answer:
         value, problem, _ = loads(body)
         if problem is not None:
             code = "10"
@@ -168,12 +212,17 @@ class Hub:
                 if not isinstance(unit, str) or not principal.may_act_for(unit):
                     raise HubError("30", str(unit)[:40], str(unit)[:40])
                 answer = handler(db, principal, value)
+                answer.service, answer.account = service, principal.username
+                answer.unit = context["unit"]
+                answer.secret = value.get("session")
+                if call is not None:
+                    answer.serialized()
+                    db.add(self._log_row(call, answer, body))
+                    answer.logged = True
                 db.commit()
             except HubError as error:
                 db.rollback()
                 return _error(error, **context)
-        answer.service, answer.account, answer.unit = service, principal.username, context["unit"]
-        answer.secret = value.get("session")
         return answer
 
     # -- services ---------------------------------------------------------------------------------
@@ -345,6 +394,15 @@ class Hub:
         duration_ms: float,
         raw_body: bytes | None,
     ) -> None:
+        """Record one request and its answer in the message log, in a transaction of its own."""
+        call = Call(endpoint, client, dstcode, request_bytes, time.perf_counter())
+        row = self._log_row(call, answer, raw_body)
+        row.response_bytes, row.duration_ms = response_bytes, duration_ms
+        with self.sessions() as db:
+            db.add(row)
+            db.commit()
+
+    def _log_row(self, call: Call, answer: Answer, raw_body: bytes | None) -> MessageLog:
         keep = raw_body if (answer.keep_body and self.settings.keep_raw_bodies) else None
         if keep is not None and answer.secret:
             token = answer.secret.encode("utf-8", "surrogatepass")
@@ -354,28 +412,24 @@ class Hub:
                 envelope = orjson.loads(keep)
                 envelope["session"] = "***"
                 keep = orjson.dumps(envelope)
-        with self.sessions() as db:
-            db.add(
-                MessageLog(
-                    at=_utcnow(),
-                    endpoint=endpoint,
-                    service=answer.service,
-                    account=answer.account,
-                    unit=(answer.unit or "")[:40] or None,
-                    client=client[:64],
-                    dstcode=(dstcode or "")[:128] or None,
-                    request_bytes=request_bytes,
-                    response_bytes=response_bytes,
-                    duration_ms=duration_ms,
-                    http_status=answer.status,
-                    error_code=str(answer.body.get("error_code", ""))[:8],
-                    records=answer.records,
-                    accepted=answer.accepted,
-                    rejected=answer.rejected,
-                    raw_body=keep,
-                )
-            )
-            db.commit()
+        return MessageLog(
+            at=_utcnow(),
+            endpoint=call.endpoint,
+            service=answer.service,
+            account=answer.account,
+            unit=(answer.unit or "")[:40] or None,
+            client=call.client[:64],
+            dstcode=(call.dstcode or "")[:128] or None,
+            request_bytes=call.request_bytes,
+            response_bytes=len(answer.serialized()),
+            duration_ms=(time.perf_counter() - call.started) * 1000,
+            http_status=answer.status,
+            error_code=str(answer.body.get("error_code", ""))[:8],
+            records=answer.records,
+            accepted=answer.accepted,
+            rejected=answer.rejected,
+            raw_body=keep,
+        )
 
 
 def _utcnow() -> Any:
@@ -418,35 +472,23 @@ def create_app(settings: HubSettings | None = None, hub: Hub | None = None) -> S
                 .lower()
             )
             body = await _read_body(request, settings.max_body_bytes)
+            early = None
             if body is None:
                 limit = settings.max_body_bytes
-                answer = _error(HubError("14", f"tối đa {limit} byte", f"at most {limit} bytes"))
+                early = _error(HubError("14", f"tối đa {limit} byte", f"at most {limit} bytes"))
             elif content_type not in ("application/json", "text/json", ""):
-                answer = _error(HubError("11", content_type[:64], content_type[:64]))
-            else:
-                work = state.login if kind == "login" else state.envelope
-                args = (body, client) if kind == "login" else (body,)
-                try:
-                    answer = await anyio.to_thread.run_sync(work, *args)
-                except Exception as exc:  # a fault of ours, never of the client's input: say so
-                    logger.exception("request failed")
-                    answer = _error(HubError("99", "", type(exc).__name__))
-            response = _json(answer)
-            duration = (time.perf_counter() - started) * 1000
-            await anyio.to_thread.run_sync(
-                lambda: state.log(
-                    endpoint=kind,
-                    client=client,
-                    dstcode=request.headers.get("dstcode"),
-                    request_bytes=len(body)
-                    if body is not None
-                    else int(request.headers.get("content-length") or 0),
-                    answer=answer,
-                    response_bytes=len(response.body),
-                    duration_ms=duration,
-                    raw_body=body,
-                )
+                early = _error(HubError("11", content_type[:64], content_type[:64]))
+            call = Call(
+                endpoint=kind,
+                client=client,
+                dstcode=request.headers.get("dstcode"),
+                request_bytes=len(body)
+                if body is not None
+                else int(request.headers.get("content-length") or 0),
+                started=started,
             )
+            answer = await anyio.to_thread.run_sync(state.handle, call, body, early)
+            response = _json(answer)
             return response
 
         return handle

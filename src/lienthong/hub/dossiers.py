@@ -7,10 +7,11 @@ one SELECT for the dossiers the batch names, one INSERT and one UPDATE for all o
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from lienthong.hub.auth import Principal
@@ -18,7 +19,8 @@ from lienthong.hub.errors import HubError
 from lienthong.spec.dates import parse_wire_date
 from lienthong.spec.identifiers import parse_dossier_code
 from lienthong.spec.validate import EnvelopeResult, RecordResult
-from lienthong.store.hashing import record_hash
+from lienthong.store.bulk import RawJson, insert_rows
+from lienthong.store.hashing import canonical_json
 from lienthong.store.tables import Dossier, DossierEvent
 
 
@@ -121,7 +123,8 @@ def sync_dossiers(
     updates: list[dict[str, Any]] = []
     for code, (position, record) in candidates.items():
         index = result.records[position].index
-        digest = record_hash(record)
+        canonical = canonical_json(record)  # serialized once: hashed, then stored as is
+        digest = hashlib.sha256(canonical).hexdigest()
         row = existing.get(code)
         if row is not None and row.record_hash == digest:
             outcomes[position] = Outcome(index, code, "unchanged")
@@ -145,7 +148,7 @@ def sync_dossiers(
             "due_at": _when(record, "NgayHenTra"),
             "returned_at": _when(record, "NgayTra"),
             "finished_at": _when(record, "NgayKetThucXuLy"),
-            "record": record,
+            "record": RawJson(canonical),
             "record_hash": digest,
             "updated_at": now,
         }
@@ -153,11 +156,9 @@ def sync_dossiers(
             inserts.append({**values, "created_at": now})
             outcomes[position] = Outcome(index, code, "accepted")
         else:
-            updates.append({**values, "id": row.id})
+            updates.append({**values, "record": record, "id": row.id})
             outcomes[position] = Outcome(index, code, "updated")
-    if inserts:
-        # render_nulls: one multi-row INSERT even when rows differ in which values are None
-        db.execute(insert(Dossier).execution_options(render_nulls=True), inserts)
+    insert_rows(db, Dossier, inserts)
     if updates:
         db.execute(update(Dossier), updates)
     # duplicates of one dossier inside the batch: every copy gets the answer of the kept one
@@ -241,7 +242,8 @@ def sync_progress(db: Session, principal: Principal, result: EnvelopeResult) -> 
                 )
             )
             continue
-        digest = record_hash(record)
+        canonical = canonical_json(record)
+        digest = hashlib.sha256(canonical).hexdigest()
         if (dossier.id, digest) in known_events:
             outcomes.append(Outcome(record_result.index, code, "unchanged"))
             continue
@@ -253,7 +255,7 @@ def sync_progress(db: Session, principal: Principal, result: EnvelopeResult) -> 
                 "dossier_id": dossier.id,
                 "status": status,
                 "processed_at": processed,
-                "record": record,
+                "record": RawJson(canonical),
                 "record_hash": digest,
                 "created_at": now,
             }
@@ -264,8 +266,7 @@ def sync_progress(db: Session, principal: Principal, result: EnvelopeResult) -> 
             if current is None or processed >= current[0]:
                 latest_status[dossier.id] = (processed, status)
         outcomes.append(Outcome(record_result.index, code, "accepted"))
-    if rows:
-        db.execute(insert(DossierEvent).execution_options(render_nulls=True), rows)
+    insert_rows(db, DossierEvent, rows)
     if latest_status:
         db.execute(
             update(Dossier),

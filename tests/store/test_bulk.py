@@ -1,0 +1,85 @@
+"""insert_rows: the driver-level bulk insert writes what the ORM reads back, on both databases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from lienthong.store.bulk import RawJson, insert_rows
+from lienthong.store.hashing import canonical_json
+from lienthong.store.tables import Dossier
+
+HANOI = timezone(timedelta(hours=7))
+
+
+def _row(code: str, received: datetime | None, record: object) -> dict[str, object]:
+    now = datetime(2026, 11, 30, 23, 59, 59, 123456, tzinfo=UTC)
+    return {
+        "ma_ho_so": code,
+        "unit": "000.00.00.H56",
+        "ma_tthc": "1.000001",
+        "status": "2",
+        "received_at": received,
+        "due_at": None,
+        "returned_at": None,
+        "finished_at": None,
+        "record": record,
+        "record_hash": "0" * 64,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def test_rows_read_back_through_the_orm(sessions: sessionmaker[Session]) -> None:
+    record = {"MaHoSo": "H56.01-261130-0001", "TenNguoiNop": "Nguyễn Văn Ánh", "Số": [1, 2.5]}
+    local_midnight = datetime(2026, 12, 1, 0, 0, 0, tzinfo=HANOI)  # 2026-11-30 17:00 UTC
+    with sessions() as db:
+        insert_rows(
+            db,
+            Dossier,
+            [
+                _row("H56.01-261130-0001", local_midnight, RawJson(canonical_json(record))),
+                _row("H56.01-261130-0002", None, {"plain": "dict", "n": None}),
+            ],
+        )
+        db.commit()
+    with sessions() as db:
+        first, second = db.scalars(select(Dossier).order_by(Dossier.ma_ho_so)).all()
+    assert first.record == record
+    assert first.received_at == local_midnight
+    assert first.received_at is not None and first.received_at.tzinfo is not None
+    assert first.received_at.utcoffset() == timedelta(0)
+    assert first.created_at == datetime(2026, 11, 30, 23, 59, 59, 123456, tzinfo=UTC)
+    assert second.received_at is None
+    assert second.record == {"plain": "dict", "n": None}
+
+
+def test_range_queries_see_bulk_rows_like_orm_rows(sessions: sessionmaker[Session]) -> None:
+    """The stored form is the ORM's: comparisons in SQL give the same answer for both paths."""
+    moment = datetime(2026, 11, 15, 8, 0, 0, tzinfo=UTC)
+    with sessions() as db:
+        insert_rows(db, Dossier, [_row("H56.01-261115-0001", moment, {})])
+        orm_row = Dossier(**_row("H56.01-261115-0002", moment, {}))
+        db.add(orm_row)
+        db.commit()
+    with sessions() as db:
+        found = db.scalars(
+            select(Dossier.ma_ho_so).where(
+                Dossier.received_at >= moment, Dossier.received_at < moment + timedelta(seconds=1)
+            )
+        ).all()
+    assert sorted(found) == ["H56.01-261115-0001", "H56.01-261115-0002"]
+
+
+def test_a_naive_datetime_is_refused(sessions: sessionmaker[Session]) -> None:
+    with sessions() as db, pytest.raises(ValueError, match="naive"):
+        insert_rows(db, Dossier, [_row("H56.01-261115-0003", datetime(2026, 11, 15), {})])
+
+
+def test_no_rows_writes_nothing(sessions: sessionmaker[Session]) -> None:
+    with sessions() as db:
+        insert_rows(db, Dossier, [])
+        assert db.scalars(select(Dossier)).all() == []
