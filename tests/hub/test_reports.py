@@ -107,3 +107,35 @@ def test_statistics_are_reconciled_with_the_received_dossiers(
             app, ["report", "stats", "--unit", UNIT, "--month", "2026-03", "--database", database]
         )
         assert result.exit_code == 1 and "SoNhanTrongKy" in result.output
+
+
+def test_computed_statistics_agree_with_monthly_stats_in_every_month(
+    running: RunningHub, engine: Engine
+) -> None:
+    """The SQL pre-filter (received before the month ends, not processed before it starts)
+    drops only what monthly_stats would skip: the figures agree month after month."""
+    from lienthong.hub.reports import computed_statistics
+    from lienthong.spec.dates import parse_wire_date
+    from lienthong.store import session_factory
+
+    records = [copy.deepcopy(r) for r in dossiers(400)]
+    session = running.login()
+    for start in range(0, len(records), 200):
+        push = {
+            "session": session,
+            "madonvi": UNIT,
+            "service": "DongBoHoSoMC",
+            "isUpdating": "False",
+            "data": records[start : start + 200],
+        }
+        assert running.call(push).json()["error_code"] == "00"
+    months = sorted(
+        {(d.year, d.month) for r in records if (d := parse_wire_date(r["NgayTiepNhan"]))}
+    )
+    last_year, last_month = months[-1]
+    months.append((last_year + last_month // 12, last_month % 12 + 1))  # one month after
+    assert len(months) >= 2
+    with session_factory(engine)() as db:
+        for year, month in months:
+            expected = monthly_stats(records, year, month).to_wire(UNIT)
+            assert computed_statistics(db, UNIT, year, month) == expected, (year, month)

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from lienthong.hub.auth import Principal
@@ -137,10 +137,17 @@ def computed_statistics(db: Session, unit: str, year: int, month: int) -> dict[s
     target = parse_agency_code(unit)
     if target is None:
         raise ValueError(f"not an agency code: {unit}")
-    _, end = month_bounds(year, month)
+    start, end = month_bounds(year, month)
+    start_utc = start.astimezone(dt.UTC)
     records = []
+    # the database drops what monthly_stats would skip by date (processed before the month);
+    # the unit of a dossier is read from its code, below, by the agency-code hierarchy
     rows = db.execute(
-        select(Dossier.ma_ho_so, Dossier.record).where(Dossier.received_at < end.astimezone(dt.UTC))
+        select(Dossier.ma_ho_so, Dossier.record).where(
+            Dossier.received_at < end.astimezone(dt.UTC),
+            or_(Dossier.finished_at.is_(None), Dossier.finished_at >= start_utc),
+            or_(Dossier.returned_at.is_(None), Dossier.returned_at >= start_utc),
+        )
     )
     for code, record in rows:
         parsed = parse_dossier_code(code)
