@@ -42,6 +42,7 @@ app.add_typer(spec_app, name="spec")
 def _register_operations() -> None:
     """The hub, database, accounts and log commands (they import the store layer)."""
     from lienthong.cli.accounts import accounts_app
+    from lienthong.cli.agent import agent_app
     from lienthong.cli.catalog import catalog_app
     from lienthong.cli.db import db_app
     from lienthong.cli.hub import hub_command
@@ -54,6 +55,7 @@ def _register_operations() -> None:
     app.add_typer(log_app, name="log")
     app.add_typer(catalog_app, name="catalog")
     app.add_typer(report_app, name="report")
+    app.add_typer(agent_app, name="agent")
 
 
 _register_operations()

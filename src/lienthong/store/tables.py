@@ -331,3 +331,76 @@ class Question(Base):
     answer: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+# --------------------------------------------------------------------------------------------
+# The one-stop agent (lienthong.agent): durable outbox, dead-letter audit, small state store
+# --------------------------------------------------------------------------------------------
+
+
+class AgentOutbox(Base):
+    """One record a local system handed to the agent, kept until the portal has taken it.
+
+    ``id`` is the global sequence: rows are delivered in ``id`` order per ``order_key``.
+    ``state``: ``pending`` (to send, or to retry at ``next_attempt_at``), ``delivered``,
+    ``dead`` (refused for good; kept with the portal's answer for the dead-letter store) or
+    ``dropped`` (an operator gave up on a dead row).
+    """
+
+    __tablename__ = "agent_outbox"
+    __table_args__ = (
+        Index(None, "state", "id"),
+        Index(None, "order_key", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    service: Mapped[str] = mapped_column(String(64))
+    #: The envelope's ``madonvi``.
+    unit: Mapped[str] = mapped_column(String(40))
+    #: ``MaHoSo`` for dossier services, the natural id for the others (None when unreadable).
+    record_key: Mapped[str | None] = mapped_column(String(200))
+    #: Rows with the same order key are delivered in ``id`` order (None: no constraint).
+    order_key: Mapped[str | None] = mapped_column(String(255))
+    #: The record in wire form, as submitted.
+    record: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    #: The envelope's parameters other than session, madonvi, service and data (``isUpdating``).
+    params: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    #: The name of the local API key that submitted it.
+    submitter: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: The portal's per-record outcome (or envelope answer) of the last attempt.
+    last_answer: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+
+
+class AgentDeadLetterAction(Base):
+    """Audit of the dead-letter store: who replayed or dropped which outbox row, and when."""
+
+    __tablename__ = "agent_dead_letter_actions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("agent_outbox.id", ondelete="CASCADE"), index=True
+    )
+    #: ``replay`` or ``drop``.
+    action: Mapped[str] = mapped_column(String(16))
+    by: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text)
+    #: For a replay with a corrected record: the record as it was before (evidence).
+    previous_record: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+
+
+class AgentState(Base):
+    """Small key/value facts of the agent (last success, last error, portal session state)."""
+
+    __tablename__ = "agent_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)

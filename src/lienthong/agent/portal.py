@@ -1,0 +1,217 @@
+"""The portal client: login, session upkeep, envelopes to the integration and share endpoints.
+
+Works against the hub and the real portal alike: every path and the ``dstcode`` header are
+settings. The session is refreshed before it expires (from the login's ``expires_in``) and again
+whenever the portal answers that the session is invalid or expired (codes 22, 23). The session
+token and the password are never logged.
+
+Exceptions (all :class:`PortalError`):
+
+- :class:`PortalUnavailable`: no usable answer (network error, timeout). Retry later.
+- :class:`PortalLoginFailed`: the login was refused; ``code`` says why (20 wrong credentials,
+  21 too many failures, 24 disabled). The rows are fine; the account needs attention.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+
+from lienthong.agent.classify import SESSION_CODES, normalize_code
+from lienthong.agent.settings import PortalSettings
+
+__all__ = [
+    "PortalAnswer",
+    "PortalClient",
+    "PortalError",
+    "PortalLoginFailed",
+    "PortalUnavailable",
+    "SessionInfo",
+]
+
+logger = logging.getLogger("lienthong.agent.portal")
+
+
+class PortalError(Exception):
+    """Base of the portal client's errors."""
+
+
+class PortalUnavailable(PortalError):
+    """The portal could not be reached or did not answer in time."""
+
+
+class PortalLoginFailed(PortalError):
+    """The portal refused the login (or answered it with something unusable)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"login refused ({code}): {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class PortalAnswer:
+    """One answer: its HTTP status and, when it was a JSON object, the body."""
+
+    http_status: int
+    body: dict[str, Any] | None
+    relogged: bool = False
+    """True when the session had to be renewed (codes 22/23) during this call."""
+
+    @property
+    def error_code(self) -> str | None:
+        return normalize_code(self.body.get("error_code")) if self.body is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """What may be shown about the session (never the token)."""
+
+    logged_in_at: float
+    """``time.time()`` of the login."""
+    expires_in: int
+    logins: int
+    """Logins since the client was made (each refresh is one)."""
+
+
+class PortalClient:
+    """A session with the portal over one ``httpx.Client`` (thread-safe: calls are serialised)."""
+
+    def __init__(
+        self,
+        settings: PortalSettings,
+        *,
+        password: str | None = None,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self._password = settings.resolved_password() if password is None else password
+        self._clock = clock
+        self._http = httpx.Client(
+            base_url=settings.base_url,
+            timeout=timeout,
+            transport=transport,
+            headers={"dstcode": settings.dstcode, "Content-Type": "application/json"},
+        )
+        self._lock = threading.RLock()
+        self._session: str | None = None
+        self._refresh_at = 0.0
+        self._info: SessionInfo | None = None
+        self._logins = 0
+
+    def __repr__(self) -> str:
+        return f"PortalClient(base_url={self.settings.base_url!r}, username={self.settings.username!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    @property
+    def session_info(self) -> SessionInfo | None:
+        return self._info
+
+    # -- session -----------------------------------------------------------------------------
+
+    def login(self) -> None:
+        """Log in now (also used to refresh). Raises PortalLoginFailed or PortalUnavailable."""
+        with self._lock:
+            self._session = None
+            answer = self._post(
+                self.settings.login_path,
+                {"username": self.settings.username, "password": self._password},
+            )
+            body = answer.body or {}
+            token, code = body.get("session"), answer.error_code
+            if code not in ("00", None) or not isinstance(token, str) or not token:
+                message = str(body.get("message_en") or body.get("message") or "")[:300]
+                raise PortalLoginFailed(code or f"http {answer.http_status}", message)
+            expires_in = body.get("expires_in")
+            ttl = (
+                int(expires_in)
+                if isinstance(expires_in, (int, float, str)) and str(expires_in).isdigit()
+                else 1800
+            )
+            # refresh ahead of expiry: 10 % of the lifetime, at least 1 s, at most 5 minutes,
+            # and never more than half of a very short lifetime
+            margin = min(300.0, max(1.0, ttl * 0.1), ttl / 2)
+            self._session = token
+            self._refresh_at = self._clock() + max(0.0, ttl - margin)
+            self._logins += 1
+            self._info = SessionInfo(time.time(), ttl, self._logins)
+            logger.info("logged in to %s as %s", self.settings.base_url, self.settings.username)
+
+    def forget_session(self) -> None:
+        with self._lock:
+            self._session = None
+
+    def _ensure_session(self) -> str:
+        if self._session is None or self._clock() >= self._refresh_at:
+            self.login()
+        assert self._session is not None
+        return self._session
+
+    # -- calls ---------------------------------------------------------------------------------
+
+    def integration(
+        self,
+        service: str,
+        madonvi: str,
+        params: Mapping[str, Any] | None = None,
+        data: list[dict[str, Any]] | None = None,
+    ) -> PortalAnswer:
+        """POST one envelope to the integration endpoint."""
+        return self.call(self.settings.integration_path, service, madonvi, params, data)
+
+    def share(
+        self, service: str, madonvi: str, params: Mapping[str, Any] | None = None
+    ) -> PortalAnswer:
+        """POST one envelope to the share endpoint (for pulls: ``TraCuuHoSo``, ``LayThuTuc``...)."""
+        return self.call(self.settings.share_path, service, madonvi, params, None)
+
+    def call(
+        self,
+        path: str,
+        service: str,
+        madonvi: str,
+        params: Mapping[str, Any] | None,
+        data: list[dict[str, Any]] | None,
+    ) -> PortalAnswer:
+        """Send ``{session, madonvi, service, ...params, data}``; log in again once on 22/23."""
+        with self._lock:
+            relogged = False
+            for _ in range(2):
+                envelope: dict[str, Any] = {
+                    "session": self._ensure_session(),
+                    "madonvi": madonvi,
+                    "service": service,
+                    **(params or {}),
+                }
+                if data is not None:
+                    envelope["data"] = data
+                answer = self._post(path, envelope)
+                if answer.error_code in SESSION_CODES and not relogged:
+                    logger.info("portal session refused (%s): logging in again", answer.error_code)
+                    self._session, relogged = None, True
+                    continue
+                break
+            return PortalAnswer(answer.http_status, answer.body, relogged)
+
+    def _post(self, path: str, body: dict[str, Any]) -> PortalAnswer:
+        try:
+            response = self._http.post(path, content=orjson.dumps(body))
+        except httpx.HTTPError as exc:
+            # the request (with the password or the session) is never part of the message
+            raise PortalUnavailable(f"{type(exc).__name__} on {path}") from None
+        try:
+            value = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            value = None
+        return PortalAnswer(response.status_code, value if isinstance(value, dict) else None)

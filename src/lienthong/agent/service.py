@@ -1,0 +1,109 @@
+"""The agent as one object: settings, database, outbox, validator, portal client, worker.
+
+>>> service = AgentService(AgentSettings.load("agent.toml"))   # runs the migrations
+>>> service.start()          # the delivery worker starts sending
+>>> receipt = service.submit(envelope, key)
+>>> service.stop()
+
+The local HTTP API (:func:`lienthong.agent.api.create_app`) and the CLI are thin layers over it;
+later features (pulls, status, metrics) hang off the same object.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Engine
+
+from lienthong.agent.delivery import DeliveryWorker
+from lienthong.agent.intake import Intake, SubmitReceipt, key_field_of
+from lienthong.agent.outbox import Outbox, OutboxError, record_identity
+from lienthong.agent.portal import PortalClient
+from lienthong.agent.settings import AgentSettings, ApiKey
+from lienthong.spec import Validator, load_catalog
+from lienthong.store.db import make_engine, session_factory, upgrade
+from lienthong.store.tables import AgentOutbox
+
+__all__ = ["AgentService"]
+
+
+class AgentService:
+    """Everything one agent process holds. ``start()`` / ``stop()`` run the delivery worker."""
+
+    def __init__(
+        self,
+        settings: AgentSettings,
+        *,
+        engine: Engine | None = None,
+        portal: PortalClient | None = None,
+    ) -> None:
+        settings.validate()
+        self.settings = settings
+        self.engine = engine or make_engine(settings.database_url)
+        upgrade(self.engine)
+        self.sessions = session_factory(self.engine)
+        self.outbox = Outbox(self.sessions)
+        self.validator = Validator(load_catalog(settings.profile))
+        self.intake = Intake(settings, self.validator, self.outbox)
+        self.portal: PortalClient | None = portal
+        if self.portal is None and settings.deliver:
+            self.portal = PortalClient(settings.portal, timeout=settings.request_timeout_seconds)
+        self.worker = (
+            DeliveryWorker(self.outbox, self.portal, settings) if self.portal is not None else None
+        )
+        self._owns_engine = engine is None
+
+    def start(self) -> None:
+        self.outbox.put_state(
+            "agent.started", {"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+        )
+        if self.worker is not None:
+            self.worker.start()
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+        if self.portal is not None:
+            self.portal.close()
+        if self._owns_engine:
+            self.engine.dispose()
+
+    # -- local side --------------------------------------------------------------------------
+
+    def submit(self, envelope: Any, key: ApiKey) -> SubmitReceipt:
+        """Validate and queue; returns once the queued rows are committed."""
+        receipt = self.intake.submit(envelope, key)
+        if receipt.queued and self.worker is not None:
+            self.worker.wake()
+        return receipt
+
+    # -- dead letters --------------------------------------------------------------------------
+
+    def replay(
+        self,
+        row_id: int,
+        by: str,
+        *,
+        record: dict[str, Any] | None = None,
+        note: str | None = None,
+    ) -> AgentOutbox:
+        """Put a dead row back to pending; a corrected ``record`` is validated first
+        (:class:`OutboxError` with the issues when it has errors)."""
+        identity = None
+        if record is not None:
+            row = self.outbox.get(row_id)
+            if row is None:
+                raise OutboxError(f"no outbox row {row_id}")
+            checked = self.validator.validate_record(row.service, record)
+            if not checked.ok:
+                raise OutboxError(
+                    f"the corrected record of row {row_id} is invalid",
+                    [issue.as_dict() for issue in checked.issues],
+                )
+            key_field = key_field_of(self.validator.catalog.packet(row.service))
+            identity = record_identity(row.service, row.unit, record, key_field)
+        replayed = self.outbox.replay(row_id, by, record=record, identity=identity, note=note)
+        if self.worker is not None:
+            self.worker.wake()
+        return replayed

@@ -1,0 +1,342 @@
+"""Agent settings: one object, from a TOML file and ``LIENTHONG_AGENT_*`` environment variables.
+
+Precedence, lowest first: the defaults below, the TOML file (``lienthong agent --config
+agent.toml``), the environment, then command-line options. Secrets (the portal password) are
+never shown: ``repr`` and :meth:`AgentSettings.describe` print ``***`` in their place.
+
+```toml
+database_url = "sqlite:///var/agent.db"
+port = 8130
+units = ["000.00.00.H56"]
+
+[portal]
+base_url = "http://127.0.0.1:8120"
+username = "mcdt_thanhhoa"
+password_file = "/etc/lienthong/portal-password"
+
+[[api_keys]]
+name = "motcua"
+key_sha256 = "<sha256 hex of the key>"   # lienthong agent key motcua prints both
+units = ["000.00.00.H56"]
+```
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from lienthong.spec.identifiers import agency_is_within
+
+__all__ = [
+    "ENV_PREFIX",
+    "AgentSettings",
+    "ApiKey",
+    "PortalSettings",
+    "SettingsError",
+    "hash_api_key",
+    "new_api_key",
+]
+
+ENV_PREFIX = "LIENTHONG_AGENT_"
+_REDACTED = "***"
+
+
+class SettingsError(ValueError):
+    """A setting is malformed or missing; the message names it."""
+
+
+def hash_api_key(key: str) -> str:
+    """SHA-256 (hex) of a local API key. Keys are long random strings, so a fast hash is enough."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def new_api_key() -> str:
+    """A new random local API key (256 bits, URL-safe)."""
+    return "lta_" + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A local system's key for the agent's API: who it is and which units it may submit for."""
+
+    name: str
+    """Recorded as the submitter of every row this key queues, and in the dead-letter audit."""
+    key_sha256: str = field(repr=False)
+    """SHA-256 (hex) of the key; the key itself is never stored."""
+    units: tuple[str, ...] = ()
+    """Agency codes this key may submit for (and the units under them in the code hierarchy)."""
+
+    def matches(self, key: str) -> bool:
+        return hmac.compare_digest(hash_api_key(key), self.key_sha256.lower())
+
+    def may_submit_for(self, unit: str) -> bool:
+        return any(agency_is_within(unit, own) for own in self.units)
+
+
+@dataclass(frozen=True)
+class PortalSettings:
+    """Where and as whom the agent delivers: the hub, or the real portal (adapter paths differ)."""
+
+    base_url: str = "http://127.0.0.1:8120"
+    login_path: str = "/api/login"
+    integration_path: str = "/api/integration"
+    share_path: str = "/api/share"
+    dstcode: str = "VN:GOV:000.00.00.G22:vpcpdvcprovider"
+    """Value of the ``dstcode`` header sent on every call."""
+    username: str = ""
+    password: str = field(default="", repr=False)
+    """Prefer ``password_file``; never logged, shown as ``***``."""
+    password_file: str | None = None
+    """A file holding the password (first line); read at start."""
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{spec.name}={_REDACTED if spec.name == 'password' and self.password else getattr(self, spec.name)!r}"
+            for spec in fields(self)
+        )
+        return f"PortalSettings({shown})"
+
+    def resolved_password(self) -> str:
+        """The password, read from ``password_file`` when one is set."""
+        if self.password_file:
+            try:
+                text = Path(self.password_file).expanduser().read_text(encoding="utf-8")
+            except OSError as exc:
+                raise SettingsError(
+                    f"portal.password_file: cannot read {self.password_file}: {exc.strerror}"
+                ) from exc
+            return text.splitlines()[0] if text else ""
+        return self.password
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """Every setting of the agent, with its default."""
+
+    database_url: str = "sqlite:///var/agent.db"
+    """SQLAlchemy URL of the agent's own database (outbox); PostgreSQL works too."""
+    host: str = "127.0.0.1"
+    port: int = 8130
+    units: tuple[str, ...] = ()
+    """The unit code(s) (``madonvi``) this agent serves; the default ``madonvi`` of a submission
+    when it names none and the key has several units."""
+    api_keys: tuple[ApiKey, ...] = ()
+    portal: PortalSettings = field(default_factory=PortalSettings)
+    batch_size: int = 500
+    """Most records per envelope sent to the portal."""
+    backoff_base_seconds: float = 1.0
+    backoff_max_seconds: float = 300.0
+    request_timeout_seconds: float = 30.0
+    poll_interval_seconds: float = 1.0
+    """How often the delivery worker looks for due rows when nothing wakes it."""
+    max_body_bytes: int = 16 * 1024 * 1024
+    """Largest body the local API accepts."""
+    profile: str | None = None
+    """Packet catalog profile used to validate submissions (default qcvn120-2019)."""
+    deliver: bool = True
+    """Run the delivery worker (false: accept and queue only)."""
+
+    # -- loading ----------------------------------------------------------------------------
+
+    @classmethod
+    def load(
+        cls,
+        config: str | Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> AgentSettings:
+        """Defaults, then the TOML file ``config``, then ``LIENTHONG_AGENT_*``, then ``overrides``
+        (``None`` values are ignored)."""
+        values: dict[str, Any] = {}
+        if config is not None:
+            try:
+                with Path(config).open("rb") as handle:
+                    values = tomllib.load(handle)
+            except OSError as exc:
+                raise SettingsError(f"cannot read {config}: {exc.strerror}") from exc
+            except tomllib.TOMLDecodeError as exc:
+                raise SettingsError(f"{config}: {exc}") from exc
+        settings = cls.from_mapping(values)
+        settings = settings._with_env(os.environ if environ is None else environ)
+        chosen = {k: v for k, v in overrides.items() if v is not None}
+        portal_chosen = {k: chosen.pop(k) for k in list(chosen) if k.startswith("portal_")}
+        if portal_chosen:
+            chosen["portal"] = replace(
+                settings.portal,
+                **{k.removeprefix("portal_"): v for k, v in portal_chosen.items()},
+            )
+        return replace(settings, **chosen) if chosen else settings
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> AgentSettings:
+        """Settings from a parsed TOML document (unknown keys are an error: typos show)."""
+        known = {spec.name for spec in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise SettingsError(f"unknown setting(s): {', '.join(unknown)}")
+        result: dict[str, Any] = {}
+        for spec in fields(cls):
+            if spec.name not in values:
+                continue
+            raw = values[spec.name]
+            if spec.name == "portal":
+                result["portal"] = _portal_from_mapping(raw)
+            elif spec.name == "api_keys":
+                result["api_keys"] = tuple(_api_key_from_mapping(item) for item in _list(raw))
+            elif spec.name == "units":
+                result["units"] = tuple(_strings(raw, "units"))
+            else:
+                result[spec.name] = _typed(spec.name, getattr(cls, spec.name, None), raw)
+        return cls(**result)
+
+    def _with_env(self, environ: Mapping[str, str]) -> AgentSettings:
+        changes: dict[str, Any] = {}
+        for spec in fields(self):
+            if spec.name in ("portal", "api_keys"):
+                continue
+            raw = environ.get(ENV_PREFIX + spec.name.upper())
+            if raw is None:
+                continue
+            if spec.name == "units":
+                changes["units"] = tuple(u for u in raw.replace(";", ",").split(",") if u.strip())
+            else:
+                changes[spec.name] = _typed(spec.name, getattr(type(self), spec.name, None), raw)
+        portal_changes: dict[str, Any] = {}
+        for spec in fields(PortalSettings):
+            raw = environ.get(f"{ENV_PREFIX}PORTAL_{spec.name.upper()}")
+            if raw is not None:
+                portal_changes[spec.name] = raw
+        if portal_changes:
+            changes["portal"] = replace(self.portal, **portal_changes)
+        raw_keys = environ.get(ENV_PREFIX + "API_KEYS")
+        if raw_keys is not None:
+            changes["api_keys"] = parse_api_keys(raw_keys)
+        return replace(self, **changes) if changes else self
+
+    # -- use ---------------------------------------------------------------------------------
+
+    def key_for(self, presented: str) -> ApiKey | None:
+        """The configured key ``presented`` matches, if any (constant-time per key)."""
+        found = None
+        for key in self.api_keys:
+            if key.matches(presented):
+                found = key
+        return found
+
+    def validate(self) -> None:
+        """Refuse settings the agent cannot run with; the message names the setting."""
+        if self.batch_size < 1:
+            raise SettingsError("batch_size must be at least 1")
+        if self.backoff_base_seconds <= 0 or self.backoff_max_seconds < self.backoff_base_seconds:
+            raise SettingsError("need 0 < backoff_base_seconds <= backoff_max_seconds")
+        if self.request_timeout_seconds <= 0:
+            raise SettingsError("request_timeout_seconds must be positive")
+        names = [key.name for key in self.api_keys]
+        if len(names) != len(set(names)):
+            raise SettingsError("api_keys: names must be unique")
+        for key in self.api_keys:
+            if len(key.key_sha256) != 64:
+                raise SettingsError(f"api_keys.{key.name}: key_sha256 must be 64 hex digits")
+            if not key.units:
+                raise SettingsError(f"api_keys.{key.name}: give at least one unit")
+        if self.deliver and not self.portal.username:
+            raise SettingsError("portal.username is required to deliver")
+
+    def describe(self) -> dict[str, Any]:
+        """Every setting as plain values for display, secrets replaced by ``***``."""
+        shown: dict[str, Any] = {}
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if spec.name == "portal":
+                shown["portal"] = {
+                    f.name: (
+                        _REDACTED
+                        if f.name == "password" and value.password
+                        else getattr(value, f.name)
+                    )
+                    for f in fields(PortalSettings)
+                }
+            elif spec.name == "api_keys":
+                shown["api_keys"] = [{"name": k.name, "units": list(k.units)} for k in value]
+            elif spec.name == "database_url":
+                from lienthong.store.db import redact_url
+
+                shown[spec.name] = redact_url(value)
+            else:
+                shown[spec.name] = list(value) if isinstance(value, tuple) else value
+        return shown
+
+
+def parse_api_keys(text: str) -> tuple[ApiKey, ...]:
+    """``name:sha256hex:unit1,unit2`` entries separated by ``;`` or whitespace (the env form)."""
+    keys = []
+    for entry in text.replace(";", " ").split():
+        parts = entry.split(":")
+        if len(parts) != 3 or not parts[0] or not parts[1]:
+            raise SettingsError(
+                f"{ENV_PREFIX}API_KEYS: expected name:key_sha256:unit[,unit...], got {entry[:40]!r}"
+            )
+        keys.append(ApiKey(parts[0], parts[1], tuple(u for u in parts[2].split(",") if u)))
+    return tuple(keys)
+
+
+def _list(raw: Any) -> list[Any]:
+    if not isinstance(raw, list):
+        raise SettingsError("api_keys must be an array of tables ([[api_keys]])")
+    return raw
+
+
+def _strings(raw: Any, name: str) -> list[str]:
+    if isinstance(raw, str):
+        return [raw]
+    if not isinstance(raw, Sequence) or not all(isinstance(item, str) for item in raw):
+        raise SettingsError(f"{name} must be a string or a list of strings")
+    return list(raw)
+
+
+def _typed(name: str, default: Any, raw: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"{name}: {raw!r} is not a number") from exc
+    if raw is not None and not isinstance(raw, str):
+        raise SettingsError(f"{name} must be a string")
+    return raw
+
+
+def _portal_from_mapping(raw: Any) -> PortalSettings:
+    if not isinstance(raw, Mapping):
+        raise SettingsError("portal must be a table ([portal])")
+    known = {spec.name for spec in fields(PortalSettings)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise SettingsError(f"unknown portal setting(s): {', '.join(unknown)}")
+    for name, value in raw.items():
+        if value is not None and not isinstance(value, str):
+            raise SettingsError(f"portal.{name} must be a string")
+    return PortalSettings(**raw)
+
+
+def _api_key_from_mapping(raw: Any) -> ApiKey:
+    if not isinstance(raw, Mapping):
+        raise SettingsError("each api_keys entry must be a table")
+    unknown = sorted(set(raw) - {"name", "key_sha256", "units"})
+    if unknown:
+        raise SettingsError(f"unknown api_keys setting(s): {', '.join(unknown)}")
+    name, digest = raw.get("name"), raw.get("key_sha256")
+    if not isinstance(name, str) or not name or not isinstance(digest, str):
+        raise SettingsError("each api_keys entry needs name and key_sha256")
+    return ApiKey(name, digest, tuple(_strings(raw.get("units", []), f"api_keys.{name}.units")))
