@@ -404,3 +404,68 @@ class AgentState(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(JsonType)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class AgentPulledItem(Base):
+    """Something the portal shares, pulled by the agent (pending PAKN, portal questions,
+    ministry Q&A sets, procedures, category rows), kept as last seen.
+
+    ``(service, unit, item_key)`` is unique; ``record_hash`` tells a changed item from a
+    re-pulled one, so that the local system is notified only of what is new or changed.
+    """
+
+    __tablename__ = "agent_pulled_items"
+    __table_args__ = (
+        UniqueConstraint("service", "unit", "item_key"),
+        Index(None, "service", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    service: Mapped[str] = mapped_column(String(64))
+    #: The ``madonvi`` the pull was made for.
+    unit: Mapped[str] = mapped_column(String(40))
+    item_key: Mapped[str] = mapped_column(String(200))
+    record: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    record_hash: Mapped[str] = mapped_column(String(64))
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class AgentWebhookDelivery(Base):
+    """A notification to the local system's webhook, retried until it answers 2xx.
+
+    ``state``: ``pending`` (to send, or to retry at ``next_attempt_at``) or ``delivered``.
+    """
+
+    __tablename__ = "agent_webhook_deliveries"
+    __table_args__ = (Index(None, "state", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    #: e.g. ``pulled.new``, ``pulled.changed``
+    event: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class AgentDossier(Base):
+    """The latest ``DongBoHoSoMC`` record the agent took for a dossier: the input of the
+    monthly statistics the agent computes and sends itself (the hub computes the same)."""
+
+    __tablename__ = "agent_dossiers"
+    __table_args__ = (Index(None, "unit", "received_at"),)
+
+    ma_ho_so: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: The envelope ``madonvi`` it was submitted for.
+    unit: Mapped[str] = mapped_column(String(40))
+    received_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    returned_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    record: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    #: The outbox row that carried this version.
+    outbox_id: Mapped[int | None] = mapped_column(BigId)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
