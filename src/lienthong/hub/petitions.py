@@ -150,20 +150,21 @@ def _attachment(item: Attachment | dict[str, Any]) -> Attachment:
     )
 
 
-def submit_petition(
-    db: Session,
+def check_petition(
     fields: dict[str, Any],
     files: Sequence[Attachment | dict[str, Any]] = (),
     validator: Validator | None = None,
-) -> str:
-    """Store a citizen's petition (status pending) and return its id (``PAKN-000123``).
+) -> list[tuple[str, str, str]]:
+    """Every problem :func:`submit_petition` would refuse ``fields`` for, as (field, vi, en)."""
+    return _prepare(fields, files, validator)[2]
 
-    ``fields`` uses the DongBoPAKNDiaPhuong names: ``TieuDe``, ``NoiDungPAKN``, ``Ten``, a contact
-    (``SoDienThoai`` or ``Email``), ``MaDonViXuLy`` (the unit to handle it), optionally
-    ``MaHoSo``, ``DiaChi``, ``LoaiPAKN``, ``MaLinhVuc``, ``MaTTHC``, ``CongKhai``. ``files`` are
-    :class:`Attachment` values or dicts ``{name, content, content_type}`` / ``{name, url}``.
-    Raises :class:`PetitionError` listing every problem. The caller commits.
-    """
+
+def _prepare(
+    fields: dict[str, Any],
+    files: Sequence[Attachment | dict[str, Any]],
+    validator: Validator | None,
+) -> tuple[dict[str, Any], list[Attachment], list[tuple[str, str, str]], dt.datetime]:
+    """(record, attachments, problems, now) of a submission."""
     validator = validator or _default_validator()
     problems: list[tuple[str, str, str]] = []
     for name in fields:
@@ -202,6 +203,24 @@ def submit_petition(
             problems.append(
                 (f"files[{number}]", "tệp quá lớn", f"file larger than {MAX_FILE_BYTES} bytes")
             )
+    return record, attachments, problems, now
+
+
+def submit_petition(
+    db: Session,
+    fields: dict[str, Any],
+    files: Sequence[Attachment | dict[str, Any]] = (),
+    validator: Validator | None = None,
+) -> str:
+    """Store a citizen's petition (status pending) and return its id (``PAKN-000123``).
+
+    ``fields`` uses the DongBoPAKNDiaPhuong names: ``TieuDe``, ``NoiDungPAKN``, ``Ten``, a contact
+    (``SoDienThoai`` or ``Email``), ``MaDonViXuLy`` (the unit to handle it), optionally
+    ``MaHoSo``, ``DiaChi``, ``LoaiPAKN``, ``MaLinhVuc``, ``MaTTHC``, ``CongKhai``. ``files`` are
+    :class:`Attachment` values or dicts ``{name, content, content_type}`` / ``{name, url}``.
+    Raises :class:`PetitionError` listing every problem. The caller commits.
+    """
+    record, attachments, problems, now = _prepare(fields, files, validator)
     if problems:
         raise PetitionError(problems)
     placeholder = f"tmp-{secrets.token_hex(16)}"

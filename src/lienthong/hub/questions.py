@@ -99,13 +99,17 @@ def _rows(questions: list[Question], envelope: dict[str, Any]) -> list[dict[str,
 # -- citizen questions ----------------------------------------------------------------------------
 
 
-def submit_question(db: Session, fields: dict[str, Any], validator: Validator | None = None) -> int:
-    """Store a citizen's question to the unit ``MADONVI`` (pending) and return its ``HOIDAPID``.
+def check_question(
+    fields: dict[str, Any], validator: Validator | None = None
+) -> list[tuple[str, str, str]]:
+    """Every problem :func:`submit_question` would refuse ``fields`` for, as (field, vi, en)."""
+    return _prepare(fields, validator)[1]
 
-    Required: ``NOIDUNG``, ``HOVATEN``, ``MADONVI`` and a contact (``THUDIENTU`` or
-    ``SODIENTHOAI``). Raises :class:`~lienthong.hub.petitions.PetitionError` with every problem.
-    The caller commits.
-    """
+
+def _prepare(
+    fields: dict[str, Any], validator: Validator | None
+) -> tuple[dict[str, Any], list[tuple[str, str, str]], dt.datetime]:
+    """(record, problems, now) of a citizen's question."""
     validator = validator or _default_validator()
     problems: list[tuple[str, str, str]] = [
         (name, "trường không được phép", "field not allowed")
@@ -132,8 +136,20 @@ def submit_question(db: Session, fields: dict[str, Any], validator: Validator | 
     checked = {name: value for name, value in record.items() if name != "NGAYGUI"}
     for issue in validator.validate_record(LIST, checked, 0, "$").errors:
         problems.append((issue.path.removeprefix("$[0]."), issue.vi, issue.en))
+    return record, problems, now
+
+
+def submit_question(db: Session, fields: dict[str, Any], validator: Validator | None = None) -> int:
+    """Store a citizen's question to the unit ``MADONVI`` (pending) and return its ``HOIDAPID``.
+
+    Required: ``NOIDUNG``, ``HOVATEN``, ``MADONVI`` and a contact (``THUDIENTU`` or
+    ``SODIENTHOAI``). Raises :class:`~lienthong.hub.petitions.PetitionError` with every problem.
+    The caller commits.
+    """
+    record, problems, now = _prepare(fields, validator)
     if problems:
         raise PetitionError(problems)
+    unit = record["MADONVI"]
     placeholder = -secrets.randbits(48) - 1
     row = Question(
         hoidap_id=placeholder,
@@ -332,6 +348,47 @@ def ministry_sets(db: Session, envelope: dict[str, Any]) -> list[dict[str, Any]]
         and (not domain or question.record.get("MALINHVUC") == domain)
     ]
     return _rows(questions, envelope)
+
+
+def public_answered(
+    db: Session, keyword: str = "", source: str | None = None
+) -> list[dict[str, Any]]:
+    """The answered questions of every kind (or of one ``source``) for the public Q&A page.
+
+    Newest answer first. ``keyword`` searches the title, the question and the answer
+    (case-insensitive, Vietnamese letters included). Rows never carry the asker's contact
+    details: ``HOIDAPID``, ``NGUON`` (source), ``TIEUDE``, ``NOIDUNG``, ``HOVATEN``, ``MADONVI``,
+    ``TENDONVI``, ``MALINHVUC``, ``MATTHCDP``, ``NGAYGUI``, ``NOIDUNGTRALOI``, ``NGAYTRALOI``.
+    """
+    needle = keyword.strip().casefold()
+    query = select(Question).where(Question.status == ANSWERED)
+    if source:
+        query = query.where(Question.source == source)
+    rows: list[dict[str, Any]] = []
+    for question in db.scalars(query.order_by(Question.updated_at.desc(), Question.id.desc())):
+        record, answer = question.record, question.answer or {}
+        text = answer.get("NOIDUNGTRALOI") or record.get("NOIDUNGTRALOI")
+        if not text:
+            continue
+        searched = (record.get("TIEUDE"), record.get("NOIDUNG"), text)
+        if needle and not any(needle in str(value).casefold() for value in searched if value):
+            continue
+        row = {
+            "HOIDAPID": str(question.hoidap_id),
+            "NGUON": question.source,
+            "TIEUDE": record.get("TIEUDE"),
+            "NOIDUNG": record.get("NOIDUNG"),
+            "HOVATEN": record.get("HOVATEN"),
+            "MADONVI": answer.get("MADONVI") or question.unit,
+            "TENDONVI": record.get("TENDONVI"),
+            "MALINHVUC": record.get("MALINHVUC") or record.get("MaLinhVuc"),
+            "MATTHCDP": record.get("MATTHCDP"),
+            "NGAYGUI": record.get("NGAYGUI"),
+            "NOIDUNGTRALOI": text,
+            "NGAYTRALOI": answer.get("NGAYTRALOI") or record.get("NGAYTRALOI"),
+        }
+        rows.append({name: str(value) for name, value in row.items() if value not in (None, "")})
+    return rows
 
 
 # -- bundled ministry sets ------------------------------------------------------------------------

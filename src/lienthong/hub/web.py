@@ -2,14 +2,20 @@
 
 ``GET /`` is the home page with a search box; ``GET /tra-cuu?mahoso=CODE`` is the citizen's
 dossier lookup: procedure, owner (masked), status in words, dates in Asia/Ho_Chi_Minh, an
-overdue mark and the processing timeline. Templates live in ``hub/templates/`` (Jinja2,
-autoescaped). ``web_routes(hub)`` returns the routes; ``create_app`` registers them.
+overdue mark and the processing timeline. The petition (PAKN) and Q&A pages and the citizens'
+JSON API are in :mod:`lienthong.hub.web_citizen`. Templates live in ``hub/templates/`` (Jinja2,
+autoescaped). ``web_routes(hub)`` returns the routes; ``create_app`` registers them. Every
+request to them is written to the message log (endpoint ``web`` or ``public``, service
+``web:/path``), never with its body or query.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +23,7 @@ import anyio
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from lienthong.spec.dates import VIETNAM, parse_wire_date
@@ -27,7 +33,17 @@ from lienthong.store.tables import Dossier, DossierEvent
 if TYPE_CHECKING:
     from lienthong.hub.app import Hub
 
-__all__ = ["DossierView", "StepView", "dossier_view", "is_overdue", "mask_name", "web_routes"]
+__all__ = [
+    "DossierView",
+    "Served",
+    "StepView",
+    "dossier_view",
+    "format_time",
+    "is_overdue",
+    "logged",
+    "mask_name",
+    "web_routes",
+]
 
 TEMPLATES = Path(__file__).parent / "templates"
 _EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)
@@ -40,7 +56,7 @@ FINISHED_STATUSES = frozenset({"9", "10"})
 
 #: Response headers of every page: no scripts, no frames, and the dossier code in the address
 #: never leaves in a Referer.
-_HEADERS = {
+HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
@@ -51,7 +67,8 @@ _HEADERS = {
 }
 
 
-def _environment() -> Environment:
+def environment() -> Environment:
+    """The Jinja2 environment of the pages (``hub/templates``, autoescaped)."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html"], default=True, default_for_string=True),
@@ -213,37 +230,106 @@ def dossier_view(hub: Hub, code: str, now: dt.datetime | None = None) -> Dossier
     return view
 
 
+@dataclass(slots=True)
+class Served:
+    """A page's (or public API call's) response and what the message log records of it."""
+
+    response: Response
+    code: str = "00"
+    """The answer code (``00``, ``15``, ...; ``csrf`` for a refused form), for the log."""
+    unit: str | None = None
+    records: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    request_bytes: int = 0
+
+
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else "?"
+
+
+def logged(
+    hub: Hub, kind: str, path: str, handler: Callable[[Request], Awaitable[Served]]
+) -> Callable[[Request], Awaitable[Response]]:
+    """``handler`` as an endpoint whose every request is a message-log row.
+
+    The row has ``endpoint`` ``kind`` (``web`` or ``public``) and ``service`` ``kind:path``; no
+    body, query or personal data is kept.
+    """
+    from lienthong.hub.app import Answer  # app imports this module
+
+    async def endpoint(request: Request) -> Response:
+        started = time.perf_counter()
+        served = await handler(request)
+        answer = Answer(
+            served.response.status_code,
+            {"error_code": served.code},
+            service=f"{kind}:{path}",
+            unit=served.unit,
+            records=served.records,
+            accepted=served.accepted,
+            rejected=served.rejected,
+        )
+        await anyio.to_thread.run_sync(
+            partial(
+                hub.log,
+                endpoint=kind,
+                client=client_of(request),
+                dstcode=None,
+                request_bytes=served.request_bytes,
+                answer=answer,
+                response_bytes=len(served.response.body),
+                duration_ms=(time.perf_counter() - started) * 1000,
+                raw_body=None,
+            )
+        )
+        return served.response
+
+    return endpoint
+
+
 def web_routes(hub: Hub) -> list[Route]:
-    """The public pages of ``hub``: ``/`` and ``/tra-cuu``."""
-    env = _environment()
+    """The public pages of ``hub``: ``/``, ``/tra-cuu``, and those of :mod:`web_citizen`."""
+    from lienthong.hub.web_citizen import citizen_routes  # it builds on this module
+
+    env = environment()
 
     def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
         html = env.get_template(name).render(**context)
-        return HTMLResponse(html, status_code=status, headers=_HEADERS)
+        return HTMLResponse(html, status_code=status, headers=HEADERS)
 
-    async def home(request: Request) -> HTMLResponse:
-        return page("home.html", active="home")
+    async def home(request: Request) -> Served:
+        return Served(page("home.html", active="home"))
 
-    async def lookup(request: Request) -> HTMLResponse:
+    async def lookup(request: Request) -> Served:
         code = request.query_params.get("mahoso", "").strip()
         if not code:
-            return page("lookup.html", active="lookup", code="", outcome="ask")
+            return Served(page("lookup.html", active="lookup", code="", outcome="ask"))
         problem = check_dossier_code(code)
         if problem is not None and problem.code not in WARNING_CODES:
-            return page(
-                "lookup.html",
-                status=400,
-                active="lookup",
-                code=code,
-                outcome="invalid",
-                problem=problem,
+            return Served(
+                page(
+                    "lookup.html",
+                    status=400,
+                    active="lookup",
+                    code=code,
+                    outcome="invalid",
+                    problem=problem,
+                ),
+                code="15",
             )
         view = await anyio.to_thread.run_sync(dossier_view, hub, code)
         if view is None:
-            return page("lookup.html", status=404, active="lookup", code=code, outcome="missing")
-        return page("lookup.html", active="lookup", code=code, outcome="found", dossier=view)
+            return Served(
+                page("lookup.html", status=404, active="lookup", code=code, outcome="missing"),
+                code="40",
+            )
+        return Served(
+            page("lookup.html", active="lookup", code=code, outcome="found", dossier=view)
+        )
 
     return [
-        Route("/", home, methods=["GET"], name="home"),
-        Route("/tra-cuu", lookup, methods=["GET"], name="lookup"),
+        Route("/", logged(hub, "web", "/", home), methods=["GET"], name="home"),
+        Route("/tra-cuu", logged(hub, "web", "/tra-cuu", lookup), methods=["GET"], name="lookup"),
+        *citizen_routes(hub, env),
     ]
