@@ -313,7 +313,7 @@ def test_an_escaped_session_token_is_still_blanked_in_the_evidence(
 def test_an_internal_fault_answers_99_in_json_and_is_logged(
     running: RunningHub, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(body: bytes) -> None:
+    def broken(body: bytes, call: object = None) -> None:
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(running.hub, "envelope", broken)
@@ -350,3 +350,20 @@ def test_a_late_older_step_does_not_set_the_status(running: RunningHub, engine: 
     send(_step(code, status="4", when="20260303090000"))  # older, arrives later
     with engine.connect() as connection:
         assert connection.scalar(select(Dossier.status).where(Dossier.ma_ho_so == code)) == "9"
+
+
+def test_a_nul_character_is_refused_per_record_not_a_500(running: RunningHub) -> None:
+    """PostgreSQL cannot store U+0000 in text or JSON: the record is invalid data (15, not 99,
+    which a sender would retry forever); the rest of the batch is stored, on both databases."""
+    session = running.login()
+    records = [copy.deepcopy(r) for r in dossiers(20)]  # big enough for the column fast path
+    records[3]["ChuHoSo"] = "Nguyễn\x00Văn"
+    records[7]["Khac\x00"] = "x"
+    answer = running.call(_push(session, records)).json()
+    assert answer["error_code"] == "01"
+    rejected = {r["index"]: r for r in answer["records"] if r["status"] == "rejected"}
+    assert set(rejected) == {3, 7}
+    assert {i["code"] for i in rejected[3]["issues"]} >= {"field.nul"}
+    assert any(i["path"] == "$.data[3].ChuHoSo" for i in rejected[3]["issues"])
+    assert {i["code"] for i in rejected[7]["issues"]} >= {"field.nul"}
+    assert sum(r["status"] == "accepted" for r in answer["records"]) == 18

@@ -53,6 +53,7 @@ MUST_COVER = {
     "field.date",
     "field.integer",
     "field.bool",
+    "field.nul",
     "date.order",
     "dossier.returned_without_date",
     "dossier.unit_closed",

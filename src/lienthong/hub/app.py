@@ -10,6 +10,7 @@ import gc
 import logging
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,9 @@ from lienthong.store.db import make_engine, session_factory, upgrade
 from lienthong.store.tables import MessageLog
 
 logger = logging.getLogger("lienthong.hub")
+
+#: Whether the envelope being handled needs its strings scanned (set per call, per thread).
+_SCAN_STRINGS: ContextVar[bool] = ContextVar("scan_strings", default=True)
 
 
 @dataclass(slots=True)
@@ -172,7 +176,9 @@ class Hub:
         return answer
 
     def envelope(self, body: bytes, call: Call | None = None) -> Answer:
-        value, problem, _ = loads(body)
+        value, problem, scan_strings = loads(body)
+        # lone surrogates or NULs (neither can be stored) are reported per field when present
+        _SCAN_STRINGS.set(scan_strings)
         if problem is not None:
             code = "10"
             return _error(HubError(code, problem.vi, problem.en))
@@ -259,7 +265,7 @@ class Hub:
         )
 
     def _validate_push(self, envelope: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
-        result = self.validator.validate_envelope(envelope, scan_unicode=False)
+        result = self.validator.validate_envelope(envelope, scan_unicode=_SCAN_STRINGS.get())
         errors = [issue for issue in result.issues if issue.is_error]
         if errors:
             raise HubError(

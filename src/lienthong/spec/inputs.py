@@ -27,7 +27,9 @@ class Document:
     location: str
     """``file``, ``file[3]`` (array item) or ``file:12`` (JSON Lines line)."""
     lenient_unicode: bool = False
-    """Parsed by the fallback parser: strings may hold lone surrogates to report."""
+    """Strings need scanning: parsed by the fallback parser (they may hold lone surrogates), or
+    the text holds a ``\\u0000`` escape (a NUL, which cannot be stored). Both are reported per
+    field (``field.unicode``, ``field.nul``)."""
 
 
 @dataclass(slots=True)
@@ -51,13 +53,18 @@ def _depth_ok(value: Any) -> bool:
 
 
 def loads(data: bytes | str) -> tuple[Any, Issue | None, bool]:
-    """Parse one JSON text: (value, problem, parsed_leniently)."""
+    """Parse one JSON text: (value, problem, scan_strings).
+
+    ``scan_strings`` says the strings must be scanned (``scan_unicode=True`` in validation):
+    the text was parsed leniently (lone surrogates), or it holds a NUL escape. Scanning every
+    string of a large batch is costly; most texts need none.
+    """
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
-        return orjson.loads(data), None, False
+        return orjson.loads(data), None, b"\\u0000" in data
     except orjson.JSONDecodeError as exc:
         message = str(exc)
     if "depth limit" in message or "recursion" in message:

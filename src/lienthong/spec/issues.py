@@ -141,6 +141,12 @@ _TABLE: tuple[IssueCode, ...] = (
         "{field} contains invalid Unicode (lone surrogate)",
     ),
     _c(
+        "field.nul",
+        "error",
+        "{field} chứa ký tự NUL (\\u0000), không lưu được",
+        "{field} contains a NUL character (\\u0000), which cannot be stored",
+    ),
+    _c(
         "field.unknown",
         "warning",
         "Trường {field} không có trong danh mục gói tin {packet}",

@@ -368,9 +368,12 @@ def _shown_key(record: dict[str, Any], key_field: str | None) -> str | None:
 
 
 def _scan_unicode(value: Any, path: str, issues: list[Issue], depth: int = 0) -> None:
-    """Find lone surrogates (invalid Unicode) that a lenient JSON parser let through."""
+    """Find lone surrogates (invalid Unicode) that a lenient JSON parser let through, and NUL
+    characters, which PostgreSQL cannot store in text or JSON."""
     kind = type(value)
     if kind is str:
+        if "\x00" in value:
+            issues.append(make_issue(path, "field.nul", field=path.rsplit(".", 1)[-1]))
         if not value.isascii():
             try:
                 value.encode("utf-8")
@@ -381,6 +384,8 @@ def _scan_unicode(value: Any, path: str, issues: list[Issue], depth: int = 0) ->
     elif kind is dict:
         for key, item in value.items():
             where = f"{path}.{short(key, 40)}"
+            if key.__class__ is str and "\x00" in key:
+                issues.append(make_issue(where, "field.nul", field=short(key, 40)))
             if key.__class__ is str and not key.isascii():
                 try:
                     key.encode("utf-8")
