@@ -24,8 +24,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lienthong.agent.errors import LocalApiError
+from lienthong.agent.pulls_api import pulled_routes
 from lienthong.agent.service import AgentService
 from lienthong.agent.settings import ApiKey
+from lienthong.agent.web import status_routes
 from lienthong.spec.inputs import loads
 from lienthong.store.tables import AgentOutbox
 
@@ -155,7 +157,9 @@ def create_app(service: AgentService, *, manage_service: bool = True) -> Starlet
         Route("/api/submit", guarded(submit), methods=["POST"]),
         Route("/api/outbox/{row_id:int}", guarded(outbox), methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
+        *status_routes(service),  # /api/status, /api/stats, /metrics, the status page
     ]
+    routes.extend(pulled_routes(service))  # GET /api/pulled, /api/pulled/{service}/{item_key}
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.agent = service
     return app

@@ -90,6 +90,10 @@ LOCAL_CODES: Mapping[str, LocalCode] = {
             "A share (pull) service cannot be queued for delivery",
         ),
         LocalCode("outbox.not_found", 404, "Không tìm thấy bản ghi", "No such outbox record"),
+        LocalCode("pulled.not_found", 404, "Không tìm thấy mục đã lấy về", "No such pulled item"),
+        LocalCode(
+            "request.query", 400, "Tham số truy vấn không hợp lệ", "Invalid query parameters"
+        ),
         LocalCode(
             "internal", 500, "Lỗi hệ thống; thử lại sau", "Internal error; try again later", True
         ),

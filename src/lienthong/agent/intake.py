@@ -113,6 +113,16 @@ class Intake:
         self.outbox = outbox
 
     def submit(self, envelope: Any, key: ApiKey) -> SubmitReceipt:
+        receipt, rows = self.check(envelope, key)
+        ids = iter(self.outbox.enqueue(rows))  # one transaction: committed before we answer
+        for record in receipt.records:
+            if record.status == "queued":
+                record.outbox_id = next(ids)
+        return receipt
+
+    def check(self, envelope: Any, key: ApiKey) -> tuple[SubmitReceipt, list[NewRow]]:
+        """Check and validate a submission without queuing it: the receipt (``queued`` records
+        without their outbox id yet) and the rows to queue, in the order of the records."""
         if not isinstance(envelope, dict):
             raise LocalApiError("request.not_object", path="$")
         service = self._service(envelope)
@@ -160,11 +170,8 @@ class Intake:
             if receipt.key is None:
                 receipt.key = record_key
             rows.append(NewRow(service, unit, record, params, key.name, record_key, order_key))
-        ids = iter(self.outbox.enqueue(rows))  # one transaction: committed before we answer
-        for receipt in receipts:
-            if receipt.status == "queued":
-                receipt.outbox_id = next(ids)
-        return SubmitReceipt(service, unit, receipts, [i.as_dict() for i in result.issues])
+        issues = [i.as_dict() for i in result.issues]
+        return SubmitReceipt(service, unit, receipts, issues), rows
 
     def _service(self, envelope: dict[str, Any]) -> str:
         service = envelope.get("service")

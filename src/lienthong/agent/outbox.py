@@ -17,11 +17,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from lienthong.agent.dossiers import DOSSIER_SERVICE, upsert_dossiers
 from lienthong.spec.identifiers import parse_dossier_code
-from lienthong.store.tables import AgentDeadLetterAction, AgentOutbox, AgentState, utcnow
+from lienthong.store.tables import (
+    AgentDeadLetterAction,
+    AgentDossier,
+    AgentOutbox,
+    AgentState,
+    utcnow,
+)
 
 __all__ = [
     "DOSSIER_SERVICES",
@@ -32,6 +39,7 @@ __all__ = [
     "OutboxError",
     "OutboxSummary",
     "RowOutcome",
+    "begin_write",
     "plan_batch",
     "record_identity",
 ]
@@ -224,31 +232,57 @@ class Outbox:
 
     # -- intake ------------------------------------------------------------------------------
 
-    def enqueue(self, rows: Sequence[NewRow], now: dt.datetime | None = None) -> list[int]:
-        """Queue ``rows`` in one transaction; returns their ids (in order) once committed."""
+    def enqueue(
+        self,
+        rows: Sequence[NewRow],
+        now: dt.datetime | None = None,
+        state: Mapping[str, dict[str, Any]] | None = None,
+    ) -> list[int]:
+        """Queue ``rows`` in one transaction; returns their ids (in order) once committed.
+
+        In the same transaction: the ``DongBoHoSoMC`` records become the current state of their
+        dossiers in ``agent_dossiers`` (the input of the agent's statistics, see
+        :mod:`lienthong.agent.dossiers`), and the ``state`` facts are written."""
         if not rows:
             return []
         now = now or utcnow()
-        objects = [
-            AgentOutbox(
-                service=row.service,
-                unit=row.unit,
-                record_key=row.record_key,
-                order_key=row.order_key,
-                record=row.record,
-                params=row.params,
-                submitter=row.submitter,
-                state=PENDING,
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
+        values = [
+            {
+                "service": row.service,
+                "unit": row.unit,
+                "record_key": row.record_key,
+                "order_key": row.order_key,
+                "record": row.record,
+                "params": row.params,
+                "submitter": row.submitter,
+                "state": PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
             for row in rows
         ]
         with self.sessions.begin() as db:
-            db.add_all(objects)
-            db.flush()  # assigns the ids, in insertion order
-            return [obj.id for obj in objects]
+            begin_write(db, serialize_ids=True)
+            # one bulk INSERT ... RETURNING (multi-row VALUES), ids in the order of ``rows``
+            ids = list(
+                db.scalars(
+                    insert(AgentOutbox).returning(AgentOutbox.id, sort_by_parameter_order=True),
+                    values,
+                )
+            )
+            upsert_dossiers(
+                db,
+                (
+                    (row_id, row.unit, row.record)
+                    for row_id, row in zip(ids, rows, strict=True)
+                    if row.service == DOSSIER_SERVICE
+                ),
+                now,
+            )
+            for key, value in (state or {}).items():
+                _put_state(db, key, value, now)
+            return ids
 
     def get(self, row_id: int) -> AgentOutbox | None:
         with self.sessions() as db:
@@ -293,6 +327,7 @@ class Outbox:
         now = now or utcnow()
         by_id = {outcome.row_id: outcome for outcome in outcomes}
         with self.sessions.begin() as db:
+            begin_write(db)
             if by_id:
                 rows = db.scalars(
                     select(AgentOutbox).where(
@@ -325,6 +360,7 @@ class Outbox:
     def release(self, row_ids: Sequence[int], error: str, retry_at: dt.datetime) -> None:
         """Put rows back for a later attempt without counting one (nothing was sent)."""
         with self.sessions.begin() as db:
+            begin_write(db)
             for row in db.scalars(
                 select(AgentOutbox).where(
                     AgentOutbox.id.in_(list(row_ids)), AgentOutbox.state == PENDING
@@ -394,6 +430,9 @@ class Outbox:
                 previous, row.record = row.record, record
                 if identity is not None:
                     row.record_key, row.order_key = identity
+                if row.service == DOSSIER_SERVICE:  # the corrected version replaces this row's
+                    db.execute(delete(AgentDossier).where(AgentDossier.outbox_id == row.id))
+                    upsert_dossiers(db, [(row.id, row.unit, record)])
             row.state, row.next_attempt_at = PENDING, utcnow()
             db.add(
                 AgentDeadLetterAction(
@@ -434,6 +473,31 @@ class Outbox:
         if row.state != DEAD:
             raise OutboxError(f"outbox row {row_id} is {row.state}, not dead")
         return row
+
+
+def begin_write(db: Session, *, serialize_ids: bool = False) -> None:
+    """Start ``db``'s transaction as a writer, for several processes sharing the agent database
+    (the agent, and ``lienthong agent backfill`` or the ``dlq`` commands next to it).
+
+    - SQLite (WAL): ``BEGIN IMMEDIATE`` takes the write lock first (waiting up to the busy
+      timeout). A transaction that reads, then writes after another process committed, would
+      fail at once with "database is locked" instead of waiting.
+    - PostgreSQL, with ``serialize_ids``: a transaction-level advisory lock (per schema) held by
+      every transaction that queues rows. Ids come from a sequence when the rows are inserted,
+      but become visible when they commit; serialized, the ids of one transaction are all lower
+      than those of any transaction committed after it, so the worker, which reads pending rows
+      in id order, never sends a later row of a dossier before an earlier one still uncommitted.
+    """
+    connection = db.connection()
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        raw = connection.connection.dbapi_connection
+        if raw is not None and not getattr(raw, "in_transaction", True):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    elif dialect == "postgresql" and serialize_ids:
+        connection.exec_driver_sql(
+            "SELECT pg_advisory_xact_lock(hashtext('lienthong.agent_outbox:' || current_schema()))"
+        )
 
 
 def _put_state(db: Session, key: str, value: dict[str, Any], now: dt.datetime) -> None:

@@ -12,6 +12,7 @@ later features (pulls, status, metrics) hang off the same object.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine
@@ -20,7 +21,10 @@ from lienthong.agent.delivery import DeliveryWorker
 from lienthong.agent.intake import Intake, SubmitReceipt, key_field_of
 from lienthong.agent.outbox import Outbox, OutboxError, record_identity
 from lienthong.agent.portal import PortalClient
+from lienthong.agent.pulls import Puller, PullResult
 from lienthong.agent.settings import AgentSettings, ApiKey
+from lienthong.agent.stats import StatsScheduler, StatsSender
+from lienthong.agent.webhooks import WebhookSender
 from lienthong.spec import Validator, load_catalog
 from lienthong.store.db import make_engine, session_factory, upgrade
 from lienthong.store.tables import AgentOutbox
@@ -53,6 +57,17 @@ class AgentService:
             DeliveryWorker(self.outbox, self.portal, settings) if self.portal is not None else None
         )
         self._owns_engine = engine is None
+        self.webhooks = WebhookSender(self.sessions, settings.webhook)
+        self.puller = Puller(
+            self.sessions,
+            settings,
+            self.validator.catalog,
+            self.portal,
+            notify=self.webhooks.enabled,
+            on_stored=self.webhooks.wake,
+        )
+        self.stats = StatsSender(settings, self.sessions, self.outbox, self.validator)
+        self.stats_scheduler = StatsScheduler(self.stats)
 
     def start(self) -> None:
         self.outbox.put_state(
@@ -60,8 +75,16 @@ class AgentService:
         )
         if self.worker is not None:
             self.worker.start()
+        self.webhooks.start()  # when a webhook URL is set
+        if self.settings.pulls.enabled:
+            self.puller.start()
+        if self.settings.stats_auto_send:
+            self.stats_scheduler.start()
 
     def stop(self) -> None:
+        self.puller.stop()
+        self.webhooks.stop()
+        self.stats_scheduler.stop()
         if self.worker is not None:
             self.worker.stop()
         if self.portal is not None:
@@ -77,6 +100,11 @@ class AgentService:
         if receipt.queued and self.worker is not None:
             self.worker.wake()
         return receipt
+
+    def pull_now(self, services: Sequence[str] | None = None) -> list[PullResult]:
+        """Pull ``services`` (default: every configured pull) from the portal now; failures are
+        in the results and in ``agent_state`` ``pull.<service>``."""
+        return self.puller.pull_now(services)
 
     # -- dead letters --------------------------------------------------------------------------
 

@@ -40,7 +40,9 @@ __all__ = [
     "AgentSettings",
     "ApiKey",
     "PortalSettings",
+    "PullSettings",
     "SettingsError",
+    "WebhookSettings",
     "hash_api_key",
     "new_api_key",
 ]
@@ -117,6 +119,93 @@ class PortalSettings:
         return self.password
 
 
+#: The category lists pulled when ``pulls.categories`` is not set.
+DEFAULT_PULLED_CATEGORIES = (
+    "LayDanhMucCoQuan",
+    "LayDanhMucLinhVuc",
+    "LayDanhMucTinhThanh",
+    "LayDanhMucPhuongXa",
+    "LayDanhMucGioiTinh",
+    "LayDanhMucDanToc",
+    "LayDanhMucQuocGia",
+    "LayDanhMucLePhi",
+    "LayDanhMucCanCuPhapLy",
+)
+
+
+@dataclass(frozen=True)
+class PullSettings:
+    """``[pulls]``: what the agent pulls from the portal's share services, and how often.
+
+    An interval of 0 turns that pull off. See :mod:`lienthong.agent.pulls`."""
+
+    enabled: bool = False
+    """Run the pull thread (``lienthong agent pull`` works either way)."""
+    units: tuple[str, ...] = ()
+    """Units to pull for (default: the agent's ``units``)."""
+    pakn_interval_seconds: float = 60.0
+    """``DanhSachPAKNChoXuLy``: pending petitions."""
+    questions_interval_seconds: float = 60.0
+    """``LayDanhSachHoiDapGuiTuDVCQG``: questions citizens sent on the portal."""
+    qa_sets_interval_seconds: float = 86400.0
+    """``LayDanhSachHoiDapBoCoQuan``: the ministries' Q&A sets."""
+    catalog_interval_seconds: float = 86400.0
+    """``LayDanhSachTTHC``, then ``LayThuTuc`` per procedure."""
+    categories_interval_seconds: float = 86400.0
+    """The ``LayDanhMuc*`` lists of ``categories``."""
+    categories: tuple[str, ...] = DEFAULT_PULLED_CATEGORIES
+    procedure_details: int = 200
+    """Most ``LayThuTuc`` calls per catalog pull (round-robin over the list); 0: list only."""
+    page_size: int = 100
+    """``soBanGhiMoiTrang`` of the paged lists."""
+    max_pages: int = 1000
+    """Safety stop for one paged pull."""
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """``[webhook]``: where the agent notifies the local system of pulled items (signed POSTs).
+
+    The secret is never logged; ``repr`` shows ``***``. See :mod:`lienthong.agent.webhooks`."""
+
+    url: str = ""
+    """Empty: no webhook (nothing is queued for it)."""
+    secret: str = field(default="", repr=False)
+    secret_file: str | None = None
+    """A file holding the secret (first line); preferred over ``secret``."""
+    timeout_seconds: float = 10.0
+    backoff_base_seconds: float = 1.0
+    backoff_max_seconds: float = 300.0
+    poll_interval_seconds: float = 1.0
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{spec.name}={_REDACTED if spec.name == 'secret' and self.secret else getattr(self, spec.name)!r}"
+            for spec in fields(self)
+        )
+        return f"WebhookSettings({shown})"
+
+    def resolved_secret(self) -> str:
+        """The secret, read from ``secret_file`` when one is set."""
+        if self.secret_file:
+            try:
+                text = Path(self.secret_file).expanduser().read_text(encoding="utf-8")
+            except OSError as exc:
+                raise SettingsError(
+                    f"webhook.secret_file: cannot read {self.secret_file}: {exc.strerror}"
+                ) from exc
+            return text.splitlines()[0] if text else ""
+        return self.secret
+
+
+_NESTED: dict[str, type[PullSettings] | type[WebhookSettings]] = {
+    "pulls": PullSettings,
+    "webhook": WebhookSettings,
+}
+"""Nested tables read generically (``[pulls]``, ``[webhook]``; env ``LIENTHONG_AGENT_PULLS_*``,
+``LIENTHONG_AGENT_WEBHOOK_*``)."""
+
+
 @dataclass(frozen=True)
 class AgentSettings:
     """Every setting of the agent, with its default."""
@@ -143,6 +232,19 @@ class AgentSettings:
     """Packet catalog profile used to validate submissions (default qcvn120-2019)."""
     deliver: bool = True
     """Run the delivery worker (false: accept and queue only)."""
+    pulls: PullSettings = field(default_factory=PullSettings)
+    """``[pulls]``: scheduled pulls of what the portal shares."""
+    webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    """``[webhook]``: notifications of pulled items to the local system."""
+    stats_auto_send: bool = True
+    """Queue last month's DongBoThongKeHoSo for each of ``units`` once the month is over."""
+    stats_send_day: int = 1
+    """Day of the month (1-28, Vietnam time) from which last month's statistics are sent."""
+    stats_send_hour: int = 1
+    """Hour (0-23, Vietnam time) of ``stats_send_day`` from which they are sent."""
+    status_access: str = "local"
+    """Who may read the status page ``/`` and ``/metrics``: ``local`` (loopback clients only),
+    ``open`` (anyone who reaches the port) or ``off``."""
 
     # -- loading ----------------------------------------------------------------------------
 
@@ -189,6 +291,8 @@ class AgentSettings:
             raw = values[spec.name]
             if spec.name == "portal":
                 result["portal"] = _portal_from_mapping(raw)
+            elif spec.name in _NESTED:
+                result[spec.name] = _nested_from_mapping(spec.name, raw)
             elif spec.name == "api_keys":
                 result["api_keys"] = tuple(_api_key_from_mapping(item) for item in _list(raw))
             elif spec.name == "units":
@@ -200,7 +304,7 @@ class AgentSettings:
     def _with_env(self, environ: Mapping[str, str]) -> AgentSettings:
         changes: dict[str, Any] = {}
         for spec in fields(self):
-            if spec.name in ("portal", "api_keys"):
+            if spec.name in ("portal", "api_keys", *_NESTED):
                 continue
             raw = environ.get(ENV_PREFIX + spec.name.upper())
             if raw is None:
@@ -216,6 +320,10 @@ class AgentSettings:
                 portal_changes[spec.name] = raw
         if portal_changes:
             changes["portal"] = replace(self.portal, **portal_changes)
+        for name in _NESTED:
+            nested = _nested_from_env(name, getattr(self, name), environ)
+            if nested is not None:
+                changes[name] = nested
         raw_keys = environ.get(ENV_PREFIX + "API_KEYS")
         if raw_keys is not None:
             changes["api_keys"] = parse_api_keys(raw_keys)
@@ -249,6 +357,25 @@ class AgentSettings:
                 raise SettingsError(f"api_keys.{key.name}: give at least one unit")
         if self.deliver and not self.portal.username:
             raise SettingsError("portal.username is required to deliver")
+        if self.pulls.enabled and not self.portal.username:
+            raise SettingsError("portal.username is required to pull")
+        if self.pulls.page_size < 1 or self.pulls.max_pages < 1:
+            raise SettingsError("pulls.page_size and pulls.max_pages must be at least 1")
+        hook = self.webhook
+        if hook.url and not hook.url.startswith(("http://", "https://")):
+            raise SettingsError("webhook.url must be an http:// or https:// URL")
+        if hook.url and not (hook.secret or hook.secret_file):
+            raise SettingsError(
+                "webhook.secret or webhook.secret_file is required with webhook.url"
+            )
+        if hook.backoff_base_seconds <= 0 or hook.backoff_max_seconds < hook.backoff_base_seconds:
+            raise SettingsError(
+                "need 0 < webhook.backoff_base_seconds <= webhook.backoff_max_seconds"
+            )
+        if not 1 <= self.stats_send_day <= 28 or not 0 <= self.stats_send_hour <= 23:
+            raise SettingsError("need 1 <= stats_send_day <= 28 and 0 <= stats_send_hour <= 23")
+        if self.status_access not in ("local", "open", "off"):
+            raise SettingsError("status_access must be local, open or off")
 
     def describe(self) -> dict[str, Any]:
         """Every setting as plain values for display, secrets replaced by ``***``."""
@@ -266,6 +393,19 @@ class AgentSettings:
                 }
             elif spec.name == "api_keys":
                 shown["api_keys"] = [{"name": k.name, "units": list(k.units)} for k in value]
+            elif spec.name in _NESTED:
+                shown[spec.name] = {
+                    f.name: (
+                        _REDACTED
+                        if f.name == "secret" and getattr(value, f.name)
+                        else (
+                            list(getattr(value, f.name))
+                            if isinstance(getattr(value, f.name), tuple)
+                            else getattr(value, f.name)
+                        )
+                    )
+                    for f in fields(value)
+                }
             elif spec.name == "database_url":
                 from lienthong.store.db import redact_url
 
@@ -340,3 +480,39 @@ def _api_key_from_mapping(raw: Any) -> ApiKey:
     if not isinstance(name, str) or not name or not isinstance(digest, str):
         raise SettingsError("each api_keys entry needs name and key_sha256")
     return ApiKey(name, digest, tuple(_strings(raw.get("units", []), f"api_keys.{name}.units")))
+
+
+def _nested_from_mapping(name: str, raw: Any) -> Any:
+    """``[pulls]`` / ``[webhook]`` from TOML: unknown keys are an error, values typed."""
+    cls = _NESTED[name]
+    if not isinstance(raw, Mapping):
+        raise SettingsError(f"{name} must be a table ([{name}])")
+    known = {spec.name: spec for spec in fields(cls)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise SettingsError(f"unknown {name} setting(s): {', '.join(unknown)}")
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        default = getattr(cls(), key)
+        if isinstance(default, tuple):
+            values[key] = tuple(_strings(value, f"{name}.{key}"))
+        else:
+            values[key] = _typed(f"{name}.{key}", default, value)
+    return cls(**values)
+
+
+def _nested_from_env(name: str, current: Any, environ: Mapping[str, str]) -> Any:
+    """``current`` with the ``LIENTHONG_AGENT_<NAME>_<FIELD>`` variables applied, or None."""
+    changes: dict[str, Any] = {}
+    for spec in fields(current):
+        raw = environ.get(f"{ENV_PREFIX}{name.upper()}_{spec.name.upper()}")
+        if raw is None:
+            continue
+        default = getattr(type(current)(), spec.name)
+        if isinstance(default, tuple):
+            changes[spec.name] = tuple(
+                item.strip() for item in raw.replace(";", ",").split(",") if item.strip()
+            )
+        else:
+            changes[spec.name] = _typed(f"{name}.{spec.name}", default, raw)
+    return replace(current, **changes) if changes else None

@@ -266,6 +266,51 @@ def submit_command(
         raise typer.Exit(1)
 
 
+# -- pulls ---------------------------------------------------------------------------------------
+
+
+@agent_app.command("pull")
+def pull_command(
+    ctx: typer.Context,
+    services: Annotated[
+        list[str] | None,
+        typer.Option("--service", "-s", help="Only this service (repeatable)."),
+    ] = None,
+) -> None:
+    """Lấy dữ liệu từ Cổng / Pull what the portal shares now (PAKN, questions, catalog...).
+
+    Works on the agent database directly; new and changed items are queued for the webhook,
+    which the running agent sends."""
+    from lienthong.agent.service import AgentService
+
+    settings = replace(_settings(ctx), deliver=False)
+    if not settings.portal.username:
+        _fail("thiếu portal.username", "portal.username is required to pull")
+    try:
+        service = AgentService(settings)
+    except SettingsError as exc:
+        _fail(f"cấu hình không hợp lệ: {exc}", f"invalid configuration: {exc}")
+    try:
+        results = service.pull_now(services or None)
+    finally:
+        service.stop()
+    table = Table(title="pulls")
+    for column in ("service", "unit", "items", "new", "changed", "error"):
+        table.add_column(column)
+    for result in results:
+        table.add_row(
+            result.service,
+            result.unit or "*",
+            str(result.items),
+            str(result.counts.new),
+            str(result.counts.changed),
+            safe(result.error or ""),
+        )
+    console.print(table)
+    if not all(result.ok for result in results):
+        raise typer.Exit(1)
+
+
 # -- dead letters ----------------------------------------------------------------------------
 
 
@@ -407,3 +452,10 @@ def dlq_drop(
     finally:
         service.stop()
     console.print(f"Bản ghi {row_id} đã bỏ / row {row_id} dropped")
+
+
+# ``lienthong agent backfill`` (registers itself on agent_app; imported last: it uses the above)
+from lienthong.cli import agent_backfill as _agent_backfill  # noqa: E402, F401
+
+# ``lienthong agent status`` and ``stats show|send`` (register themselves the same way)
+from lienthong.cli import agent_status as _agent_status  # noqa: E402, F401
