@@ -265,3 +265,28 @@ def test_submissions_are_checked(running: RunningHub, change: dict[str, str], fi
 def test_a_file_needs_content_or_a_link(running: RunningHub) -> None:
     with running.hub.sessions() as db, pytest.raises(PetitionError):
         submit_petition(db, _fields(), [Attachment("rong.pdf")])
+
+
+def test_pending_petitions_are_filtered_by_the_date_sent(running: RunningHub) -> None:
+    """tuNgay / denNgay are inclusive; a denNgay at midnight takes in that whole day."""
+    session = running.login()
+    sent = {"A-1": "20260301080000", "A-2": "20260302235959", "A-3": "20260303000000"}
+    records = [
+        _local(MaPAKN=code, NgayGuiPAKN=when, TrangThai="1", CongKhai="False")
+        for code, when in sent.items()
+    ]
+    for record in records:
+        for name in ("NoiDungTraLoi", "NgayTraLoi"):
+            record.pop(name)
+    assert _call(running, session, "DongBoPAKNDiaPhuong", data=records)["error_code"] == "00"
+
+    def listed(**dates: str) -> list[str]:
+        rows = _call(running, session, "DanhSachPAKNChoXuLy", **dates)["result"]
+        return sorted(str(r["MaPAKNDiaPhuong"]) for r in rows)
+
+    assert listed() == ["A-1", "A-2", "A-3"]
+    assert listed(tuNgay="20260302000000") == ["A-2", "A-3"]
+    assert listed(denNgay="20260302000000") == ["A-1", "A-2"]
+    assert listed(tuNgay="20260302000000", denNgay="20260302000000") == ["A-2"]
+    assert listed(denNgay="20260301075959") == []
+    assert listed(denNgay="20260301080000") == ["A-1"]

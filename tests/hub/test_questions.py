@@ -191,3 +191,23 @@ def test_questions_are_checked(running: RunningHub, change: dict[str, str], fiel
     with pytest.raises(PetitionError) as caught:
         _ask(running, **change)
     assert field in [name for name, _, _ in caught.value.problems]
+
+
+def test_portal_questions_are_filtered_by_the_date_sent(running: RunningHub) -> None:
+    import datetime as dt
+
+    from lienthong.spec.dates import VIETNAM
+
+    session = running.login()
+    hoidap_id = _ask(running)
+    today = dt.datetime.now(VIETNAM).strftime("%Y%m%d")
+    tomorrow = (dt.datetime.now(VIETNAM) + dt.timedelta(days=1)).strftime("%Y%m%d")
+    yesterday = (dt.datetime.now(VIETNAM) - dt.timedelta(days=1)).strftime("%Y%m%d")
+
+    def listed(**dates: str) -> list[str]:
+        rows = _call(running, session, "LayDanhSachHoiDapGuiTuDVCQG", **dates)["result"]
+        return [str(r["HOIDAPID"]) for r in rows]
+
+    assert listed(tuNgay=f"{today}000000", denNgay=f"{today}000000") == [str(hoidap_id)]
+    assert listed(tuNgay=f"{tomorrow}000000") == []
+    assert listed(denNgay=f"{yesterday}000000") == []

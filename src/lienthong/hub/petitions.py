@@ -26,7 +26,7 @@ from lienthong.hub.auth import Principal
 from lienthong.hub.dossiers import Outcome, rejected
 from lienthong.hub.errors import HubError
 from lienthong.spec import Validator, load_catalog
-from lienthong.spec.dates import format_wire_date
+from lienthong.spec.dates import format_wire_date, parse_wire_date
 from lienthong.spec.identifiers import parse_agency_code
 from lienthong.spec.validate import EnvelopeResult
 from lienthong.store.hashing import record_hash
@@ -105,6 +105,33 @@ def page_of(envelope: dict[str, Any], default_size: int = 10, max_size: int = 50
             f"trangHienTai >= 1, 1 <= soBanGhiMoiTrang <= {max_size}",
         )
     return slice((page - 1) * size, page * size)
+
+
+def date_window(envelope: dict[str, Any]) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """``tuNgay`` / ``denNgay`` (wire dates, checked by :func:`check_params`) as a half-open
+    window [start, end). Both bounds are inclusive on the wire; a ``denNgay`` at midnight means
+    that whole day."""
+    start = parse_wire_date(str(envelope["tuNgay"])) if envelope.get("tuNgay") else None
+    end = parse_wire_date(str(envelope["denNgay"])) if envelope.get("denNgay") else None
+    if end is not None:
+        end += dt.timedelta(days=1) if end.time() == dt.time() else dt.timedelta(seconds=1)
+    return start, end
+
+
+def in_window(
+    moment: dt.datetime | None, window: tuple[dt.datetime | None, dt.datetime | None]
+) -> bool:
+    start, end = window
+    if moment is None:
+        return start is None and end is None
+    return (start is None or moment >= start) and (end is None or moment < end)
+
+
+def sent_at(record: dict[str, Any], name: str, fallback: dt.datetime) -> dt.datetime:
+    """When a petition or question was sent: its wire date ``name``, else when the hub got it."""
+    value = record.get(name)
+    parsed = parse_wire_date(value) if isinstance(value, str) and value else None
+    return parsed or fallback
 
 
 def within(unit: str, scope: str) -> bool:
@@ -430,12 +457,14 @@ def sync_answers(db: Session, principal: Principal, result: EnvelopeResult) -> l
 def pending(db: Session, scope: str, envelope: dict[str, Any]) -> list[dict[str, Any]]:
     """DanhSachPAKNChoXuLy: pending and processing petitions of ``scope`` and the units under it."""
     window = page_of(envelope, default_size=100)
+    dates = date_window(envelope)
     petitions = [
         petition
         for petition in db.scalars(
             select(Petition).where(Petition.status.in_(OPEN)).order_by(Petition.id)
         )
         if within(petition.unit, scope)
+        and in_window(sent_at(petition.record, "NgayGuiPAKN", petition.created_at), dates)
     ]
     counts = _file_counts(db, [p.id for p in petitions[window]])
     rows = []

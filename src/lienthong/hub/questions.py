@@ -28,7 +28,14 @@ from sqlalchemy.orm import Session
 
 from lienthong.hub.auth import Principal
 from lienthong.hub.dossiers import Outcome, rejected
-from lienthong.hub.petitions import PetitionError, page_of, within
+from lienthong.hub.petitions import (
+    PetitionError,
+    date_window,
+    in_window,
+    page_of,
+    sent_at,
+    within,
+)
 from lienthong.spec import Validator, load_catalog
 from lienthong.spec.dates import format_wire_date
 from lienthong.spec.identifiers import parse_agency_code
@@ -323,6 +330,7 @@ def sync_answers(db: Session, principal: Principal, result: EnvelopeResult) -> l
 
 def pending(db: Session, scope: str, envelope: dict[str, Any]) -> list[dict[str, Any]]:
     """LayDanhSachHoiDapGuiTuDVCQG: pending portal questions of ``scope`` and the units under it."""
+    dates = date_window(envelope)
     questions = [
         question
         for question in db.scalars(
@@ -331,6 +339,7 @@ def pending(db: Session, scope: str, envelope: dict[str, Any]) -> list[dict[str,
             .order_by(Question.id)
         )
         if within(question.unit, scope)
+        and in_window(sent_at(question.record, "NGAYGUI", question.created_at), dates)
     ]
     return _rows(questions, envelope)
 
@@ -339,6 +348,7 @@ def ministry_sets(db: Session, envelope: dict[str, Any]) -> list[dict[str, Any]]
     """LayDanhSachHoiDapBoCoQuan: the ministries' Q&A, optionally for one MATTHC / MALINHVUC."""
     procedure = str(envelope.get("MATTHC") or "")
     domain = str(envelope.get("MALINHVUC") or "")
+    dates = date_window(envelope)
     questions = [
         question
         for question in db.scalars(
@@ -346,6 +356,7 @@ def ministry_sets(db: Session, envelope: dict[str, Any]) -> list[dict[str, Any]]
         )
         if (not procedure or question.record.get("MATTHCDP") == procedure)
         and (not domain or question.record.get("MALINHVUC") == domain)
+        and in_window(sent_at(question.record, "NGAYGUI", question.created_at), dates)
     ]
     return _rows(questions, envelope)
 
