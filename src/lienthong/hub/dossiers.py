@@ -78,6 +78,12 @@ def _refused(index: int, key: str | None, unit: str) -> Outcome:
     )
 
 
+def _validated_unit(code: str) -> str:
+    """The unit of a dossier code that passed validation (``dossier_code.format``): in both
+    formats the unit is what precedes the last two ``-`` parts, and holds no ``-`` itself."""
+    return code.rsplit("-", 2)[0]
+
+
 def _dossier_unit(code: str) -> str:
     parsed = parse_dossier_code(code)
     return parsed.unit if parsed is not None else code.rsplit("-", 2)[0]
@@ -101,7 +107,7 @@ def sync_dossiers(
             continue
         record = record_result.record
         code = str(record["MaHoSo"])
-        owner = _dossier_unit(code)
+        owner = _validated_unit(code)
         if not principal.may_act_for(owner):
             outcomes[position] = _refused(record_result.index, code, owner)
             continue
@@ -225,7 +231,7 @@ def sync_progress(db: Session, principal: Principal, result: EnvelopeResult) -> 
             continue
         record = record_result.record
         code = str(record["MaHoSo"])
-        owner = _dossier_unit(code)
+        owner = _validated_unit(code)
         if not principal.may_act_for(owner):  # before existence, so existence does not leak
             outcomes.append(_refused(record_result.index, code, owner))
             continue

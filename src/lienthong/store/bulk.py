@@ -13,6 +13,7 @@ here read back through the ORM like any other.
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,12 @@ Converter = Callable[[Any], Any]
 def _sqlite_datetime(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
+    return _sqlite_text(value)
+
+
+@lru_cache(maxsize=65536)
+def _sqlite_text(value: dt.datetime) -> str:
+    # cached: a batch repeats its timestamps (the wire dates are cached the same way)
     offset = value.utcoffset()
     if offset is None:
         raise ValueError(f"naive datetime {value.isoformat()}: give it a time zone")
