@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import delete, func, insert, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, defer, sessionmaker
 
 from lienthong.agent.dossiers import DOSSIER_SERVICE, upsert_dossiers
 from lienthong.spec.identifiers import parse_dossier_code
@@ -147,6 +147,18 @@ class _Plannable(Protocol):
 
 
 R = TypeVar("R", bound=_Plannable)
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """The columns of a pending row that :func:`plan_batch` reads."""
+
+    id: int
+    service: str
+    unit: str
+    params: dict[str, Any]
+    order_key: str | None
+    next_attempt_at: dt.datetime
 
 
 def _envelope_key(row: _Plannable) -> tuple[str, str, str]:
@@ -295,17 +307,38 @@ class Outbox:
         now = now or utcnow()
         window = max(self.scan_window, 4 * limit)
         with self.sessions() as db:
-            pending = db.scalars(
-                select(AgentOutbox)
-                .where(AgentOutbox.state == PENDING)
-                .order_by(AgentOutbox.id)
-                .limit(window)
-            ).all()
-        rows = plan_batch(pending, limit, now)
+            # the plan reads a few light columns of the window; only the chosen rows are loaded
+            # whole (their records), so a backlog costs one small scan per batch
+            pending = [
+                _Slot(*row)
+                for row in db.execute(
+                    select(
+                        AgentOutbox.id,
+                        AgentOutbox.service,
+                        AgentOutbox.unit,
+                        AgentOutbox.params,
+                        AgentOutbox.order_key,
+                        AgentOutbox.next_attempt_at,
+                    )
+                    .where(AgentOutbox.state == PENDING)
+                    .order_by(AgentOutbox.id)
+                    .limit(window)
+                )
+            ]
+            chosen = [slot.id for slot in plan_batch(pending, limit, now)]
+            if not chosen:
+                return None
+            rows = list(
+                db.scalars(
+                    select(AgentOutbox)
+                    .where(AgentOutbox.id.in_(chosen), AgentOutbox.state == PENDING)
+                    .order_by(AgentOutbox.id)
+                )
+            )
         if not rows:
             return None
         first = rows[0]
-        return Batch(first.service, first.unit, dict(first.params), list(rows))
+        return Batch(first.service, first.unit, dict(first.params), rows)
 
     def next_due_at(self) -> dt.datetime | None:
         """When the earliest pending row becomes due (None when nothing is pending)."""
@@ -330,9 +363,9 @@ class Outbox:
             begin_write(db)
             if by_id:
                 rows = db.scalars(
-                    select(AgentOutbox).where(
-                        AgentOutbox.id.in_(list(by_id)), AgentOutbox.state == PENDING
-                    )
+                    select(AgentOutbox)
+                    .options(defer(AgentOutbox.record))  # not needed to settle: not loaded
+                    .where(AgentOutbox.id.in_(list(by_id)), AgentOutbox.state == PENDING)
                 ).all()
                 for row in rows:
                     self._apply(row, by_id[row.id], now)
@@ -480,8 +513,9 @@ def begin_write(db: Session, *, serialize_ids: bool = False) -> None:
     (the agent, and ``lienthong agent backfill`` or the ``dlq`` commands next to it).
 
     - SQLite (WAL): ``BEGIN IMMEDIATE`` takes the write lock first (waiting up to the busy
-      timeout). A transaction that reads, then writes after another process committed, would
-      fail at once with "database is locked" instead of waiting.
+      timeout). Without it the driver begins the transaction only at the first write, so the
+      reads before it (the rows ``settle`` updates, a state row) would not be part of it: another
+      process could change them in between.
     - PostgreSQL, with ``serialize_ids``: a transaction-level advisory lock (per schema) held by
       every transaction that queues rows. Ids come from a sequence when the rows are inserted,
       but become visible when they commit; serialized, the ids of one transaction are all lower

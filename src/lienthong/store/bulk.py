@@ -13,9 +13,9 @@ here read back through the ORM like any other.
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
