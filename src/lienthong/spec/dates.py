@@ -45,9 +45,7 @@ def _parse(value: str, fmt: str) -> dt.datetime | None:
             return None
         # the C parser of ISO 8601 basic form checks the calendar like _valid, 3x faster
         try:
-            return dt.datetime.fromisoformat(f"{value[0:8]}T{value[8:14]}").replace(
-                tzinfo=VIETNAM
-            )
+            return dt.datetime.fromisoformat(f"{value[0:8]}T{value[8:14]}").replace(tzinfo=VIETNAM)
         except ValueError:
             return None
     elif fmt == "yyyyMMdd":
