@@ -486,3 +486,30 @@ def test_record_hash_is_canonical() -> None:
 def test_record_hash_survives_what_orjson_refuses() -> None:
     assert len(record_hash({"x": "\ud800"})) == 64
     assert len(record_hash({"n": 2**70})) == 64
+
+
+def test_a_background_thread_checkpoints_the_wal_of_a_sqlite_file(tmp_path: Path) -> None:
+    """Committed pages reach the database file without any commit paying for a checkpoint."""
+    import time
+
+    from lienthong.store import db as store_db
+
+    path = tmp_path / "wal.db"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE t (x TEXT)")
+        size_before = path.stat().st_size
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO t VALUES (?)", [("x" * 4000,) for _ in range(200)]
+            )
+        assert path.stat().st_size == size_before  # the rows are only in the WAL so far
+        deadline = time.monotonic() + 10 * store_db.CHECKPOINT_INTERVAL
+        while path.stat().st_size == size_before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert path.stat().st_size > 200 * 4000
+        threads = [t for t in threading.enumerate() if t.name == "lienthong-wal-checkpoint"]
+        assert threads
+    finally:
+        engine.dispose()
