@@ -196,15 +196,17 @@ class DeliveryWorker:
                 retry_at = now + dt.timedelta(seconds=self._delay(row.attempts + 1))
             results.append(RowOutcome(row.id, action.value, dict(outcome), error, retry_at))
         delivered = sum(1 for r in results if r.action == "delivered")
-        state: dict[str, dict[str, Any]] = {
-            "delivery.last_success": {
+        # "last success" means something reached the portal: an envelope whose records were all
+        # refused is an answer, not a success
+        state: dict[str, dict[str, Any]] = {}
+        if delivered:
+            state["delivery.last_success"] = {
                 "at": _iso(now),
                 "service": batch.service,
                 "rows": len(rows),
                 "delivered": delivered,
                 "error_code": str(body.get("error_code", "")),
             }
-        }
         self._settle(batch, results, state=state)
 
     def _retry_batch(

@@ -12,7 +12,7 @@ survive a restart because they come from the outbox itself.
 | ``lienthong_agent_deliveries_total`` | counter | ``service``: rows delivered |
 | ``lienthong_agent_failed_attempts_total`` | counter | ``service``: attempts that did not deliver |
 | ``lienthong_agent_session_valid`` | gauge | 1 while the portal session is valid |
-| ``lienthong_agent_last_success_timestamp_seconds`` | gauge | last answered delivery |
+| ``lienthong_agent_last_success_timestamp_seconds`` | gauge | last delivery that got a record taken |
 | ``lienthong_agent_last_error_timestamp_seconds`` | gauge | last failed delivery |
 """
 
@@ -97,7 +97,11 @@ class AgentCollector(Collector):
             value=1 if status["session"]["logged_in"] else 0,
         )
         for name, key, text in (
-            ("last_success", "last_success", "Time of the last delivery the portal answered"),
+            (
+                "last_success",
+                "last_success",
+                "Time of the last delivery of which the portal took a record",
+            ),
             ("last_error", "last_error", "Time of the last failed delivery"),
         ):
             stamp = _timestamp(status.get(key))
