@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -83,3 +85,37 @@ def test_no_rows_writes_nothing(sessions: sessionmaker[Session]) -> None:
     with sessions() as db:
         insert_rows(db, Dossier, [])
         assert db.scalars(select(Dossier)).all() == []
+
+
+def test_sqlite_text_of_wire_dates_is_what_the_orm_writes() -> None:
+    """The shortcut (same day, seven hours earlier) agrees with the datetime path, including
+    hours before 07:00 (the previous day in UTC), month and year ends, and bad values."""
+    from lienthong.spec.dates import parse_wire_date
+    from lienthong.store.bulk import _sqlite_datetime, sqlite_text_of_wire_date
+
+    values = [
+        "20260302073512",
+        "20260302070000",
+        "20260302065959",
+        "20260301000000",
+        "20260101030000",
+        "20240229230000",
+        "20241231235959",
+        "20250229100000",
+        "2026030207351",
+        "",
+        None,
+        "20260302246000",
+    ]
+    for value in values:
+        parsed = parse_wire_date(value) if isinstance(value, str) and value else None
+        assert sqlite_text_of_wire_date(value) == _sqlite_datetime(parsed), value
+
+
+@given(st.datetimes(min_value=datetime(1900, 1, 1, 7), max_value=datetime(2199, 12, 31)))
+def test_sqlite_text_of_any_wire_date(moment: datetime) -> None:
+    from lienthong.spec.dates import VIETNAM, format_wire_date, parse_wire_date
+    from lienthong.store.bulk import _sqlite_datetime, sqlite_text_of_wire_date
+
+    wire = format_wire_date(moment.replace(tzinfo=VIETNAM))
+    assert sqlite_text_of_wire_date(wire) == _sqlite_datetime(parse_wire_date(wire))

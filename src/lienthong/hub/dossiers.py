@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,9 +20,13 @@ from lienthong.hub.errors import HubError
 from lienthong.spec.dates import parse_wire_date
 from lienthong.spec.identifiers import parse_dossier_code
 from lienthong.spec.validate import EnvelopeResult, RecordResult
-from lienthong.store.bulk import RawJson, insert_rows
+from lienthong.store.bulk import RawJson, insert_rows, sqlite_text_of_wire_date
 from lienthong.store.hashing import canonical_json
 from lienthong.store.tables import Dossier, DossierEvent
+
+
+def _wire_date(value: object) -> dt.datetime | None:
+    return parse_wire_date(value) if isinstance(value, str) and value else None
 
 
 def _when(record: dict[str, Any], name: str) -> dt.datetime | None:
@@ -127,6 +132,10 @@ def sync_dossiers(
     now = dt.datetime.now(dt.UTC)
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
+    # SQLite stores datetimes as text: make it straight from the wire date
+    when: Callable[[Any], Any] = (
+        sqlite_text_of_wire_date if db.get_bind().dialect.name == "sqlite" else _wire_date
+    )
     for code, (position, record) in candidates.items():
         index = result.records[position].index
         canonical = canonical_json(record)  # serialized once: hashed, then stored as is
@@ -145,21 +154,22 @@ def sync_dossiers(
                 message_en="The dossier already exists",
             )
             continue
+        # new rows go through insert_rows (stored forms); updates through the ORM (datetimes)
+        convert = when if row is None else _wire_date
         values = {
             "ma_ho_so": code,
             "unit": unit,
             "ma_tthc": str(record.get("MaTTHC", "")),
             "status": str(record.get("TrangThaiHoSo", "")),
-            "received_at": _when(record, "NgayTiepNhan"),
-            "due_at": _when(record, "NgayHenTra"),
-            "returned_at": _when(record, "NgayTra"),
-            "finished_at": _when(record, "NgayKetThucXuLy"),
-            "record": RawJson(canonical),
+            "received_at": convert(record.get("NgayTiepNhan")),
+            "due_at": convert(record.get("NgayHenTra")),
+            "returned_at": convert(record.get("NgayTra")),
+            "finished_at": convert(record.get("NgayKetThucXuLy")),
             "record_hash": digest,
             "updated_at": now,
         }
         if row is None:
-            inserts.append({**values, "created_at": now})
+            inserts.append({**values, "record": RawJson(canonical), "created_at": now})
             outcomes[position] = Outcome(index, code, "accepted")
         else:
             updates.append({**values, "record": record, "id": row.id})

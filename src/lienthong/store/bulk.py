@@ -22,9 +22,10 @@ import orjson
 from sqlalchemy import JSON, Table, inspect
 from sqlalchemy.orm import Session
 
+from lienthong.spec.dates import parse_wire_date
 from lienthong.store.tables import Base, UtcDateTime
 
-__all__ = ["RawJson", "insert_rows"]
+__all__ = ["RawJson", "insert_rows", "sqlite_text_of_wire_date"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +38,30 @@ class RawJson:
 Converter = Callable[[Any], Any]
 
 
-def _sqlite_datetime(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
+def _sqlite_datetime(value: dt.datetime | str | None) -> str | None:
+    if value is None or type(value) is str:
+        return value  # already the stored text (sqlite_text_of_wire_date)
+    assert isinstance(value, dt.datetime)
     return _sqlite_text(value)
+
+
+def sqlite_text_of_wire_date(value: object) -> str | None:
+    """The stored SQLite text of a wire date (``yyyyMMddHHmmss``, Vietnam time): what
+    ``_sqlite_datetime(parse_wire_date(value))`` gives, without building a datetime when the
+    time is 07:00 or later (UTC is then the same day, seven hours earlier). ``None`` when the
+    value is empty or not a wire date-time."""
+    if type(value) is not str or not value:
+        return None
+    if len(value) == 14 and value.isdigit() and "07" <= value[8:10] <= "23":
+        if parse_wire_date(value) is None:  # cached: validation has usually parsed it
+            return None
+        hour = int(value[8:10]) - 7
+        return (
+            f"{value[0:4]}-{value[4:6]}-{value[6:8]} {hour:02d}:{value[10:12]}:{value[12:14]}"
+            ".000000"
+        )
+    parsed = parse_wire_date(value)
+    return None if parsed is None else _sqlite_text(parsed)
 
 
 @lru_cache(maxsize=65536)
