@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -21,7 +22,7 @@ OTHER_UNIT = "000.00.00.H60"
 PASSWORD = "mat-khau-thu-nghiem"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -52,18 +53,9 @@ class RunningHub:
         )
 
 
-@pytest.fixture
-def running(engine: Engine) -> Iterator[RunningHub]:
-    settings = HubSettings(
-        port=_free_port(),
-        login_failures_per_account=3,
-        login_failures_per_client=50,
-        max_body_bytes=200_000,
-    )
-    hub = Hub(settings, engine=engine)
-    hub.accounts.add("tinh_thanhhoa", PASSWORD, [UNIT])
-    hub.accounts.add("tinh_lamdong", PASSWORD, [OTHER_UNIT])
-    hub.accounts.add("chi_tra_cuu", PASSWORD, [UNIT], services=["TraCuuHoSo"])
+@contextmanager
+def serve(hub: Hub, settings: HubSettings) -> Iterator[RunningHub]:
+    """``hub`` behind uvicorn on ``settings.port``, in a thread, until the block ends."""
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings, hub=hub), host="127.0.0.1", port=settings.port, log_level="warning"
@@ -76,7 +68,26 @@ def running(engine: Engine) -> Iterator[RunningHub]:
         assert time.monotonic() < deadline, "hub did not start"
         time.sleep(0.02)
     running = RunningHub(hub, settings)
-    yield running
-    running.client.close()
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield running
+    finally:
+        running.client.close()
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def running(engine: Engine) -> Iterator[RunningHub]:
+    settings = HubSettings(
+        port=free_port(),
+        login_failures_per_account=3,
+        login_failures_per_client=50,
+        public_submissions_per_client=1000,  # tests/hub/test_public_limits.py tests the limit
+        max_body_bytes=200_000,
+    )
+    hub = Hub(settings, engine=engine)
+    hub.accounts.add("tinh_thanhhoa", PASSWORD, [UNIT])
+    hub.accounts.add("tinh_lamdong", PASSWORD, [OTHER_UNIT])
+    hub.accounts.add("chi_tra_cuu", PASSWORD, [UNIT], services=["TraCuuHoSo"])
+    with serve(hub, settings) as running:
+        yield running

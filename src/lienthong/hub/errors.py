@@ -107,6 +107,13 @@ ANSWER_CODES: Mapping[str, AnswerCode] = {
             "Bước xử lý không được phép ở trạng thái hiện tại",
             "Workflow step not allowed in the current status",
         ),
+        _a(
+            "43",
+            429,
+            "Gửi quá nhiều phản ánh, kiến nghị hoặc câu hỏi; thử lại sau",
+            "Too many petitions or questions sent; try again later",
+            True,
+        ),
         _a("99", 500, "Lỗi hệ thống; thử lại sau", "Internal error; try again later", True),
     )
 }

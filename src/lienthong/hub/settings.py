@@ -25,6 +25,10 @@ class HubSettings:
     """Failed logins allowed per account within ``login_window_seconds`` before refusing."""
     login_failures_per_client: int = 20
     login_window_seconds: int = 300
+    public_submissions_per_client: int = 10
+    """Citizen submissions (PAKN, questions; forms and API) allowed per client address within
+    ``public_window_seconds`` before refusing (``0``: no limit)."""
+    public_window_seconds: int = 3600
     keep_raw_bodies: bool = True
     """Keep the raw body of accepted pushes in the message log (evidence)."""
     profile: str | None = None

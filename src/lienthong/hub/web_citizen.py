@@ -21,6 +21,11 @@ submission by a token in a hidden field that must equal a ``SameSite=Strict`` co
 submit; the cookie is ``__Host-`` prefixed over HTTPS) and by refusing a POST whose
 ``Sec-Fetch-Site``, ``Origin`` or ``Referer`` names another site. Bodies larger than the hub's
 ``max_body_bytes`` are refused before they are read.
+
+Every submission that gets past those request checks counts towards the limit per client
+address (:mod:`lienthong.hub.limits`), before its fields are checked: over the limit, the API
+answers code 43 (HTTP 429, ``Retry-After``) and a form comes back (HTTP 429) with the values
+kept and the minutes to wait; nothing is stored.
 """
 
 from __future__ import annotations
@@ -44,7 +49,8 @@ from starlette.routing import Route
 
 from lienthong.hub import petitions, questions
 from lienthong.hub.errors import ANSWER_CODES, HubError
-from lienthong.hub.web import HEADERS, Served, format_time, logged, mask_name
+from lienthong.hub.limits import admit_submission, client_key
+from lienthong.hub.web import HEADERS, Served, client_of, format_time, logged, mask_name
 from lienthong.spec import Validator
 from lienthong.spec.dates import VIETNAM, parse_wire_date
 from lienthong.spec.identifiers import agency_registry, parse_agency_code
@@ -660,6 +666,21 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
 
         return handle
 
+    def admit(request: Request) -> Awaitable[int]:
+        """0 when the client may submit (the attempt is counted), else the seconds to wait."""
+        key = client_key(client_of(request))
+
+        def count() -> int:
+            with hub.sessions() as db:
+                return admit_submission(db, settings, key)
+
+        return anyio.to_thread.run_sync(count)
+
+    def unit_of(raw: Mapping[str, Any], kind: FormKind, units: Sequence[Unit]) -> str | None:
+        """The unit a submission names, for the log, when it is one of ``units``."""
+        code = raw.get(kind.unit_field)
+        return code if isinstance(code, str) and code in unit_names(units) else None
+
     def store(kind: FormKind, values: dict[str, str]) -> str:
         with hub.sessions() as db:
             ident = kind.submit(db, values, hub.validator)
@@ -718,6 +739,19 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
                     "The form session is invalid or has expired. Please fill the form in again.",
                 )  # fmt: skip
             raw = {spec.name: fields.get(spec.name, "") for spec in kind.fields}
+            wait = await admit(request)
+            if wait:
+                minutes = math.ceil(wait / 60)
+                window = math.ceil(settings.public_window_seconds / 60)
+                notice = (
+                    "Bạn đã gửi quá nhiều phản ánh, kiến nghị hoặc câu hỏi trong "
+                    f"{window} phút qua. Vui lòng thử lại sau {minutes} phút.",
+                    f"You have sent too many petitions or questions in the last {window} "
+                    f"minutes. Please try again in {minutes} minute(s).",
+                )
+                page = form_page(request, kind, units, status=429, values=raw, notice=notice)
+                page.headers["Retry-After"] = str(wait)
+                return Served(page, "43", unit_of(raw, kind, units), 1, 0, 1, size)
             values, errors = check_submission(kind, raw, units, hub.validator, strict=False)
             unit = values.get(kind.unit_field) if kind.unit_field not in errors else None
             if errors:
@@ -797,6 +831,14 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
                     HubError("12", "cần một đối tượng JSON", "expected a JSON object"), size
                 )
             units = await anyio.to_thread.run_sync(units_now)
+            wait = await admit(request)
+            if wait:
+                served = api_error(
+                    HubError("43", f"thử lại sau {wait} giây", f"try again in {wait} s"), size
+                )
+                served.response.headers["Retry-After"] = str(wait)
+                served.unit = unit_of(value, kind, units)
+                return served
             values, errors = check_submission(kind, value, units, hub.validator)
             if errors:
                 return invalid(kind, errors, size)

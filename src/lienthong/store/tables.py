@@ -51,6 +51,7 @@ __all__ = [
     "MessageLog",
     "Petition",
     "PetitionFile",
+    "PublicSubmission",
     "Question",
     "ReferenceEntry",
     "UnitReport",
@@ -469,3 +470,16 @@ class AgentDossier(Base):
     #: The outbox row that carried this version.
     outbox_id: Mapped[int | None] = mapped_column(BigId)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class PublicSubmission(Base):
+    """A citizen's submission attempt (PAKN or question, form or API), for rate limiting per
+    client address across workers. Rows older than the window are purged as new ones come."""
+
+    __tablename__ = "public_submissions"
+    __table_args__ = (Index(None, "client", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    #: The client address, an IPv6 client's /64 network (:func:`lienthong.hub.limits.client_key`).
+    client: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
