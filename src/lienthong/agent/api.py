@@ -28,6 +28,7 @@ from lienthong.agent.pulls_api import pulled_routes
 from lienthong.agent.service import AgentService
 from lienthong.agent.settings import ApiKey
 from lienthong.agent.web import status_routes
+from lienthong.asgi import read_limited_body
 from lienthong.spec.inputs import loads
 from lienthong.store.tables import AgentOutbox
 
@@ -68,21 +69,6 @@ def outbox_view(row: AgentOutbox) -> dict[str, Any]:
     }
 
 
-async def _read_body(request: Request, limit: int) -> bytes | None:
-    """The body, or None as soon as it exceeds ``limit``."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def create_app(service: AgentService, *, manage_service: bool = True) -> Starlette:
     """The local API over ``service``; with ``manage_service``, the app's lifespan starts and
     stops the service (the delivery worker runs while the server does)."""
@@ -114,7 +100,7 @@ def create_app(service: AgentService, *, manage_service: bool = True) -> Starlet
 
     async def submit(request: Request) -> Response:
         key = authenticate(request)
-        body = await _read_body(request, settings.max_body_bytes)
+        body = await read_limited_body(request, settings.max_body_bytes)
         if body is None:
             limit = settings.max_body_bytes
             raise LocalApiError(

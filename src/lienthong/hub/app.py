@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lienthong.asgi import read_limited_body
 from lienthong.hub import dossiers, petitions, questions, reference, reports
 from lienthong.hub.auth import Principal, login, principal_for
 from lienthong.hub.errors import ANSWER_CODES, HubError
@@ -444,21 +445,6 @@ def _utcnow() -> Any:
     return dt.datetime.now(dt.UTC)
 
 
-async def _read_body(request: Request, limit: int) -> bytes | None:
-    """The body, or None when it exceeds ``limit`` (stop reading as soon as it does)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def create_app(settings: HubSettings | None = None, hub: Hub | None = None) -> Starlette:
     settings = settings or HubSettings.from_env()
     state = hub or Hub(settings)
@@ -477,7 +463,7 @@ def create_app(settings: HubSettings | None = None, hub: Hub | None = None) -> S
                 .strip()
                 .lower()
             )
-            body = await _read_body(request, settings.max_body_bytes)
+            body = await read_limited_body(request, settings.max_body_bytes)
             early = None
             if body is None:
                 limit = settings.max_body_bytes

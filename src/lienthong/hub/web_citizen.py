@@ -47,6 +47,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from lienthong.asgi import read_limited_body
 from lienthong.hub import petitions, questions
 from lienthong.hub.errors import ANSWER_CODES, HubError
 from lienthong.hub.limits import admit_submission, client_key
@@ -354,21 +355,6 @@ def _ordered(kind: FormKind, errors: Mapping[str, tuple[str, str]]) -> list[tupl
 
 
 # -- request helpers --------------------------------------------------------------------------------
-
-
-async def _read_body(request: Request, limit: int) -> bytes | None:
-    """The body, or None when it exceeds ``limit`` (refused unread when declared larger)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _content_type(request: Request) -> str:
@@ -689,7 +675,7 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
 
     def send_form(kind: FormKind) -> Handler:
         async def handle(request: Request) -> Served:
-            body = await _read_body(request, limit)
+            body = await read_limited_body(request, limit)
             size = (
                 len(body) if body is not None else int(request.headers.get("content-length") or 0)
             )
@@ -812,7 +798,7 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
 
     def api(kind: FormKind) -> Handler:
         async def handle(request: Request) -> Served:
-            body = await _read_body(request, limit)
+            body = await read_limited_body(request, limit)
             if body is None:
                 size = int(request.headers.get("content-length") or 0)
                 return api_error(
