@@ -513,3 +513,21 @@ def test_a_background_thread_checkpoints_the_wal_of_a_sqlite_file(tmp_path: Path
         assert threads
     finally:
         engine.dispose()
+
+
+@POSTGRESQL_ONLY
+def test_kept_raw_bodies_are_compressed_with_lz4_where_the_server_can(engine: Engine) -> None:
+    with engine.connect() as connection:
+        supported = connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_settings WHERE name = 'default_toast_compression' "
+                "AND 'lz4' = ANY(enumvals)"
+            )
+        )
+        method = connection.scalar(
+            text(
+                "SELECT attcompression FROM pg_attribute "
+                "WHERE attrelid = 'message_log'::regclass AND attname = 'raw_body'"
+            )
+        )
+    assert method == ("l" if supported else "")

@@ -20,7 +20,7 @@ from lienthong.hub.errors import HubError
 from lienthong.spec.dates import parse_wire_date
 from lienthong.spec.identifiers import parse_dossier_code
 from lienthong.spec.validate import EnvelopeResult, RecordResult
-from lienthong.store.bulk import RawJson, insert_rows, sqlite_text_of_wire_date
+from lienthong.store.bulk import RawJson, in_values, insert_rows, sqlite_text_of_wire_date
 from lienthong.store.hashing import canonical_json
 from lienthong.store.tables import Dossier, DossierEvent
 
@@ -122,7 +122,7 @@ def sync_dossiers(
             row.ma_ho_so: row
             for row in db.execute(
                 select(Dossier.id, Dossier.ma_ho_so, Dossier.record_hash).where(
-                    Dossier.ma_ho_so.in_(list(candidates))
+                    in_values(db, Dossier.ma_ho_so, list(candidates))
                 )
             )
         }
@@ -211,7 +211,7 @@ def sync_progress(db: Session, principal: Principal, result: EnvelopeResult) -> 
             row.ma_ho_so: row
             for row in db.execute(
                 select(Dossier.id, Dossier.ma_ho_so, Dossier.unit).where(
-                    Dossier.ma_ho_so.in_(list(codes))
+                    in_values(db, Dossier.ma_ho_so, list(codes))
                 )
             )
         }
@@ -224,7 +224,7 @@ def sync_progress(db: Session, principal: Principal, result: EnvelopeResult) -> 
     latest_stored: dict[int, dt.datetime] = {}
     if ids:
         query = select(DossierEvent.dossier_id, DossierEvent.record_hash, DossierEvent.processed_at)
-        for event in db.execute(query.where(DossierEvent.dossier_id.in_(ids))):
+        for event in db.execute(query.where(in_values(db, DossierEvent.dossier_id, ids))):
             known_events.add((event.dossier_id, event.record_hash))
             when = event.processed_at
             if when is not None and (

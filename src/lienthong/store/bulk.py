@@ -19,13 +19,14 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Table, inspect
+from sqlalchemy import JSON, BigInteger, ColumnElement, String, Table, bindparam, func, inspect
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from lienthong.spec.dates import parse_wire_date
 from lienthong.store.tables import Base, UtcDateTime
 
-__all__ = ["RawJson", "insert_rows", "sqlite_text_of_wire_date"]
+__all__ = ["RawJson", "in_values", "insert_rows", "sqlite_text_of_wire_date"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +109,12 @@ def _plan(table: Table, columns: Sequence[str], dialect: str) -> tuple[str, list
         else:
             converters.append(_same)
             placeholders.append(marker)
-    statement = (
-        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-        f"VALUES ({', '.join(placeholders)})"
-    )
+    names = ", ".join(quote(c) for c in columns)
+    if dialect == "postgresql":
+        # COPY: one stream instead of one pipelined INSERT per row (about 3x less time in
+        # psycopg and the server for 1000 rows); JSON goes as text, jsonb parses it
+        return f"COPY {quote(table.name)} ({names}) FROM STDIN", converters
+    statement = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join(placeholders)})"
     return statement, converters
 
 
@@ -121,7 +124,8 @@ _PLANS: dict[tuple[str, tuple[str, ...], str], tuple[str, list[Converter]]] = {}
 def insert_rows(db: Session, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
     """INSERT ``rows`` (dicts with the same keys, column names) into ``model``'s table at once.
 
-    One ``executemany`` in the session's current transaction; no primary keys come back.
+    In the session's current transaction: one ``executemany`` on SQLite, one ``COPY`` on
+    PostgreSQL; no primary keys come back.
     """
     if not rows:
         return
@@ -144,4 +148,23 @@ def insert_rows(db: Session, model: type[Base], rows: Sequence[dict[str, Any]]) 
         else list(map(convert, [row[name] for row in rows]))
         for name, convert in zip(columns, converters, strict=True)
     ]
-    connection.exec_driver_sql(statement, list(zip(*values, strict=True)))
+    parameters = list(zip(*values, strict=True))
+    if dialect == "postgresql":
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in parameters:
+                copy.write_row(row)
+        return
+    connection.exec_driver_sql(statement, parameters)
+
+
+def in_values(db: Session, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+    """``column IN (values)`` for a batch of keys: on PostgreSQL ``column = ANY(:array)``, one
+    array parameter instead of a thousand (compiling and binding 1000 parameters cost more than
+    the lookup itself)."""
+    if db.get_bind().dialect.name == "postgresql":
+        element_type = String() if all(isinstance(v, str) for v in values) else BigInteger()
+        parameter = bindparam(None, list(values), type_=ARRAY(element_type))
+        return column == func.any(parameter)  # type: ignore[no-any-return]
+    return column.in_(list(values))  # type: ignore[no-any-return]
