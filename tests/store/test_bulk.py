@@ -119,3 +119,26 @@ def test_sqlite_text_of_any_wire_date(moment: datetime) -> None:
 
     wire = format_wire_date(moment.replace(tzinfo=VIETNAM))
     assert sqlite_text_of_wire_date(wire) == _sqlite_datetime(parse_wire_date(wire))
+
+
+def test_in_values_finds_the_keys_given(sessions: sessionmaker[Session]) -> None:
+    """One parameter for a batch of keys (an array on PostgreSQL, JSON on SQLite): text keys,
+    integer keys, unknown keys, duplicates, Vietnamese text and an empty list."""
+    from lienthong.store.bulk import in_values
+
+    codes = [f"H56.01-261130-{n:04d}" for n in range(1, 6)]
+    with sessions() as db:
+        insert_rows(db, Dossier, [_row(code, None, {}) for code in codes])
+        db.commit()
+    with sessions() as db:
+        wanted = [codes[0], codes[3], codes[3], "không có", "x' OR '1'='1"]
+        found = db.scalars(
+            select(Dossier.ma_ho_so).where(in_values(db, Dossier.ma_ho_so, wanted))
+        ).all()
+        assert sorted(found) == [codes[0], codes[3]]
+        ids = db.scalars(select(Dossier.id).order_by(Dossier.id)).all()
+        by_id = db.scalars(
+            select(Dossier.ma_ho_so).where(in_values(db, Dossier.id, [ids[1], ids[4], 10**12]))
+        ).all()
+        assert sorted(by_id) == [codes[1], codes[4]]
+        assert db.scalars(select(Dossier.id).where(in_values(db, Dossier.id, []))).all() == []

@@ -19,7 +19,16 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, BigInteger, ColumnElement, String, Table, bindparam, func, inspect
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    String,
+    Table,
+    bindparam,
+    func,
+    inspect,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -160,11 +169,14 @@ def insert_rows(db: Session, model: type[Base], rows: Sequence[dict[str, Any]]) 
 
 
 def in_values(db: Session, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
-    """``column IN (values)`` for a batch of keys: on PostgreSQL ``column = ANY(:array)``, one
-    array parameter instead of a thousand (compiling and binding 1000 parameters cost more than
-    the lookup itself)."""
+    """``column IN (values)`` for a batch of keys with one parameter instead of a thousand
+    (compiling and binding 1000 parameters cost more than the lookup itself): on PostgreSQL
+    ``column = ANY(:array)``, on SQLite ``column IN (SELECT value FROM json_each(:json))``."""
     if db.get_bind().dialect.name == "postgresql":
-        element_type = String() if all(isinstance(v, str) for v in values) else BigInteger()
-        parameter = bindparam(None, list(values), type_=ARRAY(element_type))
+        parameter = bindparam(None, list(values), type_=ARRAY(column.type))
         return column == func.any(parameter)  # type: ignore[no-any-return]
-    return column.in_(list(values))  # type: ignore[no-any-return]
+    # SQLite: the keys as one JSON array, read back by json_each (same reason)
+    keys = bindparam(None, orjson.dumps(list(values)).decode(), type_=String())
+    each = func.json_each(keys).table_valued("value")
+    rows = select(each.c.value)
+    return column.in_(rows)  # type: ignore[no-any-return]
