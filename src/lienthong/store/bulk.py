@@ -62,6 +62,11 @@ def sqlite_text_of_wire_date(value: object) -> str | None:
     value is empty or not a wire date-time."""
     if type(value) is not str or not value:
         return None
+    return _sqlite_text_of_wire_string(value)
+
+
+@lru_cache(maxsize=65536)  # a batch repeats its dates: most calls are a lookup
+def _sqlite_text_of_wire_string(value: str) -> str | None:
     if len(value) == 14 and value.isdigit() and "07" <= value[8:10] <= "23":
         if parse_wire_date(value) is None:  # cached: validation has usually parsed it
             return None
