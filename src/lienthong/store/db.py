@@ -17,12 +17,14 @@ import hashlib
 import json
 import logging
 import re
+import sqlite3
 import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.request import pathname2url
 
 import orjson
 from alembic import command
@@ -77,26 +79,32 @@ class _WalCheckpointer(threading.Thread):
 
     With the automatic checkpoint at its default (1000 pages), every second commit of a
     1000-record batch paid for a checkpoint. ``PASSIVE`` never blocks readers or writers. The
-    thread holds the engine weakly and ends when the engine is garbage-collected or disposed.
+    thread opens the file read-write only (``mode=rw``: it never creates a database, so a file
+    or folder removed under it stays removed), holds the engine weakly, and ends when the engine
+    is garbage-collected or disposed.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, path: Path) -> None:
         super().__init__(name="lienthong-wal-checkpoint", daemon=True)
         self._engine = weakref.ref(engine)
+        self._uri = "file:" + pathname2url(str(path.resolve())) + "?mode=rw"
         self._stop = threading.Event()
         event.listen(engine, "engine_disposed", lambda _engine: self._stop.set())
 
     def run(self) -> None:
         while not self._stop.wait(CHECKPOINT_INTERVAL):
-            engine = self._engine()
-            if engine is None:
+            if self._engine() is None:
                 return
             try:
-                with engine.connect() as connection:
-                    connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-            except Exception:  # a busy or vanished file: the next round, or the safety net
+                connection = sqlite3.connect(self._uri, uri=True, timeout=0.1)
+            except sqlite3.Error:
+                continue  # not created yet, or gone: mode=rw never creates it
+            try:
+                connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error:  # busy: the next round, or the automatic checkpoint
                 logger.debug("background WAL checkpoint failed", exc_info=True)
-            del engine
+            finally:
+                connection.close()
 
 
 def _json_dumps(value: Any) -> str:
@@ -159,8 +167,8 @@ def make_engine(url: str | URL, *, schema: str | None = None) -> Engine:
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, **common, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
-        if "poolclass" not in kwargs:
-            _WalCheckpointer(engine).start()
+        if "poolclass" not in kwargs and not parsed.query.get("uri") and parsed.database:
+            _WalCheckpointer(engine, Path(parsed.database).expanduser()).start()
         return engine
     engine = create_engine(parsed, **common)
     if schema is not None:
