@@ -22,6 +22,7 @@ from lienthong.agent.intake import Intake, SubmitReceipt, key_field_of
 from lienthong.agent.outbox import Outbox, OutboxError, record_identity
 from lienthong.agent.portal import PortalClient
 from lienthong.agent.pulls import Puller, PullResult
+from lienthong.agent.runlock import RunLock
 from lienthong.agent.settings import AgentSettings, ApiKey
 from lienthong.agent.stats import StatsScheduler, StatsSender
 from lienthong.agent.webhooks import WebhookSender
@@ -57,6 +58,7 @@ class AgentService:
             DeliveryWorker(self.outbox, self.portal, settings) if self.portal is not None else None
         )
         self._owns_engine = engine is None
+        self.run_lock = RunLock(self.engine)
         self.webhooks = WebhookSender(self.sessions, settings.webhook)
         self.puller = Puller(
             self.sessions,
@@ -70,6 +72,9 @@ class AgentService:
         self.stats_scheduler = StatsScheduler(self.stats)
 
     def start(self) -> None:
+        """Start the workers. Raises :class:`AgentAlreadyRunning` when another agent process
+        runs on the same database (see :mod:`lienthong.agent.runlock`)."""
+        self.run_lock.acquire()
         self.outbox.put_state(
             "agent.started", {"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
         )
@@ -89,6 +94,7 @@ class AgentService:
             self.worker.stop()
         if self.portal is not None:
             self.portal.close()
+        self.run_lock.release()
         if self._owns_engine:
             self.engine.dispose()
 

@@ -109,6 +109,7 @@ def run_command(
     import uvicorn
 
     from lienthong.agent.api import create_app
+    from lienthong.agent.runlock import AgentAlreadyRunning
     from lienthong.agent.service import AgentService
 
     settings = _settings(ctx, host=host, port=port)
@@ -116,6 +117,12 @@ def run_command(
         service = AgentService(settings)
     except SettingsError as exc:
         _fail(f"cấu hình không hợp lệ: {exc}", f"invalid configuration: {exc}")
+    try:  # before serving: a second agent on the same database must not even listen
+        service.run_lock.acquire()
+    except AgentAlreadyRunning as exc:
+        service.stop()
+        _fail(str(exc), "stop the other agent first, or give this one its own database")
+    service.run_lock.release()  # taken again, for good, by service.start() at start-up
     shown = settings.describe()
     console.print(
         f"[bold]lienthong agent[/bold] on http://{settings.host}:{settings.port}  "
