@@ -139,3 +139,34 @@ def test_too_large_halves_the_batches(
     assert states(outbox, ids) == ["delivered"] * 4
     assert [len(b["data"]) for b in seen if "data" in b] == [4, 2, 1, 1, 1, 1]
     assert all(b["session"] == "s1" for b in seen if "data" in b)
+
+
+def test_a_record_that_breaks_whole_envelopes_is_isolated(
+    outbox: Outbox, make_worker: Callable[[Handler], tuple[DeliveryWorker, list[Any]]]
+) -> None:
+    """The portal answers 500 to any envelope holding one poisonous record: after a few failed
+    attempts that record travels alone, and the rest of its batch gets through."""
+    import time
+
+    poison = "000.00.13.H56-260302-0002"
+
+    def handler(body: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
+        if any(record["MaHoSo"] == poison for record in body["data"]):
+            return 500, None
+        records = [
+            {"index": i, "key": r["MaHoSo"], "status": "accepted", "error_code": "00"}
+            for i, r in enumerate(body["data"])
+        ]
+        return 200, {"error_code": "00", "records": records}
+
+    worker, seen = make_worker(handler)
+    ids = queue(outbox, 4)  # one batch of 4 (batch_size=4), the second record poisonous
+    deadline = time.monotonic() + 20
+    while states(outbox, ids) != ["delivered", "pending", "delivered", "delivered"]:
+        assert time.monotonic() < deadline, states(outbox, ids)
+        if not worker.deliver_once():
+            time.sleep(0.005)
+    stuck = outbox.get(ids[1])
+    assert stuck is not None and stuck.attempts >= 3 and "http 500" in (stuck.last_error or "")
+    envelopes = [b for b in seen if "data" in b]
+    assert any(len(b["data"]) == 1 and b["data"][0]["MaHoSo"] == poison for b in envelopes)

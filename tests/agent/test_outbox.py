@@ -36,6 +36,7 @@ class FakeRow:
     unit: str = UNIT
     params: dict[str, Any] = field(default_factory=dict)
     next_attempt_at: dt.datetime = NOW
+    attempts: int = 0
 
 
 def new_row(service: str, mahoso: str, **params: Any) -> NewRow:
@@ -256,3 +257,24 @@ def test_on_the_database_every_row_is_delivered_once_in_order(
     for key in "abc":
         in_order = [row_id for row_id in delivered if keys[row_id] == key]
         assert in_order == sorted(in_order)
+
+
+def test_a_row_that_keeps_failing_travels_alone() -> None:
+    """A record that makes the portal fail whole envelopes must not hold its batch hostage."""
+    from lienthong.agent.outbox import ISOLATE_AFTER_ATTEMPTS
+
+    poisoned = FakeRow(1, "DongBoHoSoMC", "hoso:a", attempts=ISOLATE_AFTER_ATTEMPTS)
+    others = [FakeRow(i, "DongBoHoSoMC", f"hoso:{i}") for i in range(2, 6)]
+    # healthy rows go first, without it; alone, it goes alone
+    assert [row.id for row in plan_batch([poisoned, *others], 500, NOW)] == [2, 3, 4, 5]
+    assert [row.id for row in plan_batch([*others, poisoned], 500, NOW)] == [2, 3, 4, 5]
+    assert [row.id for row in plan_batch([poisoned], 500, NOW)] == [1]
+    # its own dossier's later rows still wait behind it
+    follower = FakeRow(9, "CapNhatTienDoHoSoMC", "hoso:a")
+    assert [row.id for row in plan_batch([poisoned, follower], 500, NOW)] == [1]
+    # a row failed fewer times still shares
+    young = FakeRow(1, "DongBoHoSoMC", "hoso:a", attempts=ISOLATE_AFTER_ATTEMPTS - 1)
+    assert [row.id for row in plan_batch([young, *others], 500, NOW)] == [1, 2, 3, 4, 5]
+    worn = FakeRow(1, "DongBoHoSoMC", "hoso:a", attempts=ISOLATE_AFTER_ATTEMPTS + 4)
+    fresher = FakeRow(2, "DongBoHoSoMC", "hoso:b", attempts=ISOLATE_AFTER_ATTEMPTS)
+    assert [row.id for row in plan_batch([worn, fresher], 500, NOW)] == [2]

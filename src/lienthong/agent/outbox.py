@@ -144,7 +144,13 @@ class _Plannable(Protocol):
     def order_key(self) -> str | None: ...
     @property
     def next_attempt_at(self) -> dt.datetime: ...
+    @property
+    def attempts(self) -> int: ...
 
+
+#: A row that has failed this many attempts travels alone: if one record makes the portal fail
+#: the whole envelope (a 5xx on some content), it stops holding the rest of its batch hostage.
+ISOLATE_AFTER_ATTEMPTS = 3
 
 R = TypeVar("R", bound=_Plannable)
 
@@ -159,6 +165,7 @@ class _Slot:
     params: dict[str, Any]
     order_key: str | None
     next_attempt_at: dt.datetime
+    attempts: int
 
 
 def _envelope_key(row: _Plannable) -> tuple[str, str, str]:
@@ -174,9 +181,11 @@ def plan_batch(pending: Sequence[R], limit: int, now: dt.datetime) -> list[R]:
     refuses or loses the first, a later update of the same dossier can never overtake it (an
     older version resent after a newer one would overwrite it). Rows of other dossiers never
     wait for each other, so interleaved services still fill whole batches; the rows of the other
-    service go in the next batch.
+    service go in the next batch. A row that failed ``ISOLATE_AFTER_ATTEMPTS`` times is sent on
+    its own, and only when no healthy row is due.
     """
     batch: list[R] = []
+    first_alone: R | None = None
     chosen_key: tuple[str, str, str] | None = None
     blocked: set[str] = set()
     for row in pending:
@@ -189,11 +198,18 @@ def plan_batch(pending: Sequence[R], limit: int, now: dt.datetime) -> list[R]:
             blocked.add(order_key)  # taken or waiting: later rows of this key wait either way
         if row.next_attempt_at > now:
             continue
+        if row.attempts >= ISOLATE_AFTER_ATTEMPTS:
+            # of the rows that travel alone, the least tried goes first: the one that keeps
+            # failing falls behind the others that once shared its envelope
+            if first_alone is None or row.attempts < first_alone.attempts:
+                first_alone = row
+            continue
         if chosen_key is None:
             chosen_key = _envelope_key(row)
         if _envelope_key(row) == chosen_key:
             batch.append(row)
-    return batch
+    # healthy rows first, so that a row failing again and again cannot starve them
+    return batch if batch or first_alone is None else [first_alone]
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,6 +335,7 @@ class Outbox:
                         AgentOutbox.params,
                         AgentOutbox.order_key,
                         AgentOutbox.next_attempt_at,
+                        AgentOutbox.attempts,
                     )
                     .where(AgentOutbox.state == PENDING)
                     .order_by(AgentOutbox.id)
