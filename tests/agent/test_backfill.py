@@ -335,3 +335,36 @@ def test_queuing_transactions_are_serialized_so_ids_follow_commits(engine: Engin
         earlier = row.id
     thread.join(10)
     assert finished.is_set() and later[0] > earlier
+
+
+def test_two_loads_of_one_file_at_once_are_refused(
+    offline: AgentService, engine: Engine, tmp_path: Path
+) -> None:
+    """The second load of a file being loaded stops at once; the first queues it once."""
+    import threading
+
+    path = write_lines(tmp_path / "hs.jsonl", demo_dossiers(8))
+    inside, finish = threading.Event(), threading.Event()
+
+    def slow_progress(offset: int, size: int, records: int) -> None:
+        inside.set()
+        finish.wait(10)
+
+    first = Backfill(offline.intake, offline.outbox, chunk_records=4)
+    outcome: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(first.run(path, "DongBoHoSoMC", UNIT, progress=slow_progress))
+    )
+    worker.start()
+    try:
+        assert inside.wait(10)
+        second = Backfill(offline.intake, offline.outbox)
+        with pytest.raises(BackfillError, match="another backfill is loading this file"):
+            second.run(path, "DongBoHoSoMC", UNIT)
+    finally:
+        finish.set()
+        worker.join(10)
+    assert outcome and outcome[0].queued_now == 8
+    assert len(queued(engine)) == 8
+    # once the first has finished, the file can be loaded again (here: recognised as done)
+    assert Backfill(offline.intake, offline.outbox).run(path, "DongBoHoSoMC", UNIT).already_finished

@@ -32,6 +32,7 @@ from typing import Any, BinaryIO
 from lienthong.agent.errors import LocalApiError
 from lienthong.agent.intake import Intake
 from lienthong.agent.outbox import NewRow, Outbox
+from lienthong.agent.runlock import AgentAlreadyRunning, RunLock
 from lienthong.agent.settings import ApiKey
 from lienthong.spec.inputs import loads
 
@@ -195,6 +196,36 @@ class Backfill:
         before it stay queued, and a re-run continues after them)."""
         identity = FileIdentity.of(path)
         key = identity.state_key(service, unit)
+        # two loads of one file at once would queue its records twice
+        lock = RunLock(
+            self.outbox.sessions.kw["bind"],
+            "backfill-" + hashlib.sha256(key.encode()).hexdigest()[:16],
+            "tệp này đang được nạp bởi một lệnh backfill khác",
+            "another backfill is loading this file",
+        )
+        try:
+            lock.acquire()
+        except AgentAlreadyRunning as exc:
+            raise BackfillError(str(exc)) from None
+        try:
+            return self._run(
+                identity, key, path, service, unit, params, restart, progress, submitter
+            )
+        finally:
+            lock.release()
+
+    def _run(
+        self,
+        identity: FileIdentity,
+        key: str,
+        path: Path,
+        service: str,
+        unit: str,
+        params: dict[str, Any] | None,
+        restart: bool,
+        progress: Callable[[int, int, int], None] | None,
+        submitter: str,
+    ) -> BackfillReport:
         params = dict(params if params is not None else default_params(service))
         report = BackfillReport(identity, key, service, unit, started_at=_now())
         state = None if restart else self.outbox.state(key)

@@ -33,8 +33,16 @@ class RunLock:
     """Take with :meth:`acquire` (raises :class:`AgentAlreadyRunning`), give back with
     :meth:`release`. In-memory SQLite databases need no lock (no other process can open them)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        name: str = "agent",
+        held_vi: str = "một tác tử khác đang chạy trên cơ sở dữ liệu này",
+        held_en: str = "another agent already runs on this database",
+    ) -> None:
         self._engine = engine
+        self._name = name
+        self._held = (held_vi, held_en)
         self._file: int | None = None
         self._connection: Any = None
         self._key = 0
@@ -49,15 +57,15 @@ class RunLock:
         database = self._engine.url.database
         if not database or database == ":memory:" or "mode=memory" in database:
             return
-        path = Path(database).expanduser().resolve().with_name(Path(database).name + ".agent-lock")
+        path = Path(database).expanduser().resolve()
+        path = path.with_name(f"{path.name}.{self._name}-lock")
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(descriptor)
             raise AgentAlreadyRunning(
-                f"một tác tử khác đang chạy trên cơ sở dữ liệu này ({database}) / another agent "
-                f"already runs on this database ({database}; lock {path})"
+                f"{self._held[0]} ({database}) / {self._held[1]} ({database}; lock {path})"
             ) from None
         os.ftruncate(descriptor, 0)
         os.write(descriptor, f"{os.getpid()}\n".encode())
@@ -68,7 +76,7 @@ class RunLock:
         try:
             schema = str(connection.scalar(text("SELECT current_schema()")))
             key = int.from_bytes(
-                hashlib.sha256(f"lienthong-agent:{schema}".encode()).digest()[:8],
+                hashlib.sha256(f"lienthong-{self._name}:{schema}".encode()).digest()[:8],
                 "big",
                 signed=True,
             )
@@ -80,8 +88,7 @@ class RunLock:
         if not taken:
             connection.close()
             raise AgentAlreadyRunning(
-                f"một tác tử khác đang chạy trên lược đồ {schema} / another agent already runs "
-                f"on this database (schema {schema})"
+                f"{self._held[0]} (lược đồ {schema}) / {self._held[1]} (schema {schema})"
             )
         self._connection = connection
         self._key = key
