@@ -50,10 +50,10 @@ from ingest import (
     USERNAME,
     BenchError,
     _free_port,
-    _tail,
     fresh_database,
     hub_process,
     percentile,
+    served_process,
 )
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -108,29 +108,8 @@ def agent_process(
     }
     log_path = workdir / f"agent-{port}.log"
     command = [sys.executable, "-m", "lienthong.cli.main", "agent", "run"]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise BenchError(f"the agent exited ({process.returncode}): {_tail(log_path)}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise BenchError(f"the agent did not answer /healthz in 60 s: {_tail(log_path)}")
-            time.sleep(0.05)
-        yield base, process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+    with served_process(command, env, port, log_path, "agent") as served:
+        yield served
 
 
 def _count(engine: Engine, model: Any, *where: Any) -> int:

@@ -259,6 +259,16 @@ def hub_process(url: str, workdir: Path) -> Iterator[tuple[str, subprocess.Popen
         "--workers",
         "1",
     ]
+    with served_process(command, env, port, log_path, "hub") as served:
+        yield served
+
+
+@contextlib.contextmanager
+def served_process(
+    command: list[str], env: dict[str, str], port: int, log_path: Path, name: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Start ``command`` (a server on ``port``, output to ``log_path``), wait until its
+    ``/healthz`` answers, yield (base URL, process); stop it afterwards (terminate, then kill)."""
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -266,14 +276,12 @@ def hub_process(url: str, workdir: Path) -> Iterator[tuple[str, subprocess.Popen
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                raise BenchError(f"the hub exited ({process.returncode}): {_tail(log_path)}")
-            try:
+                raise BenchError(f"the {name} exited ({process.returncode}): {_tail(log_path)}")
+            with contextlib.suppress(httpx.TransportError):
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
-            except httpx.TransportError:
-                pass
             if time.monotonic() > deadline:
-                raise BenchError(f"the hub did not answer /healthz in 60 s: {_tail(log_path)}")
+                raise BenchError(f"the {name} did not answer /healthz in 60 s: {_tail(log_path)}")
             time.sleep(0.05)
         yield base, process
     finally:
