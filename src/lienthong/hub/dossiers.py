@@ -72,14 +72,17 @@ def rejected(result: RecordResult) -> Outcome:
     )
 
 
-def _refused(index: int, key: str | None, unit: str) -> Outcome:
+def outside_units(
+    index: int, key: str | None, unit: str, what_vi: str = "Mã hồ sơ", what_en: str = "dossier"
+) -> Outcome:
+    """Code 30 for one record: it belongs to ``unit``, which the account may not act for."""
     return Outcome(
         index,
         key,
         "rejected",
         "30",
-        message=f"Mã hồ sơ thuộc đơn vị {unit}, ngoài phạm vi của tài khoản",
-        message_en=f"The dossier belongs to unit {unit}, outside the account's units",
+        message=f"{what_vi} thuộc đơn vị {unit}, ngoài phạm vi của tài khoản",
+        message_en=f"The {what_en} belongs to unit {unit}, outside the account's units",
     )
 
 
@@ -114,7 +117,7 @@ def sync_dossiers(
         code = str(record["MaHoSo"])
         owner = _validated_unit(code)
         if not principal.may_act_for(owner):
-            outcomes[position] = _refused(record_result.index, code, owner)
+            outcomes[position] = outside_units(record_result.index, code, owner)
             continue
         candidates[code] = (position, record)  # a later copy of the same dossier wins
     existing = (
@@ -243,7 +246,7 @@ def sync_progress(db: Session, principal: Principal, result: EnvelopeResult) -> 
         code = str(record["MaHoSo"])
         owner = _validated_unit(code)
         if not principal.may_act_for(owner):  # before existence, so existence does not leak
-            outcomes.append(_refused(record_result.index, code, owner))
+            outcomes.append(outside_units(record_result.index, code, owner))
             continue
         dossier = dossiers.get(code)
         if dossier is None:

@@ -23,7 +23,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from lienthong.hub.auth import Principal
-from lienthong.hub.dossiers import Outcome, rejected
+from lienthong.hub.dossiers import Outcome, outside_units, rejected
 from lienthong.hub.errors import HubError
 from lienthong.spec import Validator, load_catalog
 from lienthong.spec.dates import format_wire_date, parse_wire_date
@@ -250,9 +250,10 @@ def submit_petition(
     record, attachments, problems, now = _prepare(fields, files, validator)
     if problems:
         raise PetitionError(problems)
-    placeholder = f"tmp-{secrets.token_hex(16)}"
+    # the public id (PAKN-000123) comes from the row's own id: a unique temporary one until then
+    interim_id = f"tmp-{secrets.token_hex(16)}"
     row = Petition(
-        pakn_id=placeholder,
+        pakn_id=interim_id,
         unit=record["MaDonViXuLy"],
         source="portal",
         status=PENDING,
@@ -285,14 +286,7 @@ def submit_petition(
 
 
 def _refused(index: int, key: str | None, unit: str) -> Outcome:
-    return Outcome(
-        index,
-        key,
-        "rejected",
-        "30",
-        message=f"Phản ánh, kiến nghị của đơn vị {unit}, ngoài phạm vi của tài khoản",
-        message_en=f"The petition belongs to unit {unit}, outside the account's units",
-    )
+    return outside_units(index, key, unit, "Phản ánh, kiến nghị", "petition")
 
 
 def sync_local(db: Session, principal: Principal, result: EnvelopeResult) -> list[Outcome]:

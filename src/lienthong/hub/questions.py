@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lienthong.hub.auth import Principal
-from lienthong.hub.dossiers import Outcome, rejected
+from lienthong.hub.dossiers import Outcome, outside_units, rejected
 from lienthong.hub.petitions import (
     PetitionError,
     date_window,
@@ -157,9 +157,10 @@ def submit_question(db: Session, fields: dict[str, Any], validator: Validator | 
     if problems:
         raise PetitionError(problems)
     unit = record["MADONVI"]
-    placeholder = -secrets.randbits(48) - 1
+    # HOIDAPID comes from the row's own id: a unique negative one (never a real id) until then
+    interim_id = -secrets.randbits(48) - 1
     row = Question(
-        hoidap_id=placeholder,
+        hoidap_id=interim_id,
         unit=unit,
         source=PORTAL,
         status=PENDING,
@@ -180,15 +181,8 @@ def submit_question(db: Session, fields: dict[str, Any], validator: Validator | 
 # -- pushes ---------------------------------------------------------------------------------------
 
 
-def _refused(index: int, key: str, unit: str) -> Outcome:
-    return Outcome(
-        index,
-        key,
-        "rejected",
-        "30",
-        message=f"Hỏi đáp của đơn vị {unit}, ngoài phạm vi của tài khoản",
-        message_en=f"The question belongs to unit {unit}, outside the account's units",
-    )
+def _refused(index: int, key: str | None, unit: str) -> Outcome:
+    return outside_units(index, key, unit, "Hỏi đáp", "question")
 
 
 def _conflict(index: int, key: str, message: str, message_en: str) -> Outcome:

@@ -144,8 +144,8 @@ def insert_rows(db: Session, model: type[Base], rows: Sequence[dict[str, Any]]) 
     assert isinstance(table, Table)
     connection = db.connection()
     dialect = connection.dialect.name
-    if dialect not in ("sqlite", "postgresql"):
-        raise NotImplementedError(f"bulk insert on {dialect}")
+    if dialect not in ("sqlite", "postgresql"):  # the two databases lienthong supports
+        raise ValueError(f"unsupported database for bulk inserts: {dialect}")
     columns = tuple(rows[0])
     key = (table.name, columns, dialect)
     plan = _PLANS.get(key)
