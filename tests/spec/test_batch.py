@@ -37,6 +37,17 @@ VALUES: list[Any] = [
     "20240230000000",
     "20240101000000",
     "20991231000000",
+    # the calendar edges of the wire-date column check (one regex pass, then days 29-31)
+    "20240229235959",
+    "20230229120000",
+    "20240431080000",
+    "20241301000000",
+    "20240100000000",
+    "20240101240000",
+    "20240101006000",
+    "18991231000000",
+    "22000101000000",
+    "01/02/2024",
     "000.00.01.H22-250801-0001",
     "000.00.01.H22-240801-0001",
     "000.00.13.H56-260302-0000",
@@ -120,3 +131,24 @@ def test_fast_path_steps_aside_for_values_it_cannot_prove(field: str, value: Any
     records = copy.deepcopy(BASE)
     records[3][field] = value
     assert not checker.ok(records)
+
+
+@pytest.mark.parametrize(
+    ("value", "clean"),
+    [
+        ("20240229235959", True),  # leap day
+        ("20230229120000", False),  # not a leap year
+        ("20240431080000", False),  # April has 30 days
+        ("20241231235959", True),
+        ("20241301000000", False),
+        ("20240101240000", False),
+        ("18991231000000", False),
+        ("01/02/2024", False),  # a date, but not in the field's format
+    ],
+)
+def test_the_date_column_check_knows_the_calendar(value: str, clean: bool) -> None:
+    catalog = load_catalog("qcvn120-2019")
+    checker = BatchChecker(catalog, catalog.packet("DongBoHoSoMC").fields)
+    records = copy.deepcopy(BASE)
+    records[3]["NgayTiepNhan"] = value
+    assert checker.ok(records) is clean

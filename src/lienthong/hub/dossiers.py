@@ -20,7 +20,13 @@ from lienthong.hub.errors import HubError
 from lienthong.spec.dates import parse_wire_date
 from lienthong.spec.identifiers import parse_dossier_code
 from lienthong.spec.validate import EnvelopeResult, RecordResult
-from lienthong.store.bulk import RawJson, in_values, insert_rows, sqlite_text_of_wire_date
+from lienthong.store.bulk import (
+    RawJson,
+    in_values,
+    insert_columns,
+    insert_rows,
+    sqlite_text_of_wire_date,
+)
 from lienthong.store.hashing import canonical_json
 from lienthong.store.tables import Dossier, DossierEvent
 
@@ -97,6 +103,34 @@ def _dossier_unit(code: str) -> str:
     return parsed.unit if parsed is not None else code.rsplit("-", 2)[0]
 
 
+#: Dossier columns read from the record (the record itself is stored whole).
+_SUMMARY_TEXT = {"ma_tthc": "MaTTHC", "status": "TrangThaiHoSo"}
+_SUMMARY_DATES = {
+    "received_at": "NgayTiepNhan",
+    "due_at": "NgayHenTra",
+    "returned_at": "NgayTra",
+    "finished_at": "NgayKetThucXuLy",
+}
+
+
+def _summary(record: dict[str, Any], when: Callable[[Any], Any]) -> dict[str, Any]:
+    """The summary columns of one record (see :func:`_summary_columns`)."""
+    return {name: value[0] for name, value in _summary_columns([record], when).items()}
+
+
+def _summary_columns(
+    records: list[dict[str, Any]], when: Callable[[Any], Any]
+) -> dict[str, list[Any]]:
+    """The summary columns of validated records, column by column: text ("" when absent) and
+    dates (through ``when``: a datetime, or SQLite's stored text)."""
+    columns: dict[str, list[Any]] = {
+        name: [record.get(wire) or "" for record in records] for name, wire in _SUMMARY_TEXT.items()
+    }
+    for name, wire in _SUMMARY_DATES.items():
+        columns[name] = list(map(when, [record.get(wire) for record in records]))
+    return columns
+
+
 def sync_dossiers(
     db: Session, principal: Principal, unit: str, updating: bool, result: EnvelopeResult
 ) -> list[Outcome]:
@@ -133,21 +167,25 @@ def sync_dossiers(
         else {}
     )
     now = dt.datetime.now(dt.UTC)
-    inserts: list[dict[str, Any]] = []
+    new_codes: list[str] = []
+    new_records: list[dict[str, Any]] = []
+    new_json: list[RawJson] = []
+    new_hashes: list[str] = []
     updates: list[dict[str, Any]] = []
-    # SQLite stores datetimes as text: make it straight from the wire date
-    when: Callable[[Any], Any] = (
-        sqlite_text_of_wire_date if db.get_bind().dialect.name == "sqlite" else _wire_date
-    )
     for code, (position, record) in candidates.items():
         index = result.records[position].index
         canonical = canonical_json(record)  # serialized once: hashed, then stored as is
         digest = hashlib.sha256(canonical).hexdigest()
         row = existing.get(code)
-        if row is not None and row.record_hash == digest:
+        if row is None:
+            new_codes.append(code)
+            new_records.append(record)
+            new_json.append(RawJson(canonical))
+            new_hashes.append(digest)
+            outcomes[position] = Outcome(index, code, "accepted")
+        elif row.record_hash == digest:
             outcomes[position] = Outcome(index, code, "unchanged")
-            continue
-        if row is not None and not updating:
+        elif not updating:
             outcomes[position] = Outcome(
                 index,
                 code,
@@ -156,28 +194,35 @@ def sync_dossiers(
                 message="Hồ sơ đã tồn tại",
                 message_en="The dossier already exists",
             )
-            continue
-        # new rows go through insert_rows (stored forms); updates through the ORM (datetimes)
-        convert = when if row is None else _wire_date
-        values = {
-            "ma_ho_so": code,
-            "unit": unit,
-            "ma_tthc": str(record.get("MaTTHC", "")),
-            "status": str(record.get("TrangThaiHoSo", "")),
-            "received_at": convert(record.get("NgayTiepNhan")),
-            "due_at": convert(record.get("NgayHenTra")),
-            "returned_at": convert(record.get("NgayTra")),
-            "finished_at": convert(record.get("NgayKetThucXuLy")),
-            "record_hash": digest,
-            "updated_at": now,
-        }
-        if row is None:
-            inserts.append({**values, "record": RawJson(canonical), "created_at": now})
-            outcomes[position] = Outcome(index, code, "accepted")
         else:
-            updates.append({**values, "record": record, "id": row.id})
+            updates.append(
+                {
+                    **_summary(record, _wire_date),
+                    "record": record,
+                    "record_hash": digest,
+                    "updated_at": now,
+                    "id": row.id,
+                }
+            )
             outcomes[position] = Outcome(index, code, "updated")
-    insert_rows(db, Dossier, inserts)
+    if new_codes:
+        # SQLite stores datetimes as text: make it straight from the wire date
+        sqlite = db.get_bind().dialect.name == "sqlite"
+        when: Callable[[Any], Any] = sqlite_text_of_wire_date if sqlite else _wire_date
+        count = len(new_codes)
+        insert_columns(
+            db,
+            Dossier,
+            {
+                "ma_ho_so": new_codes,
+                "unit": [unit] * count,
+                **_summary_columns(new_records, when),
+                "record": new_json,
+                "record_hash": new_hashes,
+                "created_at": [now] * count,
+                "updated_at": [now] * count,
+            },
+        )
     if updates:
         db.execute(update(Dossier), updates)
     # duplicates of one dossier inside the batch: every copy gets the answer of the kept one

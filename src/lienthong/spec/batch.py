@@ -24,7 +24,7 @@ from typing import Any
 from lienthong.spec import identifiers
 from lienthong.spec.catalog import Catalog, FieldSpec
 from lienthong.spec.compiler import BOOL_TEXT, FORMAT_CHECKS, date_ok
-from lienthong.spec.dates import now_vietnam, parse_wire_date
+from lienthong.spec.dates import WIRE_DATE_SHAPE, now_vietnam, parse_wire_date
 
 _NONE = type(None)
 _TEXT_TYPES = frozenset({str, _NONE})
@@ -53,6 +53,7 @@ def _joined(pattern: str) -> re.Pattern[str]:
 
 _FAST_JOINED = {name: _joined(pattern) for name, pattern in _FAST_PATTERNS.items()}
 _DOSSIER_JOINED = _joined(_DOSSIER_TT01.pattern)
+_WIRE_DATE_JOINED = _joined(WIRE_DATE_SHAPE)
 
 ColumnCheck = Callable[[Sequence[Any]], bool]
 
@@ -160,10 +161,7 @@ class BatchChecker:
             )
             return lambda column: all(pattern.fullmatch(v) for v in _distinct_text(column))
         if spec.type == "date":
-            formats, seen = spec.date_formats, set[str]()
-            return lambda column: all(
-                v in seen or date_ok(v, formats, seen) for v in _distinct_text(column)
-            )
+            return self._date_check(spec.date_formats)
         if spec.format == "dossier_code":
             return self._dossier_codes
         if spec.format in _FAST_JOINED:
@@ -182,6 +180,24 @@ class BatchChecker:
 
             return distinct_values
         return None
+
+    @staticmethod
+    def _date_check(formats: tuple[str, ...]) -> ColumnCheck:
+        seen = set[str]()
+
+        def each_value(values: set[str]) -> bool:
+            return all(v in seen or date_ok(v, formats, seen) for v in values)
+
+        if "yyyyMMddHHmmss" not in formats:
+            return lambda column: each_value(_distinct_text(column))
+
+        def wire_dates(column: Sequence[Any]) -> bool:
+            values = _distinct_text(column)
+            if not _all_match(_WIRE_DATE_JOINED, values):
+                return each_value(values)  # another admitted format, or a wrong date
+            return each_value({v for v in values if v[6:8] > "28"})  # see WIRE_DATE_SHAPE
+
+        return wire_dates
 
     def _dossier_codes(self, column: Sequence[Any]) -> bool:
         """TT 01/2018 codes: shape in one pass, then each distinct unit and receipt date once."""

@@ -11,6 +11,13 @@ VIETNAM = dt.timezone(dt.timedelta(hours=7), "Asia/Ho_Chi_Minh")
 WIRE_FORMAT = "yyyyMMddHHmmss"
 SUPPORTED_FORMATS = ("yyyyMMddHHmmss", "dd/MM/yyyy", "yyyyMMdd")
 
+#: A wire date-time whose every part is in range, years as :func:`parse_wire_date` admits them.
+#: A day up to 28 exists in every month, so only days 29-31 still need the calendar.
+WIRE_DATE_SHAPE = (
+    r"(?:19|20|21)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])(?:[01][0-9]|2[0-3])"
+    r"[0-5][0-9][0-5][0-9]"
+)
+
 _DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 

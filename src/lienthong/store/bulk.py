@@ -13,6 +13,7 @@ here read back through the ORM like any other.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,10 +33,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from lienthong.spec.dates import parse_wire_date
+from lienthong.spec.dates import WIRE_DATE_SHAPE, parse_wire_date
 from lienthong.store.tables import Base, UtcDateTime
 
-__all__ = ["RawJson", "in_values", "insert_rows", "sqlite_text_of_wire_date"]
+__all__ = ["RawJson", "in_values", "insert_columns", "insert_rows", "sqlite_text_of_wire_date"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +66,13 @@ def sqlite_text_of_wire_date(value: object) -> str | None:
     return _sqlite_text_of_wire_string(value)
 
 
+_WIRE_DATE = re.compile(WIRE_DATE_SHAPE)
+
+
 @lru_cache(maxsize=65536)  # a batch repeats its dates: most calls are a lookup
 def _sqlite_text_of_wire_string(value: str) -> str | None:
-    if len(value) == 14 and value.isdigit() and "07" <= value[8:10] <= "23":
-        if parse_wire_date(value) is None:  # cached: validation has usually parsed it
+    if _WIRE_DATE.fullmatch(value) and value[8:10] >= "07":
+        if value[6:8] > "28" and parse_wire_date(value) is None:  # see WIRE_DATE_SHAPE
             return None
         hour = int(value[8:10]) - 7
         return (
@@ -138,7 +142,15 @@ def insert_rows(db: Session, model: type[Base], rows: Sequence[dict[str, Any]]) 
     In the session's current transaction: one ``executemany`` on SQLite, one ``COPY`` on
     PostgreSQL; no primary keys come back.
     """
-    if not rows:
+    if rows:
+        insert_columns(db, model, {name: [row[name] for row in rows] for name in rows[0]})
+
+
+def insert_columns(db: Session, model: type[Base], columns: dict[str, Sequence[Any]]) -> None:
+    """INSERT rows given as columns (column name -> one value per row, all the same length)
+    into ``model``'s table at once, like :func:`insert_rows`: a caller that already holds its
+    values column by column need not build a dict per row."""
+    if not columns:
         return
     table = inspect(model).local_table
     assert isinstance(table, Table)
@@ -146,20 +158,20 @@ def insert_rows(db: Session, model: type[Base], rows: Sequence[dict[str, Any]]) 
     dialect = connection.dialect.name
     if dialect not in ("sqlite", "postgresql"):  # the two databases lienthong supports
         raise ValueError(f"unsupported database for bulk inserts: {dialect}")
-    columns = tuple(rows[0])
-    key = (table.name, columns, dialect)
+    names = tuple(columns)
+    key = (table.name, names, dialect)
     plan = _PLANS.get(key)
     if plan is None:
-        plan = _PLANS[key] = _plan(table, columns, dialect)
+        plan = _PLANS[key] = _plan(table, names, dialect)
     statement, converters = plan
-    # column by column: one map() per column is much cheaper than a call per value
+    # one map() per column is much cheaper than a call per value
     values = [
-        [row[name] for row in rows]
-        if convert is _same
-        else list(map(convert, [row[name] for row in rows]))
-        for name, convert in zip(columns, converters, strict=True)
+        columns[name] if convert is _same else list(map(convert, columns[name]))
+        for name, convert in zip(names, converters, strict=True)
     ]
     parameters = list(zip(*values, strict=True))
+    if not parameters:
+        return
     if dialect == "postgresql":
         driver = connection.connection.driver_connection
         assert driver is not None
