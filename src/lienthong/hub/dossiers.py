@@ -25,7 +25,7 @@ from lienthong.store.bulk import (
     in_values,
     insert_columns,
     insert_rows,
-    sqlite_text_of_wire_date,
+    sqlite_texts_of_wire_dates,
 )
 from lienthong.store.hashing import canonical_json
 from lienthong.store.tables import Dossier, DossierEvent
@@ -113,21 +113,26 @@ _SUMMARY_DATES = {
 }
 
 
-def _summary(record: dict[str, Any], when: Callable[[Any], Any]) -> dict[str, Any]:
-    """The summary columns of one record (see :func:`_summary_columns`)."""
-    return {name: value[0] for name, value in _summary_columns([record], when).items()}
+DateColumn = Callable[[list[Any]], list[Any]]
 
 
-def _summary_columns(
-    records: list[dict[str, Any]], when: Callable[[Any], Any]
-) -> dict[str, list[Any]]:
+def _datetimes(values: list[Any]) -> list[dt.datetime | None]:
+    return list(map(_wire_date, values))
+
+
+def _summary(record: dict[str, Any]) -> dict[str, Any]:
+    """The summary columns of one record, dates as datetimes (see :func:`_summary_columns`)."""
+    return {name: value[0] for name, value in _summary_columns([record], _datetimes).items()}
+
+
+def _summary_columns(records: list[dict[str, Any]], dates: DateColumn) -> dict[str, list[Any]]:
     """The summary columns of validated records, column by column: text ("" when absent) and
-    dates (through ``when``: a datetime, or SQLite's stored text)."""
+    dates (through ``dates``: datetimes, or SQLite's stored text)."""
     columns: dict[str, list[Any]] = {
         name: [record.get(wire) or "" for record in records] for name, wire in _SUMMARY_TEXT.items()
     }
     for name, wire in _SUMMARY_DATES.items():
-        columns[name] = list(map(when, [record.get(wire) for record in records]))
+        columns[name] = dates([record.get(wire) for record in records])
     return columns
 
 
@@ -197,7 +202,7 @@ def sync_dossiers(
         else:
             updates.append(
                 {
-                    **_summary(record, _wire_date),
+                    **_summary(record),
                     "record": record,
                     "record_hash": digest,
                     "updated_at": now,
@@ -208,7 +213,7 @@ def sync_dossiers(
     if new_codes:
         # SQLite stores datetimes as text: make it straight from the wire date
         sqlite = db.get_bind().dialect.name == "sqlite"
-        when: Callable[[Any], Any] = sqlite_text_of_wire_date if sqlite else _wire_date
+        dates: DateColumn = sqlite_texts_of_wire_dates if sqlite else _datetimes
         count = len(new_codes)
         insert_columns(
             db,
@@ -216,7 +221,7 @@ def sync_dossiers(
             {
                 "ma_ho_so": new_codes,
                 "unit": [unit] * count,
-                **_summary_columns(new_records, when),
+                **_summary_columns(new_records, dates),
                 "record": new_json,
                 "record_hash": new_hashes,
                 "created_at": [now] * count,

@@ -29,6 +29,7 @@ from lienthong.spec.dates import WIRE_DATE_SHAPE, now_vietnam, parse_wire_date
 _NONE = type(None)
 _TEXT_TYPES = frozenset({str, _NONE})
 _LIST_TYPES = frozenset({list, _NONE})
+_DICT_ONLY = frozenset({dict})
 _EMPTY = frozenset({None, ""})
 
 # ASCII subsets of what the full identifier checks accept (see identifiers.py). A value that
@@ -68,7 +69,7 @@ def _transpose(records: Sequence[dict[str, Any]]) -> dict[str, Sequence[Any]] | 
     """Columns in one C-level pass when every record lists the same keys in the same order
     (records from one producer do); None otherwise."""
     first = list(records[0])
-    if not all(list(record) == first for record in records):
+    if not all(map(first.__eq__, map(list, records))):
         return None
     return dict(zip(first, zip(*map(dict.values, records), strict=True), strict=True))
 
@@ -101,11 +102,16 @@ class BatchChecker:
         None as soon as any column might hold a problem."""
         if not records:
             return {}
+        if not _DICT_ONLY.issuperset(map(type, records)):
+            return None
         known = self._known
-        for record in records:
-            if record.__class__ is not dict or not known.issuperset(record):
+        columns = _transpose(records)
+        if columns is None:
+            if not all(map(known.issuperset, records)):
                 return None
-        columns = _transpose(records) or {}
+            columns = {}
+        elif not known.issuperset(columns):  # one shape: the first record's keys are all keys
+            return None
         for name, check in self._columns:
             column = columns.get(name)
             if column is None:

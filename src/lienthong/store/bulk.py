@@ -36,7 +36,14 @@ from sqlalchemy.orm import Session
 from lienthong.spec.dates import WIRE_DATE_SHAPE, parse_wire_date
 from lienthong.store.tables import Base, UtcDateTime
 
-__all__ = ["RawJson", "in_values", "insert_columns", "insert_rows", "sqlite_text_of_wire_date"]
+__all__ = [
+    "RawJson",
+    "in_values",
+    "insert_columns",
+    "insert_rows",
+    "sqlite_text_of_wire_date",
+    "sqlite_texts_of_wire_dates",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +71,16 @@ def sqlite_text_of_wire_date(value: object) -> str | None:
     if type(value) is not str or not value:
         return None
     return _sqlite_text_of_wire_string(value)
+
+
+def sqlite_texts_of_wire_dates(values: Sequence[object]) -> list[str | None]:
+    """:func:`sqlite_text_of_wire_date` of each value, each distinct value converted once (a
+    column of a batch repeats its dates)."""
+    try:
+        texts = {value: sqlite_text_of_wire_date(value) for value in set(values)}
+    except TypeError:  # an unhashable value: none of them is a date, but say so one by one
+        return list(map(sqlite_text_of_wire_date, values))
+    return list(map(texts.__getitem__, values))
 
 
 _WIRE_DATE = re.compile(WIRE_DATE_SHAPE)
