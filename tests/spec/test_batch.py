@@ -66,6 +66,7 @@ VALUES: list[Any] = [
     "x" * 1001,
     "dòng\nmới",
     "ký tự Việt",
+    "000.00.01.H22-250801-" + "1" * 70,  # a key longer than the shown 80 characters
 ]
 
 mutation = st.tuples(
@@ -85,9 +86,11 @@ def _apply(records: list[dict[str, Any]], index: int, field: str, value: Any) ->
         record[field] = value
 
 
-def _outcome(validator: Validator, envelope: dict[str, Any]) -> list[list[tuple[str, str]]]:
+def _outcome(validator: Validator, envelope: dict[str, Any]) -> list[tuple[Any, ...]]:
     result = validator.validate_envelope(envelope, scan_unicode=False)
-    return [sorted((i.code, i.path) for i in record.issues) for record in result.records]
+    return [
+        (r.index, r.path, r.key, sorted((i.code, i.path) for i in r.issues)) for r in result.records
+    ]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

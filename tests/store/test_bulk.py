@@ -121,6 +121,15 @@ def test_sqlite_text_of_any_wire_date(moment: datetime) -> None:
     assert sqlite_text_of_wire_date(wire) == _sqlite_datetime(parse_wire_date(wire))
 
 
+def test_a_column_of_wire_dates_converts_like_each_value() -> None:
+    from lienthong.store.bulk import sqlite_text_of_wire_date, sqlite_texts_of_wire_dates
+
+    column: list[object] = ["20260302073512", None, "20260302073512", "20260301000000", "", "x"]
+    assert sqlite_texts_of_wire_dates(column) == [sqlite_text_of_wire_date(v) for v in column]
+    assert sqlite_texts_of_wire_dates(column)[0] == "2026-03-02 00:35:12.000000"
+    assert sqlite_texts_of_wire_dates([["20260302073512"], None]) == [None, None]  # unhashable
+
+
 def test_in_values_finds_the_keys_given(sessions: sessionmaker[Session]) -> None:
     """One parameter for a batch of keys (an array on PostgreSQL, JSON on SQLite): text keys,
     integer keys, unknown keys, duplicates, Vietnamese text and an empty list."""

@@ -8,8 +8,10 @@ an error in strict mode.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import repeat
 from typing import Any
 
 from lienthong.spec import identifiers
@@ -204,13 +206,16 @@ class Validator:
             suspects: set[int] = set()
             for batch_rule in compiled.batch_rules:
                 suspects |= batch_rule(columns, len(records), ctx)
-            key_field = compiled.key_field
-            results = [
-                RecordResult(
-                    index, f"{base_path}[{index}]", _shown_key(record, key_field), [], record
+            results = list(
+                map(
+                    RecordResult,
+                    range(len(records)),
+                    _record_paths(base_path, len(records)),
+                    _shown_keys(records, columns, compiled.key_field),
+                    map(list, repeat((), len(records))),
+                    records,
                 )
-                for index, record in enumerate(records)
-            ]
+            )
             for index in suspects:
                 results[index] = self._record(
                     compiled,
@@ -358,6 +363,31 @@ class Validator:
             return result
         result.records = self._records(compiled, rows, rows_path, True)
         return result
+
+
+@lru_cache(maxsize=64)
+def _record_paths(base_path: str, count: int) -> tuple[str, ...]:
+    """``$.data[0]``, ``$.data[1]``...: a batch of 1000 need not format 1000 paths each time."""
+    return tuple(f"{base_path}[{index}]" for index in range(count))
+
+
+def _shown_keys(
+    records: list[Any], columns: dict[str, Sequence[Any]], key_field: str | None
+) -> Sequence[str | None]:
+    """:func:`_shown_key` of each record of a clean batch, from its key column when every key
+    is short ASCII text (as identifiers are) and so is shown as it is."""
+    keys = columns.get(key_field) if key_field else None
+    if (
+        keys is not None
+        and _TEXT_ONLY.issuperset(map(type, keys))
+        and "".join(keys).isascii()
+        and max(map(len, keys), default=0) <= 80
+    ):
+        return keys
+    return [_shown_key(record, key_field) for record in records]
+
+
+_TEXT_ONLY = frozenset({str})
 
 
 def _shown_key(record: dict[str, Any], key_field: str | None) -> str | None:

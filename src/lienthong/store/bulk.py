@@ -84,18 +84,16 @@ def sqlite_texts_of_wire_dates(values: Sequence[object]) -> list[str | None]:
 
 
 _WIRE_DATE = re.compile(WIRE_DATE_SHAPE)
+#: Vietnam hour -> UTC hour, for the hours that stay on the same day.
+_SAME_DAY_UTC_HOUR = {f"{hour:02d}": f"{hour - 7:02d}" for hour in range(7, 24)}
 
 
-@lru_cache(maxsize=65536)  # a batch repeats its dates: most calls are a lookup
 def _sqlite_text_of_wire_string(value: str) -> str | None:
-    if _WIRE_DATE.fullmatch(value) and value[8:10] >= "07":
+    hour = _SAME_DAY_UTC_HOUR.get(value[8:10])
+    if hour is not None and _WIRE_DATE.fullmatch(value):
         if value[6:8] > "28" and parse_wire_date(value) is None:  # see WIRE_DATE_SHAPE
             return None
-        hour = int(value[8:10]) - 7
-        return (
-            f"{value[0:4]}-{value[4:6]}-{value[6:8]} {hour:02d}:{value[10:12]}:{value[12:14]}"
-            ".000000"
-        )
+        return f"{value[:4]}-{value[4:6]}-{value[6:8]} {hour}:{value[10:12]}:{value[12:]}.000000"
     parsed = parse_wire_date(value)
     return None if parsed is None else _sqlite_text(parsed)
 
@@ -124,21 +122,56 @@ def _json_text(value: Any) -> str | None:
     return orjson.dumps(value).decode("utf-8")
 
 
-def _same(value: Any) -> Any:
-    return value
+ColumnConverter = Callable[[Sequence[Any]], Sequence[Any]]
+_TEXT_OR_NONE = frozenset({str, type(None)})
 
 
-def _plan(table: Table, columns: Sequence[str], dialect: str) -> tuple[str, list[Converter]]:
-    """The statement (SQLite: INSERT with ``?`` markers; PostgreSQL: COPY) and one value
+def _same(values: Sequence[Any]) -> Sequence[Any]:
+    return values
+
+
+def _each_distinct(convert: Converter) -> ColumnConverter:
+    """A column converter that converts each distinct value once (a batch repeats its
+    timestamps: ``created_at`` is one value for the whole batch)."""
+
+    def column(values: Sequence[Any]) -> list[Any]:
+        try:
+            converted = {value: convert(value) for value in set(values)}
+        except TypeError:  # an unhashable value: let ``convert`` say what is wrong with it
+            return list(map(convert, values))
+        return list(map(converted.__getitem__, values))
+
+    return column
+
+
+_sqlite_datetime_values = _each_distinct(_sqlite_datetime)
+_postgresql_datetimes = _each_distinct(_postgresql_datetime)
+
+
+def _sqlite_datetimes(values: Sequence[Any]) -> Sequence[Any]:
+    if _TEXT_OR_NONE.issuperset(map(type, values)):
+        return values  # already the stored text (sqlite_texts_of_wire_dates)
+    return _sqlite_datetime_values(values)
+
+
+def _json_texts(values: Sequence[Any]) -> list[str | None]:
+    return [
+        value.data.decode("utf-8") if value.__class__ is RawJson else _json_text(value)
+        for value in values
+    ]
+
+
+def _plan(table: Table, columns: Sequence[str], dialect: str) -> tuple[str, list[ColumnConverter]]:
+    """The statement (SQLite: INSERT with ``?`` markers; PostgreSQL: COPY) and one column
     converter per column."""
     quote = '"{}"'.format
-    converters: list[Converter] = []
+    converters: list[ColumnConverter] = []
     for name in columns:
         column_type = table.c[name].type
         if isinstance(column_type, UtcDateTime):
-            converters.append(_sqlite_datetime if dialect == "sqlite" else _postgresql_datetime)
+            converters.append(_sqlite_datetimes if dialect == "sqlite" else _postgresql_datetimes)
         elif isinstance(column_type, JSON) or isinstance(getattr(column_type, "impl", None), JSON):
-            converters.append(_json_text)
+            converters.append(_json_texts)
         else:
             converters.append(_same)
     names = ", ".join(quote(c) for c in columns)
@@ -150,7 +183,7 @@ def _plan(table: Table, columns: Sequence[str], dialect: str) -> tuple[str, list
     return f"INSERT INTO {quote(table.name)} ({names}) VALUES ({markers})", converters
 
 
-_PLANS: dict[tuple[str, tuple[str, ...], str], tuple[str, list[Converter]]] = {}
+_PLANS: dict[tuple[str, tuple[str, ...], str], tuple[str, list[ColumnConverter]]] = {}
 
 
 def insert_rows(db: Session, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
@@ -181,11 +214,7 @@ def insert_columns(db: Session, model: type[Base], columns: dict[str, Sequence[A
     if plan is None:
         plan = _PLANS[key] = _plan(table, names, dialect)
     statement, converters = plan
-    # one map() per column is much cheaper than a call per value
-    values = [
-        columns[name] if convert is _same else list(map(convert, columns[name]))
-        for name, convert in zip(names, converters, strict=True)
-    ]
+    values = [convert(columns[name]) for name, convert in zip(names, converters, strict=True)]
     parameters = list(zip(*values, strict=True))
     if not parameters:
         return
