@@ -148,16 +148,22 @@ def sync_dossiers(
     """
     outcomes: list[Outcome | None] = [None] * len(result.records)
     candidates: dict[str, tuple[int, dict[str, Any]]] = {}
+    permitted: dict[str, bool] = {}  # unit -> may the account act for it (a batch has few)
+    duplicates = False
     for position, record_result in enumerate(result.records):
-        if not record_result.ok or record_result.record is None:
+        record = record_result.record
+        if record is None or (record_result.issues and not record_result.ok):
             outcomes[position] = rejected(record_result)
             continue
-        record = record_result.record
         code = str(record["MaHoSo"])
         owner = _validated_unit(code)
-        if not principal.may_act_for(owner):
+        allowed = permitted.get(owner)
+        if allowed is None:
+            allowed = permitted[owner] = principal.may_act_for(owner)
+        if not allowed:
             outcomes[position] = outside_units(record_result.index, code, owner)
             continue
+        duplicates = duplicates or code in candidates
         candidates[code] = (position, record)  # a later copy of the same dossier wins
     existing = (
         {
@@ -230,6 +236,8 @@ def sync_dossiers(
         )
     if updates:
         db.execute(update(Dossier), updates)
+    if not duplicates:  # every position was answered above
+        return [outcome for outcome in outcomes if outcome is not None]
     # duplicates of one dossier inside the batch: every copy gets the answer of the kept one
     final = [outcome for outcome in outcomes if outcome is not None]
     by_code = {o.key: o for o in final}
