@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -122,12 +123,56 @@ def test_sqlite_text_of_any_wire_date(moment: datetime) -> None:
 
 
 def test_a_column_of_wire_dates_converts_like_each_value() -> None:
-    from lienthong.store.bulk import sqlite_text_of_wire_date, sqlite_texts_of_wire_dates
+    from lienthong.store.bulk import sqlite_text_of_wire_date, wire_date_column
 
     column: list[object] = ["20260302073512", None, "20260302073512", "20260301000000", "", "x"]
-    assert sqlite_texts_of_wire_dates(column) == [sqlite_text_of_wire_date(v) for v in column]
-    assert sqlite_texts_of_wire_dates(column)[0] == "2026-03-02 00:35:12.000000"
-    assert sqlite_texts_of_wire_dates([["20260302073512"], None]) == [None, None]  # unhashable
+    assert wire_date_column(column, "sqlite") == [sqlite_text_of_wire_date(v) for v in column]
+    assert wire_date_column(column, "sqlite")[0] == "2026-03-02 00:35:12.000000"
+    assert wire_date_column(column, "postgresql") == [
+        "2026-03-02 07:35:12+07",
+        None,
+        "2026-03-02 07:35:12+07",
+        "2026-03-01 00:00:00+07",
+        None,
+        None,
+    ]
+    assert wire_date_column(["20250229100000", "20240229100000"], "postgresql") == [
+        None,
+        "2024-02-29 10:00:00+07",
+    ]
+    assert wire_date_column([["20260302073512"], None], "sqlite") == [None, None]  # unhashable
+
+
+WIRE_DATES = st.datetimes(
+    min_value=datetime(1900, 1, 2), max_value=datetime(2199, 12, 31), timezones=st.just(HANOI)
+).map(lambda moment: moment.replace(microsecond=0))
+
+
+_EXAMPLES = itertools.count()
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(moments=st.lists(WIRE_DATES, min_size=1, max_size=5))
+def test_wire_date_columns_read_back_as_the_moments_they_name(
+    sessions: sessionmaker[Session], moments: list[datetime]
+) -> None:
+    """Wire-date text goes in (stored by SQLite, parsed by PostgreSQL) and the moment comes out."""
+    from lienthong.spec.dates import format_wire_date
+    from lienthong.store.bulk import insert_columns, wire_date_column
+
+    example = next(_EXAMPLES)
+    codes = [f"H56.01-261201-{example:05d}-{number}" for number in range(len(moments))]
+    with sessions() as db:
+        dialect = db.get_bind().dialect.name
+        rows = [_row(code, None, {}) for code in codes]
+        columns = {name: [row[name] for row in rows] for name in rows[0]}
+        columns["received_at"] = wire_date_column([format_wire_date(m) for m in moments], dialect)
+        insert_columns(db, Dossier, columns)
+        db.commit()
+    with sessions() as db:
+        query = select(Dossier.ma_ho_so, Dossier.received_at).where(Dossier.ma_ho_so.in_(codes))
+        stored = {code: received for code, received in db.execute(query)}
+    assert [stored[code] for code in codes] == moments
 
 
 def test_in_values_finds_the_keys_given(sessions: sessionmaker[Session]) -> None:

@@ -25,7 +25,7 @@ from lienthong.store.bulk import (
     in_values,
     insert_columns,
     insert_rows,
-    sqlite_texts_of_wire_dates,
+    wire_date_column,
 )
 from lienthong.store.hashing import canonical_json
 from lienthong.store.tables import Dossier, DossierEvent
@@ -217,9 +217,13 @@ def sync_dossiers(
             )
             outcomes[position] = Outcome(index, code, "updated")
     if new_codes:
-        # SQLite stores datetimes as text: make it straight from the wire date
-        sqlite = db.get_bind().dialect.name == "sqlite"
-        dates: DateColumn = sqlite_texts_of_wire_dates if sqlite else _datetimes
+        # dates go as text made straight from the wire date (stored by SQLite, parsed by
+        # PostgreSQL): no datetime objects for a thousand rows
+        dialect = db.get_bind().dialect.name
+
+        def dates(values: list[Any]) -> list[Any]:
+            return wire_date_column(values, dialect)
+
         count = len(new_codes)
         insert_columns(
             db,

@@ -42,7 +42,7 @@ __all__ = [
     "insert_columns",
     "insert_rows",
     "sqlite_text_of_wire_date",
-    "sqlite_texts_of_wire_dates",
+    "wire_date_column",
 ]
 
 
@@ -73,14 +73,26 @@ def sqlite_text_of_wire_date(value: object) -> str | None:
     return _sqlite_text_of_wire_string(value)
 
 
-def sqlite_texts_of_wire_dates(values: Sequence[object]) -> list[str | None]:
-    """:func:`sqlite_text_of_wire_date` of each value, each distinct value converted once (a
-    column of a batch repeats its dates)."""
+def wire_date_column(values: Sequence[object], dialect: str) -> list[Any]:
+    """A column of wire dates (``yyyyMMddHHmmss``, Vietnam time) as :func:`insert_columns`
+    takes it, each distinct value converted once (a column of a batch repeats its dates):
+    SQLite's stored text (:func:`sqlite_text_of_wire_date`), or for PostgreSQL's COPY the
+    text ``2026-03-02 15:33:05+07``, which the server parses. ``None`` for an empty value or
+    one that is not a wire date-time."""
+    convert = sqlite_text_of_wire_date if dialect == "sqlite" else _postgresql_text_of_wire_date
     try:
-        texts = {value: sqlite_text_of_wire_date(value) for value in set(values)}
+        texts = {value: convert(value) for value in set(values)}
     except TypeError:  # an unhashable value: none of them is a date, but say so one by one
-        return list(map(sqlite_text_of_wire_date, values))
+        return list(map(convert, values))
     return list(map(texts.__getitem__, values))
+
+
+def _postgresql_text_of_wire_date(value: object) -> str | None:
+    if type(value) is not str or not _WIRE_DATE.fullmatch(value):
+        return None
+    if value[6:8] > "28" and parse_wire_date(value) is None:  # see WIRE_DATE_SHAPE
+        return None
+    return f"{value[:4]}-{value[4:6]}-{value[6:8]} {value[8:10]}:{value[10:12]}:{value[12:]}+07"
 
 
 _WIRE_DATE = re.compile(WIRE_DATE_SHAPE)
@@ -108,7 +120,10 @@ def _sqlite_text(value: dt.datetime) -> str:
     return (value.replace(tzinfo=None) - offset).isoformat(" ", "microseconds")
 
 
-def _postgresql_datetime(value: dt.datetime | None) -> dt.datetime | None:
+def _postgresql_datetime(value: dt.datetime | str | None) -> dt.datetime | str | None:
+    if type(value) is str:
+        return value  # text the server parses (wire_date_column)
+    assert value is None or isinstance(value, dt.datetime)
     if value is not None and (value.tzinfo is None or value.utcoffset() is None):
         raise ValueError(f"naive datetime {value.isoformat()}: give it a time zone")
     return value
@@ -145,13 +160,19 @@ def _each_distinct(convert: Converter) -> ColumnConverter:
 
 
 _sqlite_datetime_values = _each_distinct(_sqlite_datetime)
-_postgresql_datetimes = _each_distinct(_postgresql_datetime)
+_postgresql_datetime_values = _each_distinct(_postgresql_datetime)
 
 
 def _sqlite_datetimes(values: Sequence[Any]) -> Sequence[Any]:
     if _TEXT_OR_NONE.issuperset(map(type, values)):
-        return values  # already the stored text (sqlite_texts_of_wire_dates)
+        return values  # already the stored text (wire_date_column)
     return _sqlite_datetime_values(values)
+
+
+def _postgresql_datetimes(values: Sequence[Any]) -> Sequence[Any]:
+    if _TEXT_OR_NONE.issuperset(map(type, values)):
+        return values  # text with its offset, parsed by the server (wire_date_column)
+    return _postgresql_datetime_values(values)
 
 
 def _json_texts(values: Sequence[Any]) -> list[str | None]:
