@@ -1,5 +1,6 @@
 """Petitions (PAKN) over real HTTP: citizen submission, the unit's pending list, documents,
-answers with the workflow enforced, the public list with search and paging, local petitions."""
+answers with the workflow enforced, the public list with search and paging, local petitions;
+and the rules of the documents a citizen may attach (types, sizes, how many)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,17 @@ from typing import Any
 
 import pytest
 
-from lienthong.hub.petitions import Attachment, PetitionError, submit_petition
+from lienthong.hub.petitions import (
+    CITIZEN_MAX_FILE_BYTES,
+    CITIZEN_MAX_FILES,
+    CITIZEN_MAX_TOTAL_BYTES,
+    Attachment,
+    PetitionError,
+    check_citizen_files,
+    citizen_attachment,
+    megabytes,
+    submit_petition,
+)
 from lienthong.spec import Validator, load_catalog
 from tests.hub.conftest import OTHER_UNIT, UNIT, RunningHub
 
@@ -290,3 +301,94 @@ def test_pending_petitions_are_filtered_by_the_date_sent(running: RunningHub) ->
     assert listed(tuNgay="20260302000000", denNgay="20260302000000") == ["A-2"]
     assert listed(denNgay="20260301075959") == []
     assert listed(denNgay="20260301080000") == ["A-1"]
+
+
+# -- the documents a citizen may attach -------------------------------------------------------------
+
+PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << >> endobj\n%%EOF\n"
+OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(24)
+ZIP = b"PK\x03\x04\x14\x00\x06\x00" + bytes(22)
+EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + bytes(48)
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "stored_name", "stored_type"),
+    [
+        ("don.pdf", PDF, "don.pdf", "application/pdf"),
+        ("Bản scan.PDF", b"\r\n" * 10 + PDF, "Bản scan.PDF", "application/pdf"),
+        ("anh.jpg", b"\xff\xd8\xff\xe1 exif", "anh.jpg", "image/jpeg"),
+        ("anh.jpeg", b"\xff\xd8\xff\xdb", "anh.jpeg", "image/jpeg"),
+        ("anh.png", b"\x89PNG\r\n\x1a\n IHDR", "anh.png", "image/png"),
+        ("don.doc", OLE2, "don.doc", "application/msword"),
+        ("don.docx", ZIP, "don.docx", DOCX),
+        ("bang.xls", OLE2, "bang.xls", "application/vnd.ms-excel"),
+        ("bang.xlsx", ZIP, "bang.xlsx", XLSX),
+        ("don.odt", ZIP, "don.odt", "application/vnd.oasis.opendocument.text"),
+        ("ghi-chu.txt", "Kính gửi Ủy ban".encode(), "ghi-chu.txt", "text/plain"),
+        ("utf16.txt", "Kính gửi".encode("utf-16"), "utf16.txt", "text/plain"),
+        ("C:\\Users\\An\\don.pdf", PDF, "don.pdf", "application/pdf"),  # an old browser's path
+    ],
+)
+def test_documents_a_citizen_may_attach(
+    name: str, content: bytes, stored_name: str, stored_type: str
+) -> None:
+    attachment, problems = citizen_attachment(name, content)
+    assert problems == []
+    assert attachment == Attachment(stored_name, content, stored_type)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "part", "message"),
+    [
+        ("virus.exe", EXE, "TenTep", "loại tệp không được nhận (chỉ nhận PDF, JPEG, PNG, DOC, DOCX"),
+        ("don.pdf.exe", EXE, "TenTep", "loại tệp không được nhận"),
+        ("hoa-don", PDF, "TenTep", "loại tệp không được nhận"),
+        (".pdf", PDF, "TenTep", "loại tệp không được nhận"),
+        ("trang.html", b"<html>", "TenTep", "loại tệp không được nhận"),
+        ("", PDF, "TenTep", "cần tên tệp"),
+        ("a" * 252 + ".pdf", PDF, "TenTep", "tên tệp dài tối đa 255 ký tự"),
+        ("don\x00.pdf", PDF, "TenTep", "không có ký tự điều khiển"),
+        ("don.pdf", EXE, "NoiDung", "nội dung không phải là tệp PDF"),
+        ("don.pdf", b" " * 1024 + PDF, "NoiDung", "nội dung không phải là tệp PDF"),
+        ("anh.jpg", EXE, "NoiDung", "nội dung không phải là tệp JPEG"),
+        ("anh.png", b"\xff\xd8\xff\xe0", "NoiDung", "nội dung không phải là tệp PNG"),
+        ("don.doc", ZIP, "NoiDung", "nội dung không phải là tệp DOC"),
+        ("don.docx", EXE, "NoiDung", "nội dung không phải là tệp DOCX"),
+        ("bang.xlsx", OLE2, "NoiDung", "nội dung không phải là tệp XLSX"),
+        ("ghi-chu.txt", EXE, "NoiDung", "nội dung không phải là tệp TXT"),
+        ("don.pdf", b"", "NoiDung", "tệp rỗng"),
+        ("don.pdf", PDF + bytes(CITIZEN_MAX_FILE_BYTES), "NoiDung", "tệp lớn hơn 5 MB"),
+    ],
+)  # fmt: skip
+def test_documents_a_citizen_may_not_attach(
+    name: str, content: bytes, part: str, message: str
+) -> None:
+    attachment, problems = citizen_attachment(name, content)
+    assert attachment is None
+    [(where, vi, en)] = problems
+    assert where == part and message in vi
+    assert en and en != vi
+
+
+def test_the_limits_of_a_citizens_documents_taken_together() -> None:
+    assert CITIZEN_MAX_FILES == 5 and CITIZEN_MAX_TOTAL_BYTES == 2 * CITIZEN_MAX_FILE_BYTES
+    share = CITIZEN_MAX_TOTAL_BYTES // CITIZEN_MAX_FILES
+    assert check_citizen_files([share] * CITIZEN_MAX_FILES) == []  # up to the limits
+    assert check_citizen_files([]) == []
+    assert check_citizen_files([1] * 6) == [("tối đa 5 tệp (đang có 6)", "at most 5 files (got 6)")]
+    assert check_citizen_files([CITIZEN_MAX_TOTAL_BYTES - share, share + 1]) == [
+        (
+            "tổng dung lượng các tệp tối đa 10 MB (đang có 10,1 MB)",
+            "at most 10 MB of files in all (got 10.1 MB)",
+        )
+    ]
+    assert len(check_citizen_files([CITIZEN_MAX_TOTAL_BYTES] * 6)) == 2
+
+
+def test_sizes_are_said_in_megabytes_rounded_up() -> None:
+    mib = 1024 * 1024
+    assert megabytes(5 * mib) == "5 MB" and megabytes(5 * mib, "en") == "5 MB"
+    assert megabytes(5 * mib + 1) == "5,1 MB" and megabytes(5 * mib + 1, "en") == "5.1 MB"
+    assert megabytes(int(10.5 * mib)) == "10,5 MB"

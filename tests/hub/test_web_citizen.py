@@ -1,13 +1,15 @@
 """The petition (PAKN) and Q&A pages in a real browser: Playwright driving Debian's Chromium.
 
-A person sends a petition and a question through the forms of a real hub (``running``: uvicorn
-over HTTP, SQLite and PostgreSQL), the unit answers them through the wire protocol, and the
-person then finds the answers in the public lists. One screenshot per page is saved under
+A person sends a petition (with documents chosen in the file input) and a question through the
+forms of a real hub (``running``: uvicorn over HTTP, SQLite and PostgreSQL), the unit fetches the
+documents and answers through the wire protocol, and the person then finds the answers in the
+public lists. One screenshot per page is saved under
 ``test-output/screenshots/``. The browser fixtures are those of ``test_web.py``.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
@@ -21,10 +23,33 @@ PHONE = "0912345678"
 TITLE = "Đèn đường ngõ 5 phố Lê Lợi bị hỏng"
 TEXT = "Đèn đường ở ngõ 5 phố Lê Lợi đã hỏng hai tuần, buổi tối rất tối và nguy hiểm."
 ANSWER = "Công ty chiếu sáng đã thay bóng đèn ngày 12/03/2026."
+PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06"
+EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + bytes(48)
+DOCUMENTS = "Tài liệu đính kèm"
 
 
 def _submit_button(tab: Any) -> Any:
     return tab.get_by_role("button", name=re.compile("^Gửi"))
+
+
+def _file(name: str, content: bytes, mime_type: str = "application/pdf") -> dict[str, Any]:
+    """A file for Playwright's ``set_input_files``, as if chosen in the file picker."""
+    return {"name": name, "mimeType": mime_type, "buffer": content}
+
+
+def _documents(running: RunningHub, pakn_id: str) -> list[dict[str, Any]]:
+    """LayTaiLieuPAKN of ``pakn_id`` for the unit's account."""
+    envelope = {
+        "session": running.login(),
+        "madonvi": UNIT,
+        "service": "LayTaiLieuPAKN",
+        "PAKNID": pakn_id,
+    }
+    answer = running.call(envelope).json()
+    assert answer["error_code"] == "00", answer
+    result: list[dict[str, Any]] = answer["result"]
+    return result
 
 
 def _answer_petition(running: RunningHub, pakn_id: str) -> None:
@@ -65,6 +90,9 @@ def test_a_citizen_sends_a_petition_and_finds_the_answer(
     page.get_by_label("Nội dung phản ánh, kiến nghị").fill(TEXT)
     page.get_by_label("Họ và tên").fill(SENDER)
     page.get_by_label("Số điện thoại").fill(PHONE)
+    page.get_by_label(DOCUMENTS).set_input_files(
+        [_file("Đơn kiến nghị.pdf", PDF), _file("hiện trường.png", PNG, "image/png")]
+    )
     with page.expect_navigation() as navigation:
         _submit_button(page).click()
     assert navigation.value.status == 200
@@ -72,8 +100,23 @@ def test_a_citizen_sends_a_petition_and_finds_the_answer(
     pakn_id = page.get_by_test_id("ma-so").inner_text()
     assert re.fullmatch(r"PAKN-\d{6}", pakn_id)
     assert page.get_by_test_id("trang-thai").inner_text() == "Chờ xử lý"
+    assert page.get_by_test_id("so-tai-lieu").inner_text() == "2 tệp"
     assert "Ủy ban nhân dân tỉnh Thanh Hóa" in page.get_by_test_id("da-gui").inner_text()
     _screenshot(page, request, "pakn-sent")
+
+    # the unit gets the documents as the browser sent them
+    assert _documents(running, pakn_id) == [
+        {
+            "TenTep": "Đơn kiến nghị.pdf",
+            "LoaiTep": "application/pdf",
+            "NoiDung": base64.b64encode(PDF).decode(),
+        },
+        {
+            "TenTep": "hiện trường.png",
+            "LoaiTep": "image/png",
+            "NoiDung": base64.b64encode(PNG).decode(),
+        },
+    ]
 
     # not public before the unit answers it
     page.goto(running.base + "/pakn")
@@ -119,11 +162,19 @@ def test_a_bad_petition_shows_vietnamese_errors_and_keeps_the_values(
     page.get_by_label("Tiêu đề").fill(TITLE)
     page.get_by_label("Họ và tên").fill(SENDER)
     page.get_by_label("Thư điện tử").fill("an@@example")
+    # a program renamed to look like a photo
+    page.get_by_label(DOCUMENTS).set_input_files([_file("anh.png", EXE, "image/png")])
     with page.expect_navigation() as navigation:
         _submit_button(page).click()
     assert navigation.value.status == 422
     summary = page.get_by_test_id("tom-tat-loi").inner_text()
-    assert "Vui lòng sửa 2 lỗi" in summary
+    assert "Vui lòng sửa 3 lỗi" in summary
+    file_error = page.get_by_test_id("loi-TaiLieuDinhKem").inner_text()
+    assert file_error.startswith("“anh.png”: nội dung không phải là tệp PNG")
+    assert "Vui lòng chọn lại tệp." in file_error
+    documents = page.get_by_label(DOCUMENTS)
+    assert documents.get_attribute("aria-invalid") == "true"
+    assert documents.evaluate("input => input.files.length") == 0  # a browser keeps no file
     content_error = page.get_by_test_id("loi-NoiDungPAKN").inner_text()
     assert content_error.startswith("Vui lòng nhập nội dung phản ánh, kiến nghị")
     assert "thư điện tử không hợp lệ" in page.get_by_test_id("loi-Email").inner_text()
@@ -140,10 +191,14 @@ def test_a_bad_petition_shows_vietnamese_errors_and_keeps_the_values(
 
     page.get_by_label("Nội dung phản ánh, kiến nghị").fill(TEXT)
     page.get_by_label("Thư điện tử").fill("an@example.vn")
+    documents.set_input_files([_file("anh.pdf", PDF)])
     with page.expect_navigation() as navigation:
         _submit_button(page).click()
     assert navigation.value.status == 200
-    assert re.fullmatch(r"PAKN-\d{6}", page.get_by_test_id("ma-so").inner_text())
+    pakn_id = page.get_by_test_id("ma-so").inner_text()
+    assert re.fullmatch(r"PAKN-\d{6}", pakn_id)
+    assert page.get_by_test_id("so-tai-lieu").inner_text() == "1 tệp"
+    assert [item["TenTep"] for item in _documents(running, pakn_id)] == ["anh.pdf"]
 
 
 def test_a_citizen_asks_a_question_and_reads_the_qa(

@@ -2,11 +2,14 @@
 
 Fast checks without a browser (``running``: uvicorn, SQLite and PostgreSQL): the JSON API's
 answers and codes, refusal of cross-site form posts, body limits, paging and search of the
-public lists, and the message-log rows of every request.
+public lists, and the message-log rows of every request. Documents attached to a petition
+(multipart form, base64 in the API) reach the unit through ``LayTaiLieuPAKN`` byte for byte;
+their limits are checked on a hub with the default body limit (``roomy``).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterator
@@ -17,9 +20,13 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from lienthong.hub import petitions
+from lienthong.hub.app import Hub
 from lienthong.hub.questions import PORTAL_IDS
-from lienthong.store.tables import MessageLog, Petition, Question
-from tests.hub.conftest import UNIT, RunningHub
+from lienthong.hub.settings import HubSettings
+from lienthong.hub.web_citizen import PETITION_API_MAX_BYTES, PETITION_FORM_MAX_BYTES
+from lienthong.store.tables import MessageLog, Petition, PetitionFile, Question
+from tests.hub.conftest import PASSWORD, UNIT, RunningHub, free_port, serve
 
 PAKN_API = "/api/cong-dan/pakn"
 QA_API = "/api/cong-dan/hoi-dap"
@@ -91,9 +98,10 @@ def test_the_api_takes_a_petition_for_the_unit(running: RunningHub) -> None:
     sent = running.client.post(PAKN_API, json=_petition(TenDonViXuLy="Ủy ban giả mạo"))
     assert sent.status_code == 200, sent.text
     answer = sent.json()
-    assert set(answer) == {"error_code", "message", "message_en", "Id", "TrangThai"}
+    assert set(answer) == {"error_code", "message", "message_en", "Id", "TrangThai", "SoTaiLieu"}
     assert answer["error_code"] == "00" and answer["message"] == "Thành công"
     assert answer["message_en"] == "Success" and answer["TrangThai"] == "1"
+    assert answer["SoTaiLieu"] == "0"
     assert re.fullmatch(r"PAKN-\d{6}", answer["Id"])
     assert sent.headers["cache-control"] == "no-store"
 
@@ -455,3 +463,355 @@ def test_the_units_are_the_registrys_and_the_accounts(running: RunningHub) -> No
     assert "000.00.14.H56" not in form  # a disabled account's unit
     taken = running.client.post(PAKN_API, json=_petition(MaDonViXuLy=DISTRICT))
     assert taken.status_code == 200, taken.text
+
+
+# -- documents attached to a petition ---------------------------------------------------------------
+
+MIB = 1024 * 1024
+PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06"
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
+#: The start of a Windows program: what a renamed .exe holds.
+EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 48
+BOUNDARY = "----lienthongFormBoundary7MA4YWxkTrZu0gW"
+FILES = "TaiLieuDinhKem"
+
+
+def _pdf(size: int) -> bytes:
+    """A PDF of exactly ``size`` bytes."""
+    return PDF + b"0" * (size - len(PDF))
+
+
+def _multipart(fields: dict[str, str], files: list[tuple[str, bytes]]) -> bytes:
+    """The body a browser sends for the petition form: the fields, then one part per chosen file
+    (an empty file input is one part with an empty file name and no content)."""
+    parts = [
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    for filename, content in files:
+        head = (
+            f"--{BOUNDARY}\r\nContent-Disposition: form-data; "
+            f'name="{FILES}"; filename="{filename}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        )
+        parts.append(head.encode() + content + b"\r\n")
+    return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
+
+
+def _post_multipart(
+    client: httpx.Client,
+    running: RunningHub,
+    fields: dict[str, str],
+    files: list[tuple[str, bytes]],
+    path: str = "/pakn/gui",
+    **headers: str,
+) -> httpx.Response:
+    return client.post(
+        path,
+        content=_multipart(fields, files),
+        headers={
+            "Origin": running.base,
+            "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+            **headers,
+        },
+    )
+
+
+def _documents(running: RunningHub, pakn_id: str) -> list[dict[str, Any]]:
+    """LayTaiLieuPAKN of ``pakn_id``, as the unit's account gets it."""
+    answer = _call(running, "LayTaiLieuPAKN", PAKNID=pakn_id)
+    assert answer["error_code"] == "00", answer
+    result: list[dict[str, Any]] = answer["result"]
+    return result
+
+
+def _pakn_id(page: httpx.Response) -> str:
+    found = re.search(r'data-testid="ma-so">(PAKN-\d{6})<', page.text)
+    assert found is not None, page.text
+    return found.group(1)
+
+
+def _b64(content: bytes) -> str:
+    return base64.b64encode(content).decode("ascii")
+
+
+@pytest.fixture
+def roomy(engine: Any) -> Iterator[RunningHub]:
+    """A hub with the default body limit (16 MiB): the petition's own caps are the ones met."""
+    settings = HubSettings(port=free_port(), public_submissions_per_client=1000)
+    hub = Hub(settings, engine=engine)
+    hub.accounts.add("tinh_thanhhoa", PASSWORD, [UNIT])
+    with serve(hub, settings) as running:
+        yield running
+
+
+def test_the_body_caps_admit_the_documents() -> None:
+    total = petitions.CITIZEN_MAX_TOTAL_BYTES
+    assert (petitions.CITIZEN_MAX_FILES, petitions.CITIZEN_MAX_FILE_BYTES) == (5, 5 * MIB)
+    assert total == 10 * MIB and petitions.CITIZEN_MAX_FILE_BYTES <= petitions.MAX_FILE_BYTES
+    assert PETITION_FORM_MAX_BYTES == 12 * MIB
+    assert len(_b64(bytes(total))) + MIB <= PETITION_API_MAX_BYTES  # base64: 4 bytes of 3
+    assert HubSettings().max_body_bytes >= PETITION_API_MAX_BYTES  # the defaults admit them
+
+
+def test_the_petition_form_takes_documents(running: RunningHub) -> None:
+    form = running.client.get("/pakn/gui").text
+    assert 'enctype="multipart/form-data"' in form
+    assert f'<input id="{FILES}" name="{FILES}" type="file" multiple accept=".pdf,.jpg,' in form
+    assert "Tài liệu đính kèm (nếu có)" in form and "Attached documents (optional)" in form
+    assert "Tối đa 5 tệp, mỗi tệp tối đa 5 MB, tổng cộng tối đa 10 MB" in form
+    question = running.client.get("/hoi-dap/gui").text
+    assert "multipart" not in question and 'type="file"' not in question
+
+
+def test_a_form_with_documents_reaches_the_unit(
+    running: RunningHub, browser_like: httpx.Client
+) -> None:
+    fields = {**_petition(), "csrf": _token(browser_like)}
+    files = [("Đơn kiến nghị.pdf", PDF), ("", b""), ("C:\\Ảnh\\hiện trường.PNG", PNG)]
+    sent = _post_multipart(browser_like, running, fields, files)
+    assert sent.status_code == 200, sent.text
+    assert 'data-testid="so-tai-lieu">2 tệp<' in sent.text
+    pakn_id = _pakn_id(sent)
+
+    assert _documents(running, pakn_id) == [
+        {"TenTep": "Đơn kiến nghị.pdf", "LoaiTep": "application/pdf", "NoiDung": _b64(PDF)},
+        {"TenTep": "hiện trường.PNG", "LoaiTep": "image/png", "NoiDung": _b64(PNG)},
+    ]
+    [row] = _call(running, "DanhSachPAKNChoXuLy")["result"]
+    assert row["Id"] == pakn_id and row["SoTaiLieu"] == "2" and row["TieuDe"] == TITLE
+
+    # a browser's empty file input alone: no document, nothing refused
+    fields = {**_petition(), "csrf": _token(browser_like)}
+    empty = _post_multipart(browser_like, running, fields, [("", b"")])
+    assert empty.status_code == 200, empty.text
+    assert 'data-testid="so-tai-lieu">0 tệp<' in empty.text
+    assert _documents(running, _pakn_id(empty)) == []
+    # and the old urlencoded form is still taken
+    old = _post_form(browser_like, running, {**_petition(), "csrf": _token(browser_like)})
+    assert old.status_code == 200 and 'data-testid="so-tai-lieu">0 tệp<' in old.text
+    assert _count(running, PetitionFile) == 2
+
+
+def test_the_question_form_stays_urlencoded(
+    running: RunningHub, browser_like: httpx.Client
+) -> None:
+    fields = {**_question(), "csrf": _token(browser_like, "/hoi-dap/gui")}
+    refused = _post_multipart(browser_like, running, fields, [("don.pdf", PDF)], "/hoi-dap/gui")
+    assert refused.status_code == 415
+    assert "Biểu mẫu phải được gửi dạng application/x-www-form-urlencoded." in refused.text
+    asked = _post_form(browser_like, running, fields, "/hoi-dap/gui")
+    assert asked.status_code == 200 and "Chờ trả lời" in asked.text
+    assert "so-tai-lieu" not in asked.text
+    assert _count(running, Question, Question.source == "portal") == 1
+
+
+def test_multipart_forms_are_checked_for_cross_site_posts(
+    running: RunningHub, browser_like: httpx.Client
+) -> None:
+    token = _token(browser_like)
+    fields = {**_petition(), "csrf": token}
+    files = [("don.pdf", PDF)]
+    with httpx.Client(base_url=running.base) as stranger:  # another site's page: no cookie
+        refusals = [_post_multipart(stranger, running, fields, files)]
+    refusals += [
+        _post_multipart(browser_like, running, {**fields, "csrf": "A" * 43}, files),
+        _post_multipart(browser_like, running, {**_petition()}, files),  # no token
+        _post_multipart(browser_like, running, fields, files, Origin="https://evil.example"),
+        _post_multipart(browser_like, running, fields, files, **{"Sec-Fetch-Site": "cross-site"}),
+    ]
+    for refused in refusals:
+        assert refused.status_code == 403, refused.text
+        assert TITLE not in refused.text
+    assert _count(running, Petition) == 0 and _count(running, PetitionFile) == 0
+    garbled = browser_like.post(
+        "/pakn/gui",
+        content=b"--x\r\nnot a part",
+        headers={"Origin": running.base, "Content-Type": "multipart/form-data"},  # no boundary
+    )
+    assert garbled.status_code == 400 and "Không đọc được nội dung biểu mẫu" in garbled.text
+    sent = _post_multipart(browser_like, running, fields, files)
+    assert sent.status_code == 200, sent.text
+
+
+def test_a_multipart_body_over_the_limit_is_refused_unread(
+    running: RunningHub, browser_like: httpx.Client
+) -> None:
+    fields = {**_petition(), "csrf": _token(browser_like)}
+    big = _post_multipart(browser_like, running, fields, [("don.pdf", _pdf(300_000))])
+    assert big.status_code == 413  # the hub's max_body_bytes (200000) is below the form's cap
+    assert "Nội dung gửi quá lớn (tối đa 200000 byte)." in big.text
+    assert "Tài liệu đính kèm tổng cộng tối đa 10 MB." in big.text
+    assert TITLE not in big.text
+    assert _count(running, Petition) == 0
+
+
+#: (what is wrong, the files, what the form says beside the file field)
+BAD_UPLOADS = [
+    ("too many", [(f"trang-{n}.pdf", PDF) for n in range(6)], "Tối đa 5 tệp (đang có 6)"),
+    ("a file too large", [("lon.pdf", _pdf(5 * MIB + 1))], "“lon.pdf”: tệp lớn hơn 5 MB (đang có 5,1 MB)"),
+    (
+        "too large in all",
+        [(f"phan-{n}.pdf", _pdf(3 * MIB + MIB // 2)) for n in range(3)],
+        "Tổng dung lượng các tệp tối đa 10 MB (đang có 10,5 MB)",
+    ),
+    ("a type not allowed", [("chuong-trinh.exe", EXE)], "“chuong-trinh.exe”: loại tệp không được nhận (chỉ nhận PDF, JPEG, PNG, DOC, DOCX, XLS, XLSX, ODT, TXT)"),
+    ("no extension", [("hoa-don", PDF)], "“hoa-don”: loại tệp không được nhận"),
+    ("an exe named .pdf", [("don.pdf", EXE)], "“don.pdf”: nội dung không phải là tệp PDF"),
+    ("an exe named .png", [("anh.png", EXE)], "“anh.png”: nội dung không phải là tệp PNG"),
+    ("an exe named .jpg", [("anh.jpg", EXE)], "“anh.jpg”: nội dung không phải là tệp JPEG"),
+    ("an exe named .docx", [("don.docx", EXE)], "“don.docx”: nội dung không phải là tệp DOCX"),
+    ("an exe named .txt", [("ghi-chu.txt", EXE)], "“ghi-chu.txt”: nội dung không phải là tệp TXT"),
+    ("an empty file", [("trong.pdf", b"")], "“trong.pdf”: tệp rỗng"),
+    ("one bad among good", [("don.pdf", PDF), ("anh.png", JPEG)], "“anh.png”: nội dung không phải là tệp PNG"),
+]  # fmt: skip
+
+
+def test_bad_documents_come_back_beside_the_file_field(roomy: RunningHub) -> None:
+    with httpx.Client(base_url=roomy.base, timeout=60) as client:
+        fields = {**_petition(), "csrf": _token(client)}
+        for case, files, message in BAD_UPLOADS:
+            answer = _post_multipart(client, roomy, fields, files)
+            assert answer.status_code == 422, (case, answer.text[:300])
+            beside = re.search(
+                rf'<p class="field-error" id="loi-{FILES}" data-testid="loi-{FILES}">(.*?)</p>',
+                answer.text,
+                re.S,
+            )
+            assert beside is not None, case
+            assert message in beside.group(1), (case, beside.group(1))
+            assert "Vui lòng chọn lại tệp." in beside.group(1), case
+            assert "Please choose the files again." in beside.group(1), case
+            assert 'aria-invalid="true"' in answer.text and f'href="#{FILES}"' in answer.text
+            assert f'value="{NAME}"' in answer.text and f'value="{TITLE}"' in answer.text, case
+        # each problem named at once, and nothing stored for any of them
+        both = _post_multipart(client, roomy, fields, [("a.exe", EXE), ("b.pdf", PNG)])
+        assert "“a.exe”: loại tệp không được nhận" in both.text
+        assert "“b.pdf”: nội dung không phải là tệp PDF" in both.text
+    assert _count(roomy, Petition) == 0 and _count(roomy, PetitionFile) == 0
+
+
+def test_documents_up_to_the_limits_are_taken_and_more_is_413(roomy: RunningHub) -> None:
+    near = [(f"phan-{n}.pdf", _pdf(2 * MIB)) for n in range(5)]  # 5 files, 10 MiB exactly
+    with httpx.Client(base_url=roomy.base, timeout=60) as client:
+        sent = _post_multipart(client, roomy, {**_petition(), "csrf": _token(client)}, near)
+        assert sent.status_code == 200, sent.text[:300]
+        assert 'data-testid="so-tai-lieu">5 tệp<' in sent.text
+        documents = _documents(roomy, _pakn_id(sent))
+        assert [base64.b64decode(item["NoiDung"]) for item in documents] == [c for _, c in near]
+
+        huge = [("lon.pdf", _pdf(PETITION_FORM_MAX_BYTES))]
+        refused = _post_multipart(client, roomy, {**_petition(), "csrf": _token(client)}, huge)
+        assert refused.status_code == 413
+        assert f"Nội dung gửi quá lớn (tối đa {PETITION_FORM_MAX_BYTES} byte)." in refused.text
+
+        # the API: 10 MiB of documents are about 13.3 MiB of base64, and that is taken too
+        items = [{"TenTep": name, "NoiDung": _b64(content)} for name, content in near]
+        taken = client.post(PAKN_API, json=_petition(TaiLieuDinhKem=items))
+        assert taken.status_code == 200, taken.text[:300]
+        assert taken.json()["SoTaiLieu"] == "5"
+        over = client.post(
+            PAKN_API,
+            content=b" " * (PETITION_API_MAX_BYTES + 1),
+            headers={"Content-Type": "application/json"},
+        )
+        assert over.status_code == 413 and over.json()["error_code"] == "14"
+        assert str(PETITION_API_MAX_BYTES) in over.json()["message"]
+    assert _count(roomy, Petition) == 2 and _count(roomy, PetitionFile) == 10
+
+
+def test_a_form_sent_back_asks_to_choose_the_files_again(
+    running: RunningHub, browser_like: httpx.Client
+) -> None:
+    fields = {**_petition(TieuDe=""), "csrf": _token(browser_like)}
+    answer = _post_multipart(browser_like, running, fields, [("don.pdf", PDF), ("anh.png", PNG)])
+    assert answer.status_code == 422
+    assert 'id="loi-TieuDe"' in answer.text and f'id="loi-{FILES}"' not in answer.text
+    note = f'data-testid="chon-lai-{FILES}">Bạn đã chọn 2 tệp nhưng chưa gửi được'
+    assert note in answer.text and "Vui lòng chọn lại tệp." in answer.text
+    assert f'aria-describedby="goi-y-{FILES} chon-lai-{FILES}"' in answer.text
+    assert _count(running, Petition) == 0 and _count(running, PetitionFile) == 0
+
+
+def test_the_api_takes_documents_in_base64(running: RunningHub) -> None:
+    wrapped = "\r\n".join(_b64(JPEG)[i : i + 16] for i in range(0, len(_b64(JPEG)), 16))
+    documents = [
+        {"TenTep": "don.pdf", "LoaiTep": "application/pdf", "NoiDung": _b64(PDF)},
+        {"TenTep": "anh.jpeg", "LoaiTep": "image/jpg", "NoiDung": wrapped},  # MIME line breaks
+    ]
+    sent = running.client.post(PAKN_API, json=_petition(TaiLieuDinhKem=documents))
+    assert sent.status_code == 200, sent.text
+    answer = sent.json()
+    assert answer["SoTaiLieu"] == "2"
+    assert _documents(running, answer["Id"]) == [
+        {"TenTep": "don.pdf", "LoaiTep": "application/pdf", "NoiDung": _b64(PDF)},
+        {"TenTep": "anh.jpeg", "LoaiTep": "image/jpeg", "NoiDung": _b64(JPEG)},  # the hub's type
+    ]
+    empty = running.client.post(PAKN_API, json=_petition(TaiLieuDinhKem=[]))
+    assert empty.status_code == 200 and empty.json()["SoTaiLieu"] == "0"
+
+
+def _item(name: str = "don.pdf", content: bytes = PDF, **extra: Any) -> dict[str, Any]:
+    return {"TenTep": name, "NoiDung": _b64(content), **extra}
+
+
+@pytest.mark.parametrize(
+    ("documents", "issues"),
+    [
+        ([_item(), _item(NoiDung="JVBERi0xLjc=!")], {"[1].NoiDung": "không phải chuỗi base64 hợp lệ"}),
+        ([_item(NoiDung="JVBERi0")], {"[0].NoiDung": "không phải chuỗi base64 hợp lệ"}),
+        ([_item(NoiDung="JVBE€i0x")], {"[0].NoiDung": "không phải chuỗi base64 hợp lệ"}),
+        ([_item(NoiDung=12)], {"[0].NoiDung": "không phải chuỗi base64 hợp lệ"}),
+        ([_item("virus.exe", EXE)], {"[0].TenTep": "loại tệp không được nhận"}),
+        ([_item("don.pdf", EXE)], {"[0].NoiDung": "nội dung không phải là tệp PDF"}),
+        ([_item("anh.png", EXE)], {"[0].NoiDung": "nội dung không phải là tệp PNG"}),
+        ([_item("anh.jpg", PNG)], {"[0].NoiDung": "nội dung không phải là tệp JPEG"}),
+        ([_item(content=b"")], {"[0].NoiDung": "tệp rỗng"}),
+        ([{"NoiDung": _b64(PDF)}], {"[0].TenTep": "cần tên tệp"}),
+        ([{"TenTep": "don.pdf"}], {"[0].NoiDung": "cần nội dung tệp"}),
+        ([_item(TenTep=5, LoaiTep=1)], {"[0].TenTep": "phải là chuỗi", "[0].LoaiTep": "phải là chuỗi"}),
+        ([_item(DuongDan="https://example.vn/don.pdf")], {"[0].DuongDan": "trường không được phép"}),
+        (["don.pdf"], {"[0]": "phải là một đối tượng"}),
+        ({"TenTep": "don.pdf"}, {"": "phải là một danh sách"}),
+        ([_item() for _ in range(6)], {"": "tối đa 5 tệp (đang có 6)"}),
+    ],
+)  # fmt: skip
+def test_the_api_names_every_bad_document(
+    running: RunningHub, documents: Any, issues: dict[str, str]
+) -> None:
+    answer = running.client.post(PAKN_API, json=_petition(TaiLieuDinhKem=documents, Email="x"))
+    assert answer.status_code == 422, answer.text
+    result = answer.json()
+    assert result["error_code"] == "15"
+    found = {issue["path"]: issue for issue in result["issues"]}
+    expected = {f"$.{FILES}{where}" for where in issues}
+    assert set(found) == expected | {"$.Email"}  # with the other fields' problems, at once
+    for where, message in issues.items():
+        issue = found[f"$.{FILES}{where}"]
+        assert message in issue["message"], issue
+        assert issue["message_en"] and issue["message_en"] != issue["message"]
+    assert [issue["path"] for issue in result["issues"]][-1] == "$.Email"  # the form's order
+    assert _count(running, Petition) == 0 and _count(running, PetitionFile) == 0
+
+
+def test_the_api_refuses_a_document_too_large(roomy: RunningHub) -> None:
+    documents = [_item("lon.pdf", _pdf(5 * MIB + 1)), *[_item() for _ in range(2)]]
+    answer = roomy.client.post(PAKN_API, json=_petition(TaiLieuDinhKem=documents))
+    assert answer.status_code == 422
+    [issue] = answer.json()["issues"]
+    assert issue["path"] == f"$.{FILES}[0].NoiDung"
+    assert issue["message"] == "tệp lớn hơn 5 MB (đang có 5,1 MB)"
+    assert issue["message_en"] == "file larger than 5 MB (got 5.1 MB)"
+    in_all = [_item(f"{n}.pdf", _pdf(3 * MIB + MIB // 2)) for n in range(3)]
+    answer = roomy.client.post(PAKN_API, json=_petition(TaiLieuDinhKem=in_all))
+    assert [issue["path"] for issue in answer.json()["issues"]] == [f"$.{FILES}"]
+    assert "10 MB" in answer.json()["issues"][0]["message"]
+    assert _count(roomy, Petition) == 0
+
+
+def test_the_question_api_takes_no_documents(running: RunningHub) -> None:
+    answer = running.client.post(QA_API, json=_question(TaiLieuDinhKem=[_item()]))
+    assert answer.status_code == 422
+    assert [issue["path"] for issue in answer.json()["issues"]] == [f"$.{FILES}"]
+    assert answer.json()["issues"][0]["message"] == "trường không được phép"

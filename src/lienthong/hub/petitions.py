@@ -7,12 +7,19 @@ pending (``1``) or processing (``2``) petition can be answered; it becomes answe
 published (``4``) when the answer says ``CongKhai`` True. Published petitions are listed by
 ``DanhSachPAKNCongKhai``. Petitions a unit handled in its own system arrive with
 ``DongBoPAKNDiaPhuong`` (source ``local``) and keep the status they were sent with.
+
+A citizen may attach documents to a petition (the hub's public form and API): at most
+``CITIZEN_MAX_FILES``, each at most ``CITIZEN_MAX_FILE_BYTES``, ``CITIZEN_MAX_TOTAL_BYTES`` in
+all, of the types of ``CITIZEN_FILE_TYPES`` (:func:`citizen_attachment`,
+:func:`check_citizen_files`); the unit gets them, base64-encoded, from ``LayTaiLieuPAKN``.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import math
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,7 +60,18 @@ CITIZEN_FIELDS = (
     "TenDonViXuLy",
     "CongKhai",
 )
+#: The largest document :func:`submit_petition` stores, whoever attaches it.
 MAX_FILE_BYTES = 10 * 1024 * 1024
+
+MIB = 1024 * 1024
+#: What a citizen may attach through the hub's public form and API (:func:`citizen_attachment`,
+#: :func:`check_citizen_files`): at most this many documents, each at most
+#: ``CITIZEN_MAX_FILE_BYTES``, all together at most ``CITIZEN_MAX_TOTAL_BYTES``.
+CITIZEN_MAX_FILES = 5
+CITIZEN_MAX_FILE_BYTES = 5 * MIB
+CITIZEN_MAX_TOTAL_BYTES = 10 * MIB
+#: The longest file name kept (the column ``petition_files.name``).
+MAX_FILE_NAME = 255
 
 
 @cache
@@ -175,6 +193,165 @@ def _attachment(item: Attachment | dict[str, Any]) -> Attachment:
         content_type=item.get("content_type"),
         url=item.get("url"),
     )
+
+
+# -- citizens' attachments ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FileType:
+    """A kind of document a citizen may attach: decided by the file name's extension, then
+    confirmed by the content's first bytes, so that a renamed program is refused."""
+
+    label: str
+    """What the citizen is told (``PDF``)."""
+    extensions: tuple[str, ...]
+    content_type: str
+    """The MIME type stored and returned by ``LayTaiLieuPAKN`` (``LoaiTep``)."""
+    signatures: tuple[bytes, ...] = ()
+    """The content must start with one of these; none: plain text, see :func:`_looks_like`."""
+    signature_within: int = 0
+    """When set, a signature may start anywhere in the content's first so many bytes."""
+
+
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Word 97-2003, Excel 97-2003
+_ZIP = b"PK\x03\x04"  # Office Open XML and OpenDocument are ZIP archives
+CITIZEN_FILE_TYPES = (
+    # PDF readers accept the header anywhere in the first 1024 bytes
+    FileType("PDF", ("pdf",), "application/pdf", (b"%PDF-",), signature_within=1024),
+    FileType("JPEG", ("jpg", "jpeg"), "image/jpeg", (b"\xff\xd8\xff",)),
+    FileType("PNG", ("png",), "image/png", (b"\x89PNG\r\n\x1a\n",)),
+    FileType("DOC", ("doc",), "application/msword", (_OLE2,)),
+    FileType(
+        "DOCX",
+        ("docx",),
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        (_ZIP,),
+    ),
+    FileType("XLS", ("xls",), "application/vnd.ms-excel", (_OLE2,)),
+    FileType(
+        "XLSX",
+        ("xlsx",),
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        (_ZIP,),
+    ),
+    FileType("ODT", ("odt",), "application/vnd.oasis.opendocument.text", (_ZIP,)),
+    FileType("TXT", ("txt",), "text/plain"),
+)
+_BY_EXTENSION = {extension: kind for kind in CITIZEN_FILE_TYPES for extension in kind.extensions}
+#: The types in words, for the form's hint and the error messages.
+CITIZEN_FILE_LABELS = ", ".join(kind.label for kind in CITIZEN_FILE_TYPES)
+#: The form's ``accept`` attribute: lets the browser's file picker offer only these.
+CITIZEN_FILE_ACCEPT = ",".join(f".{extension}" for extension in _BY_EXTENSION)
+_BAD_NAME_CHARACTERS = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def megabytes(size: int, lang: str = "vi") -> str:
+    """``size`` bytes in MB (MiB), rounded up to a tenth: ``6,2 MB`` (vi), ``6.2 MB`` (en)."""
+    text = f"{math.ceil(size * 10 / MIB) / 10:g}"
+    return f"{text.replace('.', ',') if lang == 'vi' else text} MB"
+
+
+def citizen_file_name(name: str) -> str:
+    """The name without any folder (old browsers sent ``C:\\...\\don.pdf``), trimmed."""
+    return name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+
+
+def citizen_file_type(name: str) -> FileType | None:
+    """The accepted type of a file named ``name`` (by its extension), or None."""
+    stem, dot, extension = name.rpartition(".")
+    return _BY_EXTENSION.get(extension.lower()) if dot and stem else None
+
+
+def _looks_like(kind: FileType, content: bytes) -> bool:
+    """True when ``content`` starts as a file of ``kind`` does."""
+    if kind.signature_within:
+        head = content[: kind.signature_within]
+        return any(signature in head for signature in kind.signatures)
+    if kind.signatures:
+        return content.startswith(kind.signatures)
+    # plain text: a program or an archive has NUL bytes; UTF-16 text (with its BOM) too
+    return b"\x00" not in content or content.startswith((b"\xff\xfe", b"\xfe\xff"))
+
+
+def citizen_attachment(
+    name: str, content: bytes
+) -> tuple[Attachment | None, list[tuple[str, str, str]]]:
+    """A document a citizen attached: (the attachment to store, None when refused; problems).
+
+    Problems are (part, vi, en), ``part`` the ``LayTaiLieuPAKN`` field at fault: ``TenTep``
+    (no name, a name too long, a type not accepted) or ``NoiDung`` (empty, larger than
+    ``CITIZEN_MAX_FILE_BYTES``, content that is not of the type its name says). The stored
+    type (``LoaiTep``) is the accepted type's, whatever the sender claimed.
+    """
+    name = citizen_file_name(name)
+    problems: list[tuple[str, str, str]] = []
+    kind = citizen_file_type(name)
+    if not name:
+        problems.append(("TenTep", "cần tên tệp", "a file name is needed"))
+    elif len(name) > MAX_FILE_NAME or _BAD_NAME_CHARACTERS.search(name):
+        problems.append(
+            (
+                "TenTep",
+                f"tên tệp dài tối đa {MAX_FILE_NAME} ký tự, không có ký tự điều khiển",
+                f"a file name has at most {MAX_FILE_NAME} characters and no control characters",
+            )
+        )
+    elif kind is None:
+        problems.append(
+            (
+                "TenTep",
+                f"loại tệp không được nhận (chỉ nhận {CITIZEN_FILE_LABELS})",
+                f"file type not accepted (only {CITIZEN_FILE_LABELS})",
+            )
+        )
+    if not content:
+        problems.append(("NoiDung", "tệp rỗng", "the file is empty"))
+    elif len(content) > CITIZEN_MAX_FILE_BYTES:
+        problems.append(
+            (
+                "NoiDung",
+                f"tệp lớn hơn {megabytes(CITIZEN_MAX_FILE_BYTES)} "
+                f"(đang có {megabytes(len(content))})",
+                f"file larger than {megabytes(CITIZEN_MAX_FILE_BYTES, 'en')} "
+                f"(got {megabytes(len(content), 'en')})",
+            )
+        )
+    elif kind is not None and not _looks_like(kind, content):
+        problems.append(
+            (
+                "NoiDung",
+                f"nội dung không phải là tệp {kind.label}",
+                f"the content is not a {kind.label} file",
+            )
+        )
+    if problems or kind is None:
+        return None, problems
+    return Attachment(name, content, kind.content_type), []
+
+
+def check_citizen_files(sizes: Sequence[int]) -> list[tuple[str, str]]:
+    """The problems (vi, en) of a citizen's documents taken together, by their ``sizes``: more
+    than ``CITIZEN_MAX_FILES``, or more than ``CITIZEN_MAX_TOTAL_BYTES`` in all."""
+    problems: list[tuple[str, str]] = []
+    if len(sizes) > CITIZEN_MAX_FILES:
+        problems.append(
+            (
+                f"tối đa {CITIZEN_MAX_FILES} tệp (đang có {len(sizes)})",
+                f"at most {CITIZEN_MAX_FILES} files (got {len(sizes)})",
+            )
+        )
+    total = sum(sizes)
+    if total > CITIZEN_MAX_TOTAL_BYTES:
+        problems.append(
+            (
+                f"tổng dung lượng các tệp tối đa {megabytes(CITIZEN_MAX_TOTAL_BYTES)} "
+                f"(đang có {megabytes(total)})",
+                f"at most {megabytes(CITIZEN_MAX_TOTAL_BYTES, 'en')} of files in all "
+                f"(got {megabytes(total, 'en')})",
+            )
+        )
+    return problems
 
 
 def check_petition(

@@ -5,14 +5,19 @@ Pages (HTML, Vietnamese first, no JavaScript):
 
 - ``GET /pakn``: the published petitions, newest first, with a keyword search (``tukhoa``) and
   pages of 10 (``trang``); sender names masked, never a contact detail.
-- ``GET /pakn/gui``, ``POST /pakn/gui``: the submission form (``submit_petition``); a bad field
-  re-renders the form (HTTP 422) with the values kept and the error beside the field.
+- ``GET /pakn/gui``, ``POST /pakn/gui``: the submission form (``submit_petition``), sent as
+  ``multipart/form-data`` with up to ``CITIZEN_MAX_FILES`` documents (``TaiLieuDinhKem``; an
+  ``application/x-www-form-urlencoded`` post without documents is taken too); a bad field
+  re-renders the form (HTTP 422) with the values kept and the error beside the field (chosen
+  files cannot be kept: the citizen is asked to choose them again).
 - ``GET /hoi-dap``: the answered questions (citizens', units' and the ministries' Q&A sets),
   with the same search and paging, and a filter on their source (``nguon``).
 - ``GET /hoi-dap/gui``, ``POST /hoi-dap/gui``: the question form (``submit_question``).
 
 API (JSON in and out, the hub's answer shape): ``POST /api/cong-dan/pakn`` and
-``POST /api/cong-dan/hoi-dap`` take the fields of the forms, by their wire names.
+``POST /api/cong-dan/hoi-dap`` take the fields of the forms, by their wire names; a petition's
+documents are a list ``TaiLieuDinhKem`` of ``{"TenTep", "LoaiTep", "NoiDung"}`` (the content
+base64-encoded), the names ``LayTaiLieuPAKN`` gives them back with.
 
 Both paths run the same checks (:func:`check_submission`): strings only, no control
 characters, a length limit per field, the unit among :func:`known_units`, then the domain's
@@ -20,7 +25,11 @@ own checks (``check_petition`` / ``check_question``). Forms are protected agains
 submission by a token in a hidden field that must equal a ``SameSite=Strict`` cookie (double
 submit; the cookie is ``__Host-`` prefixed over HTTPS) and by refusing a POST whose
 ``Sec-Fetch-Site``, ``Origin`` or ``Referer`` names another site. Bodies larger than the hub's
-``max_body_bytes`` are refused before they are read.
+``max_body_bytes`` are refused before they are read, and so are petitions larger than
+``PETITION_FORM_MAX_BYTES`` (form) or ``PETITION_API_MAX_BYTES`` (API) when those are smaller.
+Documents are checked by :func:`lienthong.hub.petitions.citizen_attachment` (type by the name's
+extension and the content's first bytes, size) and
+:func:`~lienthong.hub.petitions.check_citizen_files` (how many, their total size).
 
 Every submission that gets past those request checks counts towards the limit per client
 address (:mod:`lienthong.hub.limits`), before its fields are checked: over the limit, the API
@@ -30,12 +39,14 @@ kept and the minutes to wait; nothing is stored.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import math
 import re
 import secrets
 import urllib.parse
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +54,8 @@ import anyio
 import orjson
 from jinja2 import Environment
 from sqlalchemy.orm import Session
+from starlette.datastructures import Headers, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
@@ -61,13 +74,19 @@ if TYPE_CHECKING:
     from lienthong.hub.app import Hub
 
 __all__ = [
+    "FIELDS_ROOM_BYTES",
+    "MAX_FORM_PARTS",
     "PAGE_SIZE",
     "PETITION",
+    "PETITION_API_MAX_BYTES",
+    "PETITION_FORM_MAX_BYTES",
     "QUESTION",
     "FormField",
     "FormKind",
     "Unit",
+    "Upload",
     "check_submission",
+    "check_uploads",
     "citizen_routes",
     "known_units",
 ]
@@ -85,6 +104,22 @@ _BAD_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 FORM_HEADERS = {**HEADERS, "Referrer-Policy": "same-origin"}
 _JSON_TYPES = ("application/json", "text/json")
 _FORM_TYPE = "application/x-www-form-urlencoded"
+_MULTIPART_TYPE = "multipart/form-data"
+#: The most fields, and the most file parts, a form may send (both far above the form's own).
+MAX_FORM_PARTS = 50
+#: Room in a petition's body beside its documents: the text fields (10 000 characters of text
+#: come to under 100 KB, even percent-encoded), the multipart or JSON framing, and a margin, so
+#: that documents a little over their limit get their own message rather than a bare 413.
+FIELDS_ROOM_BYTES = 2 * petitions.MIB
+#: The largest body of the petition form: its documents (10 MiB in all) and the room beside
+#: them, 12 MiB. The hub's ``max_body_bytes`` still applies when it is smaller.
+PETITION_FORM_MAX_BYTES = petitions.CITIZEN_MAX_TOTAL_BYTES + FIELDS_ROOM_BYTES
+#: The largest body of the petition API: base64 makes 4 bytes of every 3 (10 MiB of documents
+#: are 13.3 MiB of text), and the room beside them: about 15.3 MiB.
+PETITION_API_MAX_BYTES = 4 * math.ceil(petitions.CITIZEN_MAX_TOTAL_BYTES / 3) + FIELDS_ROOM_BYTES
+#: The fields of one document of the API's ``TaiLieuDinhKem`` (``LoaiTep`` is optional and only
+#: informative: the hub sets the stored type from the name).
+_FILE_ITEM_FIELDS = ("TenTep", "LoaiTep", "NoiDung")
 
 
 # -- units ----------------------------------------------------------------------------------------
@@ -149,7 +184,8 @@ class FormField:
     vi: str
     en: str
     kind: str
-    """``text``, ``textarea``, ``tel``, ``email`` or ``unit`` (a select of :func:`known_units`)."""
+    """``text``, ``textarea``, ``tel``, ``email``, ``unit`` (a select of :func:`known_units`) or
+    ``file`` (documents; not a text value, see :attr:`FormKind.files_field`)."""
     max_length: int
     required: bool = False
     hint: str = ""
@@ -177,24 +213,61 @@ class FormKind:
     email_field: str
     contact_error_field: str
     check: Callable[[dict[str, Any], Validator], list[tuple[str, str, str]]]
-    submit: Callable[[Session, dict[str, Any], Validator], str]
+    submit: Callable[[Session, dict[str, Any], Sequence[petitions.Attachment], Validator], str]
     status_label: str
     status_label_en: str
+    files_field: str | None = None
+    """The field of the attached documents (``TaiLieuDinhKem``); None: no documents."""
+    max_form_bytes: int | None = None
+    """The largest form body, below the hub's ``max_body_bytes``; None: that setting alone."""
+    max_api_bytes: int | None = None
+    """The same for the API."""
 
     def field(self, name: str) -> FormField | None:
         return next((item for item in self.fields if item.name == name), None)
 
+    @property
+    def text_fields(self) -> tuple[FormField, ...]:
+        """The fields with a text value (all but the documents)."""
+        return tuple(item for item in self.fields if item.kind != "file")
 
-def _submit_petition(db: Session, values: dict[str, Any], validator: Validator) -> str:
-    return petitions.submit_petition(db, values, validator=validator)
+
+def _submit_petition(
+    db: Session,
+    values: dict[str, Any],
+    files: Sequence[petitions.Attachment],
+    validator: Validator,
+) -> str:
+    return petitions.submit_petition(db, values, files, validator=validator)
 
 
-def _submit_question(db: Session, values: dict[str, Any], validator: Validator) -> str:
+def _submit_question(
+    db: Session,
+    values: dict[str, Any],
+    files: Sequence[petitions.Attachment],
+    validator: Validator,
+) -> str:
+    if files:  # the question form and API take no documents: they never get this far
+        raise ValueError("a question takes no documents")
     return str(questions.submit_question(db, values, validator=validator))
 
 
 _CONTACT_HINT = "Cần số điện thoại hoặc thư điện tử để nhận trả lời."
 _CONTACT_HINT_EN = "A phone number or an e-mail address is needed for the answer."
+_FILES_HINT = (
+    f"Tối đa {petitions.CITIZEN_MAX_FILES} tệp, mỗi tệp tối đa "
+    f"{petitions.megabytes(petitions.CITIZEN_MAX_FILE_BYTES)}, tổng cộng tối đa "
+    f"{petitions.megabytes(petitions.CITIZEN_MAX_TOTAL_BYTES)}; nhận các loại "
+    f"{petitions.CITIZEN_FILE_LABELS}."
+)
+_FILES_HINT_EN = (
+    f"Up to {petitions.CITIZEN_MAX_FILES} files, each at most "
+    f"{petitions.megabytes(petitions.CITIZEN_MAX_FILE_BYTES, 'en')}, at most "
+    f"{petitions.megabytes(petitions.CITIZEN_MAX_TOTAL_BYTES, 'en')} in all; "
+    f"{petitions.CITIZEN_FILE_LABELS}."
+)
+#: Said with every problem of the documents: a browser never re-fills a file input.
+_CHOOSE_AGAIN = ("Vui lòng chọn lại tệp.", "Please choose the files again.")
 
 PETITION = FormKind(
     key="pakn",
@@ -217,6 +290,10 @@ PETITION = FormKind(
             hint="Ví dụ 000.00.13.H56-260302-0001", hint_en="For example 000.00.13.H56-260302-0001",
         ),
         FormField(
+            "TaiLieuDinhKem", "Tài liệu đính kèm (nếu có)", "Attached documents (optional)",
+            "file", 0, hint=_FILES_HINT, hint_en=_FILES_HINT_EN,
+        ),
+        FormField(
             "Ten", "Họ và tên", "Full name", "text", 100, True, autocomplete="name",
             ask="họ và tên",
         ),
@@ -236,6 +313,9 @@ PETITION = FormKind(
     submit=_submit_petition,
     status_label="",  # from the TrangThaiPAKN code list
     status_label_en="",
+    files_field="TaiLieuDinhKem",
+    max_form_bytes=PETITION_FORM_MAX_BYTES,
+    max_api_bytes=PETITION_API_MAX_BYTES,
 )  # fmt: skip
 
 QUESTION = FormKind(
@@ -345,13 +425,121 @@ def check_submission(
 
 
 def _ordered(kind: FormKind, errors: Mapping[str, tuple[str, str]]) -> list[tuple[str, str, str]]:
-    """The errors as (field, vi, en): the form's fields in order, then the others."""
+    """The errors as (field, vi, en): the form's fields in order, then the others.
+
+    A document's errors (``TaiLieuDinhKem[1].NoiDung``) stand at their field, in the order found.
+    """
     order = [spec.name for spec in kind.fields] + list(kind.allowed)
     rank: dict[str, int] = {}
     for name in order:
         rank.setdefault(name, len(rank))
-    names = sorted(errors, key=lambda name: (rank.get(name, len(rank)), name))
+
+    def position(name: str) -> tuple[int, str]:
+        field = name.split("[", 1)[0]
+        return (rank[field], "") if field in rank else (len(rank), name)
+
+    names = sorted(errors, key=position)
     return [(name, *errors[name]) for name in names]
+
+
+# -- documents --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A document a citizen sent: the file name as sent, and the bytes."""
+
+    name: str
+    content: bytes
+
+
+def check_uploads(
+    uploads: Sequence[Upload],
+) -> tuple[list[petitions.Attachment], tuple[str, str] | None]:
+    """(the attachments to store, the error) of a form's documents.
+
+    The error, if any, is one message (vi, en) for the form's file field: every problem, each
+    document's with its name, then the request to choose the files again.
+    """
+    found: list[tuple[str, str]] = list(
+        petitions.check_citizen_files([len(upload.content) for upload in uploads])
+    )
+    attachments: list[petitions.Attachment] = []
+    for upload in uploads:
+        attachment, problems = petitions.citizen_attachment(upload.name, upload.content)
+        shown = petitions.citizen_file_name(upload.name)[:80]
+        found += [(f"“{shown}”: {vi}", f"“{shown}”: {en}") for _, vi, en in problems]
+        if attachment is not None:
+            attachments.append(attachment)
+    if not found:
+        return attachments, None
+    vi = "; ".join(vi for vi, _ in found)
+    en = "; ".join(en for _, en in found)
+    return attachments, (
+        f"{vi[:1].upper()}{vi[1:]}. {_CHOOSE_AGAIN[0]}",
+        f"{en[:1].upper()}{en[1:]}. {_CHOOSE_AGAIN[1]}",
+    )
+
+
+def _decoded(text: str) -> bytes | None:
+    """Base64 (standard alphabet, padded; line breaks and spaces ignored), or None."""
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):  # ValueError: a character outside ASCII
+        return None
+
+
+def _api_documents(
+    field: str, sent: Any
+) -> tuple[list[petitions.Attachment], dict[str, tuple[str, str]]]:
+    """(attachments, errors by path) of the API's document list ``sent`` (None: no documents).
+
+    Errors stand at the item's field: ``TaiLieuDinhKem[0].NoiDung`` (not base64, empty, too
+    large, not of its type), ``TaiLieuDinhKem[0].TenTep`` (missing, a type not accepted), and at
+    ``TaiLieuDinhKem`` for the list (not a list, too many documents, too large in all).
+    """
+    if sent is None:
+        return [], {}
+    if not isinstance(sent, list):
+        return [], {field: ("phải là một danh sách", "must be a list")}
+    errors: dict[str, tuple[str, str]] = {}
+    attachments: list[petitions.Attachment] = []
+    sizes: list[int] = []  # one per item, 0 for one without content
+    for index, item in enumerate(sent):
+        where = f"{field}[{index}]"
+        if not isinstance(item, dict):
+            errors[where] = ("phải là một đối tượng", "must be an object")
+            sizes.append(0)
+            continue
+        for key in item:
+            if key not in _FILE_ITEM_FIELDS:
+                errors[f"{where}.{key}"] = ("trường không được phép", "field not allowed")
+        name, text, declared = item.get("TenTep"), item.get("NoiDung"), item.get("LoaiTep")
+        if name is not None and not isinstance(name, str):
+            errors[f"{where}.TenTep"] = ("phải là chuỗi ký tự", "must be a string")
+        if declared is not None and not isinstance(declared, str):
+            errors[f"{where}.LoaiTep"] = ("phải là chuỗi ký tự", "must be a string")
+        content = _decoded(text) if isinstance(text, str) else None
+        sizes.append(len(content) if content is not None else 0)
+        if text is None:
+            errors[f"{where}.NoiDung"] = (
+                "cần nội dung tệp (mã hóa base64)",
+                "the file's content is needed (base64-encoded)",
+            )
+        elif content is None:
+            errors[f"{where}.NoiDung"] = ("không phải chuỗi base64 hợp lệ", "not valid base64")
+        # the name and the content are checked even when the other is bad: every problem at once
+        attachment, problems = petitions.citizen_attachment(
+            name if isinstance(name, str) else "", content if content is not None else b""
+        )
+        for part, vi, en in problems:
+            errors.setdefault(f"{where}.{part}", (vi, en))
+        if attachment is not None:
+            attachments.append(attachment)
+    whole = petitions.check_citizen_files(sizes)
+    if whole:
+        errors[field] = ("; ".join(vi for vi, _ in whole), "; ".join(en for _, en in whole))
+    return attachments, errors
 
 
 # -- request helpers --------------------------------------------------------------------------------
@@ -501,6 +689,65 @@ SOURCES = {  # ``nguon`` of /hoi-dap -> (questions source, label vi, label en)
 _SOURCE_LABELS = {source: (vi, en) for source, vi, en in SOURCES.values()}
 
 
+# -- reading a form ---------------------------------------------------------------------------------
+
+
+def _form_types(kind: FormKind) -> tuple[str, ...]:
+    """The content types ``kind``'s form is taken in: multipart only where it takes documents."""
+    return (_MULTIPART_TYPE, _FORM_TYPE) if kind.files_field else (_FORM_TYPE,)
+
+
+def _urlencoded(body: bytes) -> dict[str, str] | None:
+    """The fields (the first value of each) of an urlencoded body; None when undecodable."""
+    try:
+        pairs = urllib.parse.parse_qsl(
+            body.decode("ascii"),
+            keep_blank_values=True,
+            strict_parsing=False,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=MAX_FORM_PARTS,
+        )
+    except (UnicodeDecodeError, ValueError):
+        return None
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        fields.setdefault(name, value)
+    return fields
+
+
+async def _multipart(
+    headers: Headers, body: bytes, files_field: str
+) -> tuple[dict[str, str], list[Upload]] | None:
+    """(fields, the documents of ``files_field``) of a multipart body already read whole (so
+    the size cap came first); None when it cannot be parsed.
+
+    A file part without a file name is what a browser sends for an empty file input: skipped.
+    Parts of another kind than their field's (a file for a text field, text for the documents)
+    are ignored.
+    """
+
+    async def chunks() -> AsyncGenerator[bytes, None]:
+        yield body
+
+    parser = MultiPartParser(headers, chunks(), max_files=MAX_FORM_PARTS, max_fields=MAX_FORM_PARTS)
+    try:
+        form = await parser.parse()
+    except MultiPartException:
+        return None
+    try:
+        fields: dict[str, str] = {}
+        uploads: list[Upload] = []
+        for name, value in form.multi_items():
+            if isinstance(value, str):
+                fields.setdefault(name, value)
+            elif isinstance(value, UploadFile) and name == files_field and value.filename:
+                uploads.append(Upload(value.filename, await value.read()))
+        return fields, uploads
+    finally:
+        await form.close()
+
+
 # -- routes ---------------------------------------------------------------------------------------
 
 
@@ -625,7 +872,10 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
         errors: Mapping[str, tuple[str, str]] | None = None,
         notice: tuple[str, str] | None = None,
         token: str | None = None,
+        files_dropped: int = 0,
     ) -> HTMLResponse:
+        """The form; ``files_dropped``: how many documents the citizen chose and must choose
+        again (the page comes back without them, a browser never re-fills a file input)."""
         token = token or _cookie_token(request) or secrets.token_urlsafe(32)
         groups = [(vi, en, [unit for unit in units if unit.group == key]) for key, vi, en in GROUPS]
         response = render(
@@ -641,6 +891,8 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
             notice=notice,
             csrf=token,
             csrf_field=CSRF_FIELD,
+            files_dropped=files_dropped,
+            files_accept=petitions.CITIZEN_FILE_ACCEPT,
         )
         _set_token(request, response, token)
         return response
@@ -667,15 +919,33 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
         code = raw.get(kind.unit_field)
         return code if isinstance(code, str) and code in unit_names(units) else None
 
-    def store(kind: FormKind, values: dict[str, str]) -> str:
+    def store(kind: FormKind, values: dict[str, str], files: Sequence[petitions.Attachment]) -> str:
         with hub.sessions() as db:
-            ident = kind.submit(db, values, hub.validator)
+            ident = kind.submit(db, values, files, hub.validator)
             db.commit()
         return ident
 
+    def body_limit(cap: int | None) -> int:
+        """The largest body of an endpoint: its own cap, when it has one, within the hub's."""
+        return min(limit, cap) if cap is not None else limit
+
     def send_form(kind: FormKind) -> Handler:
+        form_limit = body_limit(kind.max_form_bytes)
+        too_large = (
+            f"Nội dung gửi quá lớn (tối đa {form_limit} byte).",
+            f"The submission is too large (at most {form_limit} bytes).",
+        )
+        if kind.files_field:  # what the citizen can act on: the size of the documents
+            total_vi = petitions.megabytes(petitions.CITIZEN_MAX_TOTAL_BYTES)
+            total_en = petitions.megabytes(petitions.CITIZEN_MAX_TOTAL_BYTES, "en")
+            too_large = (
+                f"{too_large[0]} Tài liệu đính kèm tổng cộng tối đa {total_vi}.",
+                f"{too_large[1]} Attached documents may come to {total_en} in all.",
+            )
+        types = _form_types(kind)
+
         async def handle(request: Request) -> Served:
-            body = await read_limited_body(request, limit)
+            body = await read_limited_body(request, form_limit)
             size = (
                 len(body) if body is not None else int(request.headers.get("content-length") or 0)
             )
@@ -687,36 +957,30 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
                 return Served(page, code=code, request_bytes=size, records=1, rejected=1)
 
             if body is None:
-                return refused(
-                    413, "14", f"Nội dung gửi quá lớn (tối đa {limit} byte).",
-                    f"The submission is too large (at most {limit} bytes).",
-                )  # fmt: skip
+                return refused(413, "14", *too_large)
             if _cross_site(request):
                 return refused(
                     403, "csrf", "Biểu mẫu phải được gửi từ chính trang này.",
                     "The form must be sent from this site.",
                 )  # fmt: skip
-            if _content_type(request) != _FORM_TYPE:
+            content_type = _content_type(request)
+            if content_type not in types:
                 return refused(
-                    415, "11", "Biểu mẫu phải được gửi dạng application/x-www-form-urlencoded.",
-                    "The form must be sent as application/x-www-form-urlencoded.",
+                    415, "11", f"Biểu mẫu phải được gửi dạng {' hoặc '.join(types)}.",
+                    f"The form must be sent as {' or '.join(types)}.",
                 )  # fmt: skip
-            try:
-                pairs = urllib.parse.parse_qsl(
-                    body.decode("ascii"),
-                    keep_blank_values=True,
-                    strict_parsing=False,
-                    encoding="utf-8",
-                    errors="strict",
-                    max_num_fields=50,
-                )
-            except (UnicodeDecodeError, ValueError):
+            uploads: list[Upload] = []
+            if content_type == _MULTIPART_TYPE and kind.files_field:
+                parsed = await _multipart(request.headers, body, kind.files_field)
+                fields = parsed[0] if parsed is not None else None
+                uploads = parsed[1] if parsed is not None else []
+            else:
+                fields = _urlencoded(body)
+            if fields is None:
                 return refused(
                     400, "10", "Không đọc được nội dung biểu mẫu.", "The form could not be read."
                 )
-            fields: dict[str, str] = {}
-            for name, value in pairs:
-                fields.setdefault(name, value)
+            # the token is a field like any other, so it is checked alike in both encodings
             sent, expected = fields.pop(CSRF_FIELD, ""), _cookie_token(request)
             if expected is None or not secrets.compare_digest(sent.encode(), expected.encode()):
                 return refused(
@@ -724,7 +988,7 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
                     "Phiên gửi biểu mẫu không hợp lệ hoặc đã hết hạn. Vui lòng nhập lại và gửi.",
                     "The form session is invalid or has expired. Please fill the form in again.",
                 )  # fmt: skip
-            raw = {spec.name: fields.get(spec.name, "") for spec in kind.fields}
+            raw = {spec.name: fields.get(spec.name, "") for spec in kind.text_fields}
             wait = await admit(request)
             if wait:
                 minutes = math.ceil(wait / 60)
@@ -735,20 +999,31 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
                     f"You have sent too many petitions or questions in the last {window} "
                     f"minutes. Please try again in {minutes} minute(s).",
                 )
-                page = form_page(request, kind, units, status=429, values=raw, notice=notice)
+                page = form_page(
+                    request, kind, units, status=429, values=raw, notice=notice,
+                    files_dropped=len(uploads),
+                )  # fmt: skip
                 page.headers["Retry-After"] = str(wait)
                 return Served(page, "43", unit_of(raw, kind, units), 1, 0, 1, size)
             values, errors = check_submission(kind, raw, units, hub.validator, strict=False)
+            attachments, files_error = check_uploads(uploads)
+            if kind.files_field and files_error is not None:
+                errors[kind.files_field] = files_error
             unit = values.get(kind.unit_field) if kind.unit_field not in errors else None
+
+            def invalid_form(problems: Mapping[str, tuple[str, str]]) -> Served:
+                page = form_page(
+                    request, kind, units, status=422, values=values, errors=problems,
+                    files_dropped=len(uploads),
+                )  # fmt: skip
+                return Served(page, "15", unit, 1, 0, 1, size)
+
             if errors:
-                page = form_page(request, kind, units, status=422, values=values, errors=errors)
-                return Served(page, "15", unit, 1, 0, 1, size)
+                return invalid_form(errors)
             try:
-                ident = await anyio.to_thread.run_sync(store, kind, values)
+                ident = await anyio.to_thread.run_sync(store, kind, values, attachments)
             except petitions.PetitionError as refusal:  # the domain refused after all
-                errors = {name: (vi, en) for name, vi, en in refusal.problems}
-                page = form_page(request, kind, units, status=422, values=values, errors=errors)
-                return Served(page, "15", unit, 1, 0, 1, size)
+                return invalid_form({name: (vi, en) for name, vi, en in refusal.problems})
             status_vi = kind.status_label or pakn_status(petitions.PENDING)
             status_en = kind.status_label_en or pakn_status(petitions.PENDING, "en")
             response = render(
@@ -760,6 +1035,7 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
                 status_label=status_vi,
                 status_label_en=status_en,
                 unit=values.get(kind.unit_name_field, ""),
+                documents=len(attachments),
             )
             _set_token(request, response, secrets.token_urlsafe(32))  # a re-send is refused
             return Served(response, "00", unit, 1, 1, 0, size)
@@ -797,12 +1073,14 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
         return api_error(HubError("15", detail, detail_en), size, issues=issues)
 
     def api(kind: FormKind) -> Handler:
+        api_limit = body_limit(kind.max_api_bytes)
+
         async def handle(request: Request) -> Served:
-            body = await read_limited_body(request, limit)
+            body = await read_limited_body(request, api_limit)
             if body is None:
                 size = int(request.headers.get("content-length") or 0)
                 return api_error(
-                    HubError("14", f"tối đa {limit} byte", f"at most {limit} bytes"), size
+                    HubError("14", f"tối đa {api_limit} byte", f"at most {api_limit} bytes"), size
                 )
             size = len(body)
             content_type = _content_type(request)
@@ -825,11 +1103,17 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
                 served.response.headers["Retry-After"] = str(wait)
                 served.unit = unit_of(value, kind, units)
                 return served
+            attachments: list[petitions.Attachment] = []
+            file_errors: dict[str, tuple[str, str]] = {}
+            if kind.files_field:  # the documents are checked apart from the text fields
+                sent_files = value.pop(kind.files_field, None)
+                attachments, file_errors = _api_documents(kind.files_field, sent_files)
             values, errors = check_submission(kind, value, units, hub.validator)
+            errors.update(file_errors)
             if errors:
                 return invalid(kind, errors, size)
             try:
-                ident = await anyio.to_thread.run_sync(store, kind, values)
+                ident = await anyio.to_thread.run_sync(store, kind, values, attachments)
             except petitions.PetitionError as refusal:  # the domain refused after all
                 return invalid(kind, {name: (vi, en) for name, vi, en in refusal.problems}, size)
             success = ANSWER_CODES["00"]
@@ -840,6 +1124,8 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
                 "Id": ident,
                 "TrangThai": petitions.PENDING if kind is PETITION else questions.PENDING,
             }
+            if kind.files_field:  # the number of documents stored, as DanhSachPAKNChoXuLy says it
+                answer["SoTaiLieu"] = str(len(attachments))
             return Served(api_answer(200, answer), "00", values[kind.unit_field], 1, 1, 0, size)
 
         return handle
