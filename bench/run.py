@@ -58,6 +58,19 @@ def machine() -> str:
     )
 
 
+def reference_speed(repeats: int = 9) -> float:
+    """Milliseconds a fixed pure-Python loop takes here (median): the machine's own speed, so
+    that runs on faster or slower machines (shared VMs vary from day to day) can be compared."""
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        table: dict[int, int] = {}
+        for number in range(300_000):
+            table[number & 1023] = table.get(number & 1023, 0) + number * number
+        timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings)
+
+
 def measure(run: Callable[[], int], repeats: int, warmup: int = 2) -> dict[str, float]:
     for _ in range(warmup):
         run()
@@ -156,6 +169,9 @@ def write_report(
         "",
         f"- Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
         f"- Machine: {machine()}",
+        f"- Reference speed: {reference_speed():.1f} ms for a fixed pure-Python loop "
+        "(`reference_speed` in bench/run.py; lower is faster). The same code runs about as many "
+        "times slower as this figure is larger: compare runs through it, not by date.",
         f"- Command: `{command}`",
         "",
         "## Validation: 1000-record DongBoHoSoMC batch (parse + validate)",
