@@ -21,12 +21,14 @@ run: $(STAMP)
 browser:
 	test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
-## The whole suite: ruff, mypy (strict on src/), pytest.
+## The whole suite: ruff, mypy (strict on src/), pytest in TEST_WORKERS processes (pytest-xdist:
+## many tests wait on servers, subprocesses or a browser, so two workers fit on two cores).
+TEST_WORKERS ?= 2
 test: $(STAMP) browser
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

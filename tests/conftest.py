@@ -20,6 +20,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from lienthong.store import session_factory, upgrade
 from lienthong.store.testing import DatabaseUnavailable, database_urls, temporary_database
 
+# The CLI's rich consoles are created when their module is first imported and take the width
+# COLUMNS has then: fix it before any test imports them, whichever test (or worker) comes first,
+# so that tables and messages never fold a long path or name.
+os.environ["COLUMNS"] = "250"
+
 
 @pytest.fixture(params=database_urls())
 def blank_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
