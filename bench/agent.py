@@ -67,6 +67,8 @@ from lienthong.store.tables import AgentOutbox, Dossier, DossierEvent, MessageLo
 API_KEY = "lta_bench-key-of-the-one-stop-system"
 LATENCY_TARGET_MS = 500.0
 SPEEDUP_TARGET = 50.0
+#: The share of the offered rate that must be achieved for the latency to count.
+SUSTAINED_SHARE = 0.95
 
 
 @dataclass
@@ -368,6 +370,17 @@ def _verdict(met: bool) -> str:
     return "met" if met else "**not met**"
 
 
+def _latency_verdict(outcome: AgentOutcome, p99: float) -> str:
+    """Met only when the offered rate was sustained too: a latency measured at a lower rate
+    (the senders fell behind on a slow or busy machine) does not show the target."""
+    if outcome.achieved_rate < SUSTAINED_SHARE * outcome.rate:
+        return (
+            f"**not shown** (only {outcome.achieved_rate:.0f} of {outcome.rate:.0f} changes/s "
+            "sustained on this machine)"
+        )
+    return _verdict(p99 < LATENCY_TARGET_MS)
+
+
 def report_section(outcome: AgentOutcome) -> list[str]:
     """Markdown lines of the "Agent" section of docs/benchmarks.md."""
     lines = [
@@ -412,8 +425,8 @@ def report_section(outcome: AgentOutcome) -> list[str]:
         "|---|---|---|",
         f"| submit to persisted at the hub, p50 / p99 | {p50:.0f} ms / {p99:.0f} ms "
         f"({count:,} changes, {outcome.achieved_rate:.0f} changes/s achieved, "
-        f"{outcome.pushes:,} pushes) | p99 < {LATENCY_TARGET_MS:.0f} ms: "
-        f"{_verdict(p99 < LATENCY_TARGET_MS)} |",
+        f"{outcome.pushes:,} pushes) | p99 < {LATENCY_TARGET_MS:.0f} ms at "
+        f"{outcome.rate:.0f} changes/s: {_latency_verdict(outcome, p99)} |",
         f"| backfill of {outcome.backfill_records:,} dossiers, to all persisted at the hub | "
         f"{outcome.backfill_total_seconds:,.1f} s ({backfill_rate:,.0f} records/s; queued in "
         f"{outcome.backfill_queue_seconds:,.1f} s) | |",
