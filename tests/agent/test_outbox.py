@@ -278,3 +278,56 @@ def test_a_row_that_keeps_failing_travels_alone() -> None:
     worn = FakeRow(1, "DongBoHoSoMC", "hoso:a", attempts=ISOLATE_AFTER_ATTEMPTS + 4)
     fresher = FakeRow(2, "DongBoHoSoMC", "hoso:b", attempts=ISOLATE_AFTER_ATTEMPTS)
     assert [row.id for row in plan_batch([worn, fresher], 500, NOW)] == [2]
+
+
+# -- writers of one process ------------------------------------------------------------------
+
+
+def _lock_is_free(engine: Engine) -> bool:
+    """Whether another thread could take the process's writer lock of ``engine`` right now."""
+    import threading
+
+    from lienthong.agent.outbox import _writer_lock
+
+    free: list[bool] = []
+
+    def probe() -> None:
+        lock = _writer_lock(engine)
+        taken = lock.acquire(blocking=False)
+        if taken:
+            lock.release()
+        free.append(taken)
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join()
+    return free[0]
+
+
+def test_sqlite_writers_of_one_process_queue_on_a_lock_released_with_the_transaction(
+    engine: Engine,
+) -> None:
+    """On SQLite a write transaction holds the process's writer lock from BEGIN IMMEDIATE to its
+    end, whether it commits, rolls back on an error, or its session is closed unfinished; on
+    PostgreSQL there is no such lock (the server orders writers)."""
+    from lienthong.agent.outbox import begin_write
+
+    sessions = session_factory(engine)
+    sqlite = engine.dialect.name == "sqlite"
+    with sessions.begin() as db:
+        begin_write(db)
+        assert _lock_is_free(engine) is not sqlite
+        db.execute(delete(AgentOutbox))
+    assert _lock_is_free(engine)
+    with pytest.raises(RuntimeError), sessions.begin() as db:
+        begin_write(db)
+        raise RuntimeError("a failure inside the transaction")
+    assert _lock_is_free(engine)
+    db = sessions()
+    begin_write(db)
+    assert _lock_is_free(engine) is not sqlite
+    db.close()
+    assert _lock_is_free(engine)
+    # and the outbox still takes rows afterwards (no lock left behind)
+    outbox = Outbox(sessions)
+    assert len(outbox.enqueue([new_row("DongBoHoSoMC", "000.00.13.H56-260302-0001")])) == 1
