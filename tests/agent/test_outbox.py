@@ -287,7 +287,7 @@ def _lock_is_free(engine: Engine) -> bool:
     """Whether another thread could take the process's writer lock of ``engine`` right now."""
     import threading
 
-    from lienthong.agent.outbox import _writer_lock
+    from lienthong.store.db import _writer_lock
 
     free: list[bool] = []
 

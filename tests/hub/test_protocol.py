@@ -367,3 +367,126 @@ def test_a_nul_character_is_refused_per_record_not_a_500(running: RunningHub) ->
     assert any(i["path"] == "$.data[3].ChuHoSo" for i in rejected[3]["issues"])
     assert {i["code"] for i in rejected[7]["issues"]} >= {"field.nul"}
     assert sum(r["status"] == "accepted" for r in answer["records"]) == 18
+
+
+def _writer_lock_is_free(running: RunningHub) -> bool:
+    import threading
+
+    from lienthong.store.db import _writer_lock
+
+    free: list[bool] = []
+
+    def probe() -> None:
+        lock = _writer_lock(running.hub.engine)
+        taken = lock.acquire(blocking=False)
+        if taken:
+            lock.release()
+        free.append(taken)
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join()
+    return free[0]
+
+
+def test_concurrent_pushes_are_all_taken_and_leave_the_writer_lock_free(
+    running: RunningHub, engine: Engine
+) -> None:
+    """Senders at once: each call is a writer from its start (SQLite: the process's writer lock,
+    then BEGIN IMMEDIATE), so none fails on a lock and none waits on SQLite's coarse retries;
+    a refused call and a failed one release the lock as a committed one does."""
+    import threading
+
+    import httpx
+
+    session = running.login()
+    records = dossiers(24)
+    answers: list[dict[str, Any]] = []
+
+    def sender(first: int) -> None:
+        with httpx.Client(base_url=running.base, timeout=30) as client:
+            for start in range(first, len(records), 6):
+                body = _push(session, [records[start]])
+                answers.append(client.post(running.settings.integration_path, json=body).json())
+                lookup = {
+                    "session": session,
+                    "madonvi": UNIT,
+                    "service": "TraCuuHoSo",
+                    "mahoso": records[start]["MaHoSo"],
+                }
+                answers.append(client.post(running.settings.integration_path, json=lookup).json())
+
+    threads = [threading.Thread(target=sender, args=(first,)) for first in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [answer["error_code"] for answer in answers] == ["00"] * 48
+    assert all(answer["result"] for answer in answers if "result" in answer)  # found, each
+    with engine.connect() as connection:
+        stored = connection.scalar(select(func.count()).select_from(MessageLog))
+    assert stored is not None and stored >= 49  # login + 48 calls, each logged
+    assert _writer_lock_is_free(running)
+    refused = running.call(_push("not-a-session", [records[0]])).json()
+    assert refused["error_code"] != "00"
+    assert _writer_lock_is_free(running)
+    assert running.call(_push(session, [records[0]], "True")).json()["error_code"] == "00"
+    assert _writer_lock_is_free(running)
+
+
+class _WatchedLock:
+    """A lock that tells when somebody starts waiting for it."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self.wanted = threading.Event()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        self.wanted.set()
+        return self._lock.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+
+def test_a_push_on_sqlite_waits_for_the_writer_ahead_of_it(
+    running: RunningHub, engine: Engine
+) -> None:
+    """SQLite: while another writer of the process holds the lock, a push waits on it (instead
+    of SQLite's retries) and stores nothing; once released, it goes through. PostgreSQL orders
+    writers itself: a push never asks for the process lock."""
+    import threading
+
+    from lienthong.store import db as store_db
+
+    store_db._writer_lock(engine)  # creates the lock and its release listeners
+    watched = _WatchedLock()
+    store_db._WRITER_LOCKS[engine] = watched  # type: ignore[assignment]
+    session = running.login()
+
+    def logged() -> int:
+        with engine.connect() as connection:
+            return int(connection.scalar(select(func.count()).select_from(MessageLog)) or 0)
+
+    before = logged()
+    watched.acquire()
+    watched.wanted.clear()
+    answers: list[dict[str, Any]] = []
+    push = threading.Thread(
+        target=lambda: answers.append(running.call(_push(session, [_dossier(3)])).json())
+    )
+    push.start()
+    try:
+        if engine.dialect.name == "sqlite":
+            assert watched.wanted.wait(timeout=30), "the push never asked for the writer lock"
+            assert logged() == before and not answers  # waiting: nothing written yet
+        else:
+            push.join(timeout=30)
+            assert answers and not watched.wanted.is_set()
+    finally:
+        watched.release()
+    push.join(timeout=30)
+    assert answers and answers[0]["error_code"] == "00"
+    assert logged() == before + 1

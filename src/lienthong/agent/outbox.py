@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
-import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Engine, delete, event, func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, defer, sessionmaker
 
 from lienthong.agent.dossiers import DOSSIER_SERVICE, upsert_dossiers
 from lienthong.spec.identifiers import parse_dossier_code
+from lienthong.store.db import begin_sqlite_write
 from lienthong.store.tables import (
     AgentDeadLetterAction,
     AgentDossier,
@@ -527,48 +526,6 @@ class Outbox:
         return row
 
 
-#: One writer lock per SQLite engine, shared by the threads of this process (see begin_write).
-_WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
-_WRITER_LOCKS_GUARD = threading.Lock()
-_HOLDS_WRITER_LOCK = "lienthong.agent.writer_lock"
-#: A writer that waited this long goes on to SQLite's own lock (and its busy timeout): the lock
-#: here only orders this process's threads, it is never what keeps the data right.
-WRITER_LOCK_WAIT_SECONDS = 5.0
-
-
-def _writer_lock(engine: Engine) -> threading.Lock:
-    with _WRITER_LOCKS_GUARD:
-        lock = _WRITER_LOCKS.get(engine)
-        if lock is None:
-            lock = _WRITER_LOCKS[engine] = threading.Lock()
-            event.listen(engine, "commit", _release_writer_lock)
-            event.listen(engine, "rollback", _release_writer_lock)
-            # a connection given back or dropped without either (an error) releases it too
-            event.listen(engine, "reset", _release_on_reset)
-            event.listen(engine, "invalidate", _release_on_invalidate)
-        return lock
-
-
-def _release_writer_lock(connection: Connection) -> None:
-    lock = connection.info.pop(_HOLDS_WRITER_LOCK, None)
-    if lock is not None:
-        lock.release()
-
-
-def _release_pooled(record: Any) -> None:
-    lock = record.info.pop(_HOLDS_WRITER_LOCK, None)
-    if lock is not None:
-        lock.release()
-
-
-def _release_on_reset(dbapi_connection: Any, record: Any, reset_state: Any) -> None:
-    _release_pooled(record)
-
-
-def _release_on_invalidate(dbapi_connection: Any, record: Any, exception: Any) -> None:
-    _release_pooled(record)
-
-
 def begin_write(db: Session, *, serialize_ids: bool = False) -> None:
     """Start ``db``'s transaction as a writer, for several processes sharing the agent database
     (the agent, and ``lienthong agent backfill`` or the ``dlq`` commands next to it).
@@ -577,9 +534,8 @@ def begin_write(db: Session, *, serialize_ids: bool = False) -> None:
       timeout). Without it the driver begins the transaction only at the first write, so the
       reads before it (the rows ``settle`` updates, a state row) would not be part of it: another
       process could change them in between. Threads of one process (the local API taking
-      records, the delivery worker settling them) first queue on a lock of their own, released
-      when the transaction ends: SQLite's busy handler retries after sleeps of up to 100 ms, so
-      two busy threads meeting on its lock made a record wait far longer than the writer ahead.
+      records, the delivery worker settling them) first queue on a lock of their own
+      (:func:`lienthong.store.db.begin_sqlite_write`).
     - PostgreSQL, with ``serialize_ids``: a transaction-level advisory lock (per schema) held by
       every transaction that queues rows. Ids come from a sequence when the rows are inserted,
       but become visible when they commit; serialized, the ids of one transaction are all lower
@@ -589,18 +545,7 @@ def begin_write(db: Session, *, serialize_ids: bool = False) -> None:
     connection = db.connection()
     dialect = connection.dialect.name
     if dialect == "sqlite":
-        raw = connection.connection.dbapi_connection
-        if raw is not None and not getattr(raw, "in_transaction", True):
-            lock = _writer_lock(connection.engine)
-            held = lock.acquire(timeout=WRITER_LOCK_WAIT_SECONDS)
-            try:
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
-            except BaseException:
-                if held:
-                    lock.release()
-                raise
-            if held:
-                connection.info[_HOLDS_WRITER_LOCK] = lock
+        begin_sqlite_write(connection)
     elif dialect == "postgresql" and serialize_ids:
         connection.exec_driver_sql(
             "SELECT pg_advisory_xact_lock(hashtext('lienthong.agent_outbox:' || current_schema()))"

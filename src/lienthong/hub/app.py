@@ -32,7 +32,7 @@ from lienthong.hub.web import web_routes
 from lienthong.spec import Validator, load_catalog
 from lienthong.spec.inputs import loads
 from lienthong.store.accounts import Accounts
-from lienthong.store.db import make_engine, session_factory, upgrade
+from lienthong.store.db import begin_sqlite_write, make_engine, session_factory, upgrade
 from lienthong.store.tables import MessageLog
 
 logger = logging.getLogger("lienthong.hub")
@@ -172,6 +172,7 @@ class Hub:
         answer.serialized()
         if not answer.logged:
             with self.sessions() as db:
+                begin_sqlite_write(db.connection())
                 db.add(self._log_row(call, answer, body))
                 db.commit()
         return answer
@@ -210,6 +211,8 @@ class Hub:
                 **context,
             )
         with self.sessions() as db:
+            # every call writes (its message-log row at least): a writer from the start
+            begin_sqlite_write(db.connection())
             try:
                 principal = principal_for(db, value.get("session"))
                 context["account"] = principal.username
@@ -406,6 +409,7 @@ class Hub:
         row = self._log_row(call, answer, raw_body)
         row.response_bytes, row.duration_ms = response_bytes, duration_ms
         with self.sessions() as db:
+            begin_sqlite_write(db.connection())
             db.add(row)
             db.commit()
 

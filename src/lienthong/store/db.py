@@ -40,6 +40,7 @@ __all__ = [
     "DEFAULT_URL",
     "MIGRATIONS_DIR",
     "alembic_config",
+    "begin_sqlite_write",
     "current_revision",
     "head_revision",
     "make_engine",
@@ -298,3 +299,75 @@ def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# -- writers of one process on SQLite ---------------------------------------------------------
+
+#: One writer lock per SQLite engine, shared by the threads of this process.
+_WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_WRITER_LOCKS_GUARD = threading.Lock()
+_HOLDS_WRITER_LOCK = "lienthong.writer_lock"
+#: A writer that waited this long goes on to SQLite's own lock (and its busy timeout): the lock
+#: here only orders this process's threads, it is never what keeps the data right.
+WRITER_LOCK_WAIT_SECONDS = 5.0
+
+
+def begin_sqlite_write(connection: Connection) -> None:
+    """Start ``connection``'s transaction as a writer on SQLite (nothing on other databases, or
+    when its transaction is already open): ``BEGIN IMMEDIATE``, after queuing on a lock of this
+    process that is released when the transaction commits or rolls back, or the connection goes
+    back to the pool.
+
+    ``BEGIN IMMEDIATE`` takes SQLite's write lock first, so the transaction's reads are part of
+    it. The process lock is for the threads of one server (concurrent requests, background
+    workers): on SQLite's own lock a waiting writer retries after sleeps of up to 100 ms, so a
+    short write could wait far longer than the writer ahead of it.
+    """
+    if connection.dialect.name != "sqlite":
+        return
+    raw = connection.connection.dbapi_connection
+    if raw is None or getattr(raw, "in_transaction", True):
+        return
+    lock = _writer_lock(connection.engine)
+    held = lock.acquire(timeout=WRITER_LOCK_WAIT_SECONDS)
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        if held:
+            lock.release()
+        raise
+    if held:
+        connection.info[_HOLDS_WRITER_LOCK] = lock
+
+
+def _writer_lock(engine: Engine) -> threading.Lock:
+    with _WRITER_LOCKS_GUARD:
+        lock = _WRITER_LOCKS.get(engine)
+        if lock is None:
+            lock = _WRITER_LOCKS[engine] = threading.Lock()
+            event.listen(engine, "commit", _release_writer_lock)
+            event.listen(engine, "rollback", _release_writer_lock)
+            # a connection given back or dropped without either (an error) releases it too
+            event.listen(engine, "reset", _release_on_reset)
+            event.listen(engine, "invalidate", _release_on_invalidate)
+        return lock
+
+
+def _release_writer_lock(connection: Connection) -> None:
+    lock = connection.info.pop(_HOLDS_WRITER_LOCK, None)
+    if lock is not None:
+        lock.release()
+
+
+def _release_pooled(record: Any) -> None:
+    lock = record.info.pop(_HOLDS_WRITER_LOCK, None)
+    if lock is not None:
+        lock.release()
+
+
+def _release_on_reset(dbapi_connection: Any, record: Any, reset_state: Any) -> None:
+    _release_pooled(record)
+
+
+def _release_on_invalidate(dbapi_connection: Any, record: Any, exception: Any) -> None:
+    _release_pooled(record)
