@@ -23,6 +23,7 @@ from lienthong.agent.outbox import (
 )
 from lienthong.store import session_factory
 from lienthong.store.tables import AgentDeadLetterAction, AgentOutbox, utcnow
+from lienthong.store.testing import writer_lock_is_free
 
 NOW = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)
 UNIT = "000.00.00.H56"
@@ -283,27 +284,6 @@ def test_a_row_that_keeps_failing_travels_alone() -> None:
 # -- writers of one process ------------------------------------------------------------------
 
 
-def _lock_is_free(engine: Engine) -> bool:
-    """Whether another thread could take the process's writer lock of ``engine`` right now."""
-    import threading
-
-    from lienthong.store.db import _writer_lock
-
-    free: list[bool] = []
-
-    def probe() -> None:
-        lock = _writer_lock(engine)
-        taken = lock.acquire(blocking=False)
-        if taken:
-            lock.release()
-        free.append(taken)
-
-    thread = threading.Thread(target=probe)
-    thread.start()
-    thread.join()
-    return free[0]
-
-
 def test_sqlite_writers_of_one_process_queue_on_a_lock_released_with_the_transaction(
     engine: Engine,
 ) -> None:
@@ -316,18 +296,18 @@ def test_sqlite_writers_of_one_process_queue_on_a_lock_released_with_the_transac
     sqlite = engine.dialect.name == "sqlite"
     with sessions.begin() as db:
         begin_write(db)
-        assert _lock_is_free(engine) is not sqlite
+        assert writer_lock_is_free(engine) is not sqlite
         db.execute(delete(AgentOutbox))
-    assert _lock_is_free(engine)
+    assert writer_lock_is_free(engine)
     with pytest.raises(RuntimeError), sessions.begin() as db:
         begin_write(db)
         raise RuntimeError("a failure inside the transaction")
-    assert _lock_is_free(engine)
+    assert writer_lock_is_free(engine)
     db = sessions()
     begin_write(db)
-    assert _lock_is_free(engine) is not sqlite
+    assert writer_lock_is_free(engine) is not sqlite
     db.close()
-    assert _lock_is_free(engine)
+    assert writer_lock_is_free(engine)
     # and the outbox still takes rows afterwards (no lock left behind)
     outbox = Outbox(sessions)
     assert len(outbox.enqueue([new_row("DongBoHoSoMC", "000.00.13.H56-260302-0001")])) == 1

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import threading
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from sqlalchemy import Engine, func, select, update
 
 from lienthong.demo import dossiers
 from lienthong.store.tables import DossierEvent, HubSession, MessageLog
+from lienthong.store.testing import writer_lock_is_free
 from tests.hub.conftest import OTHER_UNIT, PASSWORD, UNIT, RunningHub
 
 
@@ -369,36 +372,12 @@ def test_a_nul_character_is_refused_per_record_not_a_500(running: RunningHub) ->
     assert sum(r["status"] == "accepted" for r in answer["records"]) == 18
 
 
-def _writer_lock_is_free(running: RunningHub) -> bool:
-    import threading
-
-    from lienthong.store.db import _writer_lock
-
-    free: list[bool] = []
-
-    def probe() -> None:
-        lock = _writer_lock(running.hub.engine)
-        taken = lock.acquire(blocking=False)
-        if taken:
-            lock.release()
-        free.append(taken)
-
-    thread = threading.Thread(target=probe)
-    thread.start()
-    thread.join()
-    return free[0]
-
-
 def test_concurrent_pushes_are_all_taken_and_leave_the_writer_lock_free(
     running: RunningHub, engine: Engine
 ) -> None:
     """Senders at once: each call is a writer from its start (SQLite: the process's writer lock,
     then BEGIN IMMEDIATE), so none fails on a lock and none waits on SQLite's coarse retries;
     a refused call and a failed one release the lock as a committed one does."""
-    import threading
-
-    import httpx
-
     session = running.login()
     records = dossiers(24)
     answers: list[dict[str, Any]] = []
@@ -426,20 +405,18 @@ def test_concurrent_pushes_are_all_taken_and_leave_the_writer_lock_free(
     with engine.connect() as connection:
         stored = connection.scalar(select(func.count()).select_from(MessageLog))
     assert stored is not None and stored >= 49  # login + 48 calls, each logged
-    assert _writer_lock_is_free(running)
+    assert writer_lock_is_free(running.hub.engine)
     refused = running.call(_push("not-a-session", [records[0]])).json()
     assert refused["error_code"] != "00"
-    assert _writer_lock_is_free(running)
+    assert writer_lock_is_free(running.hub.engine)
     assert running.call(_push(session, [records[0]], "True")).json()["error_code"] == "00"
-    assert _writer_lock_is_free(running)
+    assert writer_lock_is_free(running.hub.engine)
 
 
 class _WatchedLock:
     """A lock that tells when somebody starts waiting for it."""
 
     def __init__(self) -> None:
-        import threading
-
         self._lock = threading.Lock()
         self.wanted = threading.Event()
 
@@ -457,8 +434,6 @@ def test_a_push_on_sqlite_waits_for_the_writer_ahead_of_it(
     """SQLite: while another writer of the process holds the lock, a push waits on it (instead
     of SQLite's retries) and stores nothing; once released, it goes through. PostgreSQL orders
     writers itself: a push never asks for the process lock."""
-    import threading
-
     from lienthong.store import db as store_db
 
     store_db._writer_lock(engine)  # creates the lock and its release listeners

@@ -31,6 +31,7 @@ The project's ``tests/conftest.py`` builds its fixtures from these (``blank_engi
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -50,6 +51,7 @@ __all__ = [
     "database_urls",
     "postgresql_url",
     "temporary_database",
+    "writer_lock_is_free",
 ]
 
 #: Environment variable naming the PostgreSQL server of the tests.
@@ -113,3 +115,23 @@ def temporary_database(kind: str, directory: Path) -> Iterator[Engine]:
             warnings.warn(f"could not drop test schema {schema}: {exc}", stacklevel=2)
         finally:
             admin.dispose()
+
+
+def writer_lock_is_free(engine: Engine) -> bool:
+    """Whether another thread could take this process's SQLite writer lock of ``engine`` now
+    (see :func:`lienthong.store.db.begin_sqlite_write`): no transaction holds it."""
+    from lienthong.store.db import _writer_lock
+
+    free: list[bool] = []
+
+    def probe() -> None:
+        lock = _writer_lock(engine)
+        taken = lock.acquire(blocking=False)
+        if taken:
+            lock.release()
+        free.append(taken)
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join()
+    return free[0]
