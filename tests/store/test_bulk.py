@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from lienthong.store.bulk import RawJson, insert_rows
@@ -58,6 +58,30 @@ def test_rows_read_back_through_the_orm(sessions: sessionmaker[Session]) -> None
     assert first.created_at == datetime(2026, 11, 30, 23, 59, 59, 123456, tzinfo=UTC)
     assert second.received_at is None
     assert second.record == {"plain": "dict", "n": None}
+
+
+def test_json_is_stored_as_text_the_database_can_query(sessions: sessionmaker[Session]) -> None:
+    """On SQLite the JSON goes to the driver as UTF-8 bytes: it must still be stored as TEXT
+    (not a BLOB), so that SQL's JSON functions and text comparisons see it."""
+    name = "Nguyễn Thị Ánh Tuyết"
+    with sessions() as db:
+        insert_rows(
+            db,
+            Dossier,
+            [
+                _row("H56.01-261130-0003", None, RawJson(canonical_json({"TenNguoiNop": name}))),
+                _row("H56.01-261130-0004", None, {"TenNguoiNop": name}),
+            ],
+        )
+        db.commit()
+        bind = db.get_bind()
+        if bind.dialect.name == "sqlite":
+            query = "SELECT typeof(record), json_extract(record, '$.TenNguoiNop') FROM dossiers"
+        else:
+            query = "SELECT jsonb_typeof(record), record->>'TenNguoiNop' FROM dossiers"
+        rows = [tuple(row) for row in db.execute(text(f"{query} ORDER BY ma_ho_so"))]
+    expected_type = "text" if bind.dialect.name == "sqlite" else "object"
+    assert rows == [(expected_type, name), (expected_type, name)]
 
 
 def test_range_queries_see_bulk_rows_like_orm_rows(sessions: sessionmaker[Session]) -> None:

@@ -182,26 +182,45 @@ def _json_texts(values: Sequence[Any]) -> list[str | None]:
     ]
 
 
+def _json_utf8(values: Sequence[Any]) -> list[bytes | None]:
+    # SQLite: the UTF-8 bytes as they are, stored as TEXT by ``CAST(? AS TEXT)`` in the
+    # statement; decoding to str only for the driver to encode it back cost about 3 ms per
+    # 1000 records of Vietnamese text
+    return [
+        value.data
+        if value.__class__ is RawJson
+        else (None if value is None else orjson.dumps(value))
+        for value in values
+    ]
+
+
 def _plan(table: Table, columns: Sequence[str], dialect: str) -> tuple[str, list[ColumnConverter]]:
     """The statement (SQLite: INSERT with ``?`` markers; PostgreSQL: COPY) and one column
     converter per column."""
     quote = '"{}"'.format
     converters: list[ColumnConverter] = []
+    markers: list[str] = []
     for name in columns:
         column_type = table.c[name].type
+        marker = "?"
         if isinstance(column_type, UtcDateTime):
             converters.append(_sqlite_datetimes if dialect == "sqlite" else _postgresql_datetimes)
         elif isinstance(column_type, JSON) or isinstance(getattr(column_type, "impl", None), JSON):
-            converters.append(_json_texts)
+            if dialect == "sqlite":
+                # a BLOB cast to TEXT is read as text in the database's encoding (UTF-8)
+                converters.append(_json_utf8)
+                marker = "CAST(? AS TEXT)"
+            else:
+                converters.append(_json_texts)
         else:
             converters.append(_same)
+        markers.append(marker)
     names = ", ".join(quote(c) for c in columns)
     if dialect == "postgresql":
         # COPY: one stream instead of one pipelined INSERT per row (about 3x less time in
         # psycopg and the server for 1000 rows); JSON goes as text, jsonb parses it
         return f"COPY {quote(table.name)} ({names}) FROM STDIN", converters
-    markers = ", ".join("?" for _ in columns)
-    return f"INSERT INTO {quote(table.name)} ({names}) VALUES ({markers})", converters
+    return f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join(markers)})", converters
 
 
 _PLANS: dict[tuple[str, tuple[str, ...], str], tuple[str, list[ColumnConverter]]] = {}
