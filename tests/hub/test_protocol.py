@@ -13,7 +13,9 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 
 from lienthong.demo import dossiers
-from lienthong.store.tables import DossierEvent, HubSession, MessageLog
+from lienthong.hub.dossiers import _summary
+from lienthong.store.hashing import record_hash
+from lienthong.store.tables import Dossier, DossierEvent, HubSession, MessageLog
 from lienthong.store.testing import writer_lock_is_free
 from tests.hub.conftest import OTHER_UNIT, PASSWORD, UNIT, RunningHub
 
@@ -353,6 +355,68 @@ def test_a_late_older_step_does_not_set_the_status(running: RunningHub, engine: 
     send(_step(code, status="4", when="20260303090000"))  # older, arrives later
     with engine.connect() as connection:
         assert connection.scalar(select(Dossier.status).where(Dossier.ma_ho_so == code)) == "9"
+
+
+def test_a_clean_batch_of_new_dossiers_is_stored_as_record_by_record(
+    running: RunningHub, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The usual push (clean, new, the account's) goes through the column path; what it stores
+    and answers is what the general path gives, and a batch naming a stored dossier, or one
+    dossier twice, falls back to the general path."""
+    from lienthong.hub import dossiers as hub_dossiers
+
+    taken: list[bool] = []
+    column_path = hub_dossiers._sync_new_clean_batch
+
+    def watched(*args: Any) -> Any:
+        outcomes = column_path(*args)
+        taken.append(outcomes is not None)
+        return outcomes
+
+    monkeypatch.setattr(hub_dossiers, "_sync_new_clean_batch", watched)
+    session = running.login()
+    records = [copy.deepcopy(r) for r in dossiers(40)]
+    answer = running.call(_push(session, records[:20])).json()
+    assert taken == [True]
+    assert answer["error_code"] == "00"
+    assert answer["records"] == [
+        {"index": i, "key": r["MaHoSo"], "status": "accepted", "error_code": "00"}
+        for i, r in enumerate(records[:20])
+    ]
+    # the same kind of batch, one record already stored: the general path, same rows
+    mixed = [*records[20:39], records[0]]
+    answer = running.call(_push(session, mixed)).json()
+    assert taken == [True, False]
+    assert [r["status"] for r in answer["records"]] == ["accepted"] * 19 + ["unchanged"]
+    twice = [records[39], copy.deepcopy(records[39])] + [
+        copy.deepcopy(r) for r in dossiers(58)[40:]
+    ]
+    assert running.call(_push(session, twice)).json()["error_code"] == "00"
+    assert taken == [True, False, False]
+    columns = (
+        Dossier.ma_ho_so,
+        Dossier.unit,
+        Dossier.ma_tthc,
+        Dossier.status,
+        Dossier.received_at,
+        Dossier.due_at,
+        Dossier.returned_at,
+        Dossier.finished_at,
+        Dossier.record,
+        Dossier.record_hash,
+    )
+    with engine.connect() as connection:
+        stored = {row[0]: row for row in connection.execute(select(*columns))}
+    for record in records:
+        row = stored[record["MaHoSo"]]
+        summary = _summary(record)
+        assert row.unit == UNIT and row.record == record
+        assert row.record_hash == record_hash(record)
+        for name, value in summary.items():
+            assert getattr(row, name) == value, (record["MaHoSo"], name)
+    # returned at 03:00 Vietnam time: the previous day in UTC
+    assert records[7]["NgayTra"] == "20260303030000"
+    assert stored[records[7]["MaHoSo"]].returned_at == dt.datetime(2026, 3, 2, 20, tzinfo=dt.UTC)
 
 
 def test_a_nul_character_is_refused_per_record_not_a_500(running: RunningHub) -> None:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import select, update
@@ -113,10 +114,10 @@ _SUMMARY_DATES = {
 }
 
 
-DateColumn = Callable[[list[Any]], list[Any]]
+DateColumn = Callable[[Sequence[Any]], list[Any]]
 
 
-def _datetimes(values: list[Any]) -> list[dt.datetime | None]:
+def _datetimes(values: Sequence[Any]) -> list[dt.datetime | None]:
     return list(map(_wire_date, values))
 
 
@@ -125,14 +126,24 @@ def _summary(record: dict[str, Any]) -> dict[str, Any]:
     return {name: value[0] for name, value in _summary_columns([record], _datetimes).items()}
 
 
-def _summary_columns(records: list[dict[str, Any]], dates: DateColumn) -> dict[str, list[Any]]:
+def _summary_columns(
+    records: list[dict[str, Any]],
+    dates: DateColumn,
+    fields: Mapping[str, Sequence[Any]] | None = None,
+) -> dict[str, list[Any]]:
     """The summary columns of validated records, column by column: text ("" when absent) and
-    dates (through ``dates``: datetimes, or SQLite's stored text)."""
+    dates (through ``dates``: datetimes, or SQLite's stored text). ``fields``: the records'
+    wire fields as columns when the validator has them (``clean_columns``)."""
+
+    def wire_column(wire: str) -> Sequence[Any]:
+        column = fields.get(wire) if fields is not None else None
+        return column if column is not None else [record.get(wire) for record in records]
+
     columns: dict[str, list[Any]] = {
-        name: [record.get(wire) or "" for record in records] for name, wire in _SUMMARY_TEXT.items()
+        name: [value or "" for value in wire_column(wire)] for name, wire in _SUMMARY_TEXT.items()
     }
     for name, wire in _SUMMARY_DATES.items():
-        columns[name] = dates([record.get(wire) for record in records])
+        columns[name] = dates(wire_column(wire))
     return columns
 
 
@@ -146,6 +157,11 @@ def sync_dossiers(
     the sender's intent, the current state of that dossier, is clear, and refusing would lose it.
     A record identical to the stored one changes nothing (status ``unchanged``).
     """
+    columns = result.clean_columns
+    if columns is not None and result.records:
+        clean = _sync_new_clean_batch(db, principal, unit, result, columns)
+        if clean is not None:
+            return clean
     outcomes: list[Outcome | None] = [None] * len(result.records)
     candidates: dict[str, tuple[int, dict[str, Any]]] = {}
     permitted: dict[str, bool] = {}  # unit -> may the account act for it (a batch has few)
@@ -165,18 +181,7 @@ def sync_dossiers(
             continue
         duplicates = duplicates or code in candidates
         candidates[code] = (position, record)  # a later copy of the same dossier wins
-    existing = (
-        {
-            row.ma_ho_so: row
-            for row in db.execute(
-                select(Dossier.id, Dossier.ma_ho_so, Dossier.record_hash).where(
-                    in_values(db, Dossier.ma_ho_so, list(candidates))
-                )
-            )
-        }
-        if candidates
-        else {}
-    )
+    existing = _stored(db, list(candidates)) if candidates else {}
     now = dt.datetime.now(dt.UTC)
     new_codes: list[str] = []
     new_records: list[dict[str, Any]] = []
@@ -217,27 +222,7 @@ def sync_dossiers(
             )
             outcomes[position] = Outcome(index, code, "updated")
     if new_codes:
-        # dates go as text made straight from the wire date (stored by SQLite, parsed by
-        # PostgreSQL): no datetime objects for a thousand rows
-        dialect = db.get_bind().dialect.name
-
-        def dates(values: list[Any]) -> list[Any]:
-            return wire_date_column(values, dialect)
-
-        count = len(new_codes)
-        insert_columns(
-            db,
-            Dossier,
-            {
-                "ma_ho_so": new_codes,
-                "unit": [unit] * count,
-                **_summary_columns(new_records, dates),
-                "record": new_json,
-                "record_hash": new_hashes,
-                "created_at": [now] * count,
-                "updated_at": [now] * count,
-            },
-        )
+        _insert_new(db, unit, now, new_codes, new_records, new_json, new_hashes)
     if updates:
         db.execute(update(Dossier), updates)
     if not duplicates:  # every position was answered above
@@ -261,6 +246,90 @@ def sync_dossiers(
                     kept.message_en,
                 )
     return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _stored(db: Session, codes: list[str]) -> dict[str, Any]:
+    """The stored dossiers among ``codes``: code -> row (id, ma_ho_so, record_hash)."""
+    query = select(Dossier.id, Dossier.ma_ho_so, Dossier.record_hash)
+    return {
+        row.ma_ho_so: row for row in db.execute(query.where(in_values(db, Dossier.ma_ho_so, codes)))
+    }
+
+
+def _insert_new(
+    db: Session,
+    unit: str,
+    now: dt.datetime,
+    codes: Sequence[str],
+    records: list[dict[str, Any]],
+    canonical: list[RawJson],
+    hashes: list[str],
+    fields: Mapping[str, Sequence[Any]] | None = None,
+) -> None:
+    # dates go as text made straight from the wire date (stored by SQLite, parsed by
+    # PostgreSQL): no datetime objects for a thousand rows
+    dialect = db.get_bind().dialect.name
+
+    def dates(values: Sequence[Any]) -> list[Any]:
+        return wire_date_column(values, dialect)
+
+    count = len(codes)
+    insert_columns(
+        db,
+        Dossier,
+        {
+            "ma_ho_so": codes,
+            "unit": [unit] * count,
+            **_summary_columns(records, dates, fields),
+            "record": canonical,
+            "record_hash": hashes,
+            "created_at": [now] * count,
+            "updated_at": [now] * count,
+        },
+    )
+
+
+def _sync_new_clean_batch(
+    db: Session,
+    principal: Principal,
+    unit: str,
+    result: EnvelopeResult,
+    columns: Mapping[str, Sequence[Any]],
+) -> list[Outcome] | None:
+    """The usual push, stored without a loop per record: every record clean (the validator's
+    ``clean_columns``), every dossier new to the hub, of the account's units, and named once.
+    None when the batch is not that (the general path of :func:`sync_dossiers` decides); a
+    None costs one key lookup, which the general path repeats."""
+    codes = columns.get("MaHoSo")
+    if codes is None or not _TEXT_ONLY.issuperset(map(type, codes)):
+        return None
+    distinct = set(codes)
+    if len(distinct) != len(codes) or len(codes) != len(result.records):
+        return None
+    if not all(map(principal.may_act_for, set(map(_validated_unit, distinct)))):
+        return None
+    if _stored(db, list(codes)):
+        return None
+    records = [record_result.record for record_result in result.records]
+    if not _DICT_ONLY.issuperset(map(type, records)):
+        return None
+    canonical = list(map(canonical_json, records))  # serialized once: hashed, then stored as is
+    hashes = [hashlib.sha256(text).hexdigest() for text in canonical]
+    _insert_new(
+        db,
+        unit,
+        dt.datetime.now(dt.UTC),
+        codes,
+        records,  # type: ignore[arg-type]  # proved dicts just above
+        list(map(RawJson, canonical)),
+        hashes,
+        columns,
+    )
+    return list(map(Outcome, range(len(codes)), codes, repeat("accepted")))
+
+
+_TEXT_ONLY = frozenset({str})
+_DICT_ONLY = frozenset({dict})
 
 
 def sync_progress(db: Session, principal: Principal, result: EnvelopeResult) -> list[Outcome]:

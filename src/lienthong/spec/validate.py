@@ -59,6 +59,10 @@ class EnvelopeResult:
     packet: PacketSpec | None
     issues: list[Issue] = field(default_factory=list)
     records: list[RecordResult] = field(default_factory=list)
+    clean_columns: dict[str, Sequence[Any]] | None = None
+    """The records' fields column by column (field -> one value per record, None where absent),
+    when the column checks proved every record free of any issue; None otherwise. A consumer
+    can then read a field of the whole batch without a loop per record."""
 
     @property
     def envelope_ok(self) -> bool:
@@ -182,7 +186,7 @@ class Validator:
     def validate_records(
         self, packet: str, records: Iterable[Any], base_path: str = "$.data"
     ) -> list[RecordResult]:
-        return self._records(self._compile(packet), list(records), base_path, True)
+        return self._records(self._compile(packet), list(records), base_path, True)[0]
 
     def parse(self, packet: str, record: Any) -> PacketModel:
         """Validate one record and return it as the typed model of ``packet``.
@@ -196,7 +200,9 @@ class Validator:
 
     def _records(
         self, compiled: _Compiled, records: list[Any], base_path: str, scan_unicode: bool
-    ) -> list[RecordResult]:
+    ) -> tuple[list[RecordResult], dict[str, Sequence[Any]] | None]:
+        """One result per record, and the records as columns when every one is clean
+        (:attr:`EnvelopeResult.clean_columns`)."""
         big = len(records) >= BATCH_FAST_PATH_MIN
         columns = compiled.batch.clean_columns(records) if big else None
         if columns is not None and not scan_unicode and compiled.batch_rules is not None:
@@ -225,7 +231,8 @@ class Validator:
                     scan_unicode=False,
                     fields_clean=True,
                 )
-            return results
+            clean = not any(results[index].issues for index in suspects)
+            return results, columns if clean else None
         if columns is not None:
             # every field of every record is clean: only the cross-field rules remain
             return [
@@ -233,11 +240,11 @@ class Validator:
                     compiled, record, index, base_path, scan_unicode=scan_unicode, fields_clean=True
                 )
                 for index, record in enumerate(records)
-            ]
+            ], None
         return [
             self._record(compiled, record, index, base_path, scan_unicode=scan_unicode)
             for index, record in enumerate(records)
-        ]
+        ], None
 
     def _record(
         self,
@@ -304,7 +311,9 @@ class Validator:
             else:
                 if not data:
                     issues.append(make_issue("$.data", "envelope.data_empty"))
-                result.records = self._records(compiled, data, "$.data", scan_unicode)
+                result.records, result.clean_columns = self._records(
+                    compiled, data, "$.data", scan_unicode
+                )
         return result
 
     def _check_envelope_fields(
@@ -361,7 +370,7 @@ class Validator:
         if type(rows) is not list:
             result.issues.append(make_issue("$.result", "envelope.data_not_array"))
             return result
-        result.records = self._records(compiled, rows, rows_path, True)
+        result.records = self._records(compiled, rows, rows_path, True)[0]
         return result
 
 
