@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from lienthong.store.bulk import RawJson, insert_rows
+from lienthong.store.bulk import RawJson, insert_columns, insert_rows
 from lienthong.store.hashing import canonical_json
 from lienthong.store.tables import Dossier
 
@@ -82,6 +83,34 @@ def test_json_is_stored_as_text_the_database_can_query(sessions: sessionmaker[Se
         rows = [tuple(row) for row in db.execute(text(f"{query} ORDER BY ma_ho_so"))]
     expected_type = "text" if bind.dialect.name == "sqlite" else "object"
     assert rows == [(expected_type, name), (expected_type, name)]
+
+
+def test_iterator_columns_store_what_lists_store(sessions: sessionmaker[Session]) -> None:
+    """Columns may be iterators, consumed once (PostgreSQL streams their rows to COPY as they
+    are made); rows of unequal columns are refused and the transaction stores none of them."""
+    records = [{"MaHoSo": f"H56.01-261130-{n:04d}", "TenNguoiNop": "Trần Thị Ánh"} for n in (7, 8)]
+    rows = [_row(str(record["MaHoSo"]), None, {}) for record in records]
+    columns: dict[str, Any] = {name: [row[name] for row in rows] for name in rows[0]}
+    columns["ma_ho_so"] = (str(record["MaHoSo"]) for record in records)
+    columns["record"] = map(RawJson, map(canonical_json, records))
+    columns["record_hash"] = iter(["1" * 64, "2" * 64])
+    with sessions() as db:
+        insert_columns(db, Dossier, columns)
+        db.commit()
+    with sessions() as db:
+        stored = db.scalars(select(Dossier).order_by(Dossier.ma_ho_so)).all()
+    assert [(d.ma_ho_so, d.record, d.record_hash) for d in stored] == [
+        (records[0]["MaHoSo"], records[0], "1" * 64),
+        (records[1]["MaHoSo"], records[1], "2" * 64),
+    ]
+    short = {**columns, "ma_ho_so": iter(["H56.01-261130-0009", "H56.01-261130-0010"])}
+    short["record"] = iter([RawJson(b"{}")])  # one value for two rows
+    short["record_hash"] = iter(["3" * 64, "4" * 64])
+    with sessions() as db:
+        with pytest.raises(ValueError):
+            insert_columns(db, Dossier, short)
+        db.rollback()
+        assert len(db.scalars(select(Dossier)).all()) == 2
 
 
 def test_range_queries_see_bulk_rows_like_orm_rows(sessions: sessionmaker[Session]) -> None:

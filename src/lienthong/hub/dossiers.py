@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import repeat, tee
 from typing import Any
 
 from sqlalchemy import select, update
@@ -262,8 +262,8 @@ def _insert_new(
     now: dt.datetime,
     codes: Sequence[str],
     records: list[dict[str, Any]],
-    canonical: list[RawJson],
-    hashes: list[str],
+    canonical: Iterable[RawJson],
+    hashes: Iterable[str],
     fields: Mapping[str, Sequence[Any]] | None = None,
 ) -> None:
     # dates go as text made straight from the wire date (stored by SQLite, parsed by
@@ -313,19 +313,24 @@ def _sync_new_clean_batch(
     records = [record_result.record for record_result in result.records]
     if not _DICT_ONLY.issuperset(map(type, records)):
         return None
-    canonical = list(map(canonical_json, records))  # serialized once: hashed, then stored as is
-    hashes = [hashlib.sha256(text).hexdigest() for text in canonical]
+    # each record serialized once, hashed, then stored as is; as the rows are made, so that
+    # PostgreSQL parses the first ones meanwhile (insert_columns)
+    stored, hashed = tee(map(canonical_json, records))
     _insert_new(
         db,
         unit,
         dt.datetime.now(dt.UTC),
         codes,
         records,  # type: ignore[arg-type]  # proved dicts just above
-        list(map(RawJson, canonical)),
-        hashes,
+        map(RawJson, stored),
+        map(_sha256_hex, hashed),
         columns,
     )
     return list(map(Outcome, range(len(codes)), codes, repeat("accepted")))
+
+
+def _sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 _TEXT_ONLY = frozenset({str})

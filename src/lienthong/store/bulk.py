@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -137,15 +137,15 @@ def _json_text(value: Any) -> str | None:
     return orjson.dumps(value).decode("utf-8")
 
 
-ColumnConverter = Callable[[Sequence[Any]], Sequence[Any]]
+ColumnConverter = Callable[[Iterable[Any]], Iterable[Any]]
 _TEXT_OR_NONE = frozenset({str, type(None)})
 
 
-def _same(values: Sequence[Any]) -> Sequence[Any]:
+def _same(values: Iterable[Any]) -> Iterable[Any]:
     return values
 
 
-def _each_distinct(convert: Converter) -> ColumnConverter:
+def _each_distinct(convert: Converter) -> Callable[[Sequence[Any]], list[Any]]:
     """A column converter that converts each distinct value once (a batch repeats its
     timestamps: ``created_at`` is one value for the whole batch)."""
 
@@ -163,26 +163,30 @@ _sqlite_datetime_values = _each_distinct(_sqlite_datetime)
 _postgresql_datetime_values = _each_distinct(_postgresql_datetime)
 
 
-def _sqlite_datetimes(values: Sequence[Any]) -> Sequence[Any]:
+def _sqlite_datetimes(column: Iterable[Any]) -> Sequence[Any]:
+    values = _sequence(column)
     if _TEXT_OR_NONE.issuperset(map(type, values)):
         return values  # already the stored text (wire_date_column)
     return _sqlite_datetime_values(values)
 
 
-def _postgresql_datetimes(values: Sequence[Any]) -> Sequence[Any]:
+def _postgresql_datetimes(column: Iterable[Any]) -> Sequence[Any]:
+    values = _sequence(column)
     if _TEXT_OR_NONE.issuperset(map(type, values)):
         return values  # text with its offset, parsed by the server (wire_date_column)
     return _postgresql_datetime_values(values)
 
 
-def _json_texts(values: Sequence[Any]) -> list[str | None]:
-    return [
-        value.data.decode("utf-8") if value.__class__ is RawJson else _json_text(value)
-        for value in values
-    ]
+def _sequence(values: Iterable[Any]) -> Sequence[Any]:
+    return values if isinstance(values, Sequence) else list(values)
 
 
-def _json_utf8(values: Sequence[Any]) -> list[bytes | None]:
+def _json_texts(values: Iterable[Any]) -> Iterable[str | None]:
+    # lazy: an iterator column stays one, so that PostgreSQL's COPY streams (insert_columns)
+    return map(_json_text, values)
+
+
+def _json_utf8(values: Iterable[Any]) -> list[bytes | None]:
     # SQLite: the UTF-8 bytes as they are, stored as TEXT by ``CAST(? AS TEXT)`` in the
     # statement; decoding to str only for the driver to encode it back cost about 3 ms per
     # 1000 records of Vietnamese text
@@ -236,10 +240,15 @@ def insert_rows(db: Session, model: type[Base], rows: Sequence[dict[str, Any]]) 
         insert_columns(db, model, {name: [row[name] for row in rows] for name in rows[0]})
 
 
-def insert_columns(db: Session, model: type[Base], columns: dict[str, Sequence[Any]]) -> None:
+def insert_columns(db: Session, model: type[Base], columns: Mapping[str, Iterable[Any]]) -> None:
     """INSERT rows given as columns (column name -> one value per row, all the same length)
     into ``model``'s table at once, like :func:`insert_rows`: a caller that already holds its
-    values column by column need not build a dict per row."""
+    values column by column need not build a dict per row.
+
+    A column may be an iterator, consumed once. On PostgreSQL the rows then go to the server
+    as they are made: it parses the first rows (jsonb) while the iterator makes the next ones,
+    instead of waiting for the whole batch.
+    """
     if not columns:
         return
     table = inspect(model).local_table
@@ -255,17 +264,18 @@ def insert_columns(db: Session, model: type[Base], columns: dict[str, Sequence[A
         plan = _PLANS[key] = _plan(table, names, dialect)
     statement, converters = plan
     values = [convert(columns[name]) for name, convert in zip(names, converters, strict=True)]
-    parameters = list(zip(*values, strict=True))
-    if not parameters:
-        return
     if dialect == "postgresql":
+        if all(isinstance(column, Sized) and not len(column) for column in values):
+            return
         driver = connection.connection.driver_connection
         assert driver is not None
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in parameters:
+            for row in zip(*values, strict=True):
                 copy.write_row(row)
         return
-    connection.exec_driver_sql(statement, parameters)
+    parameters = list(zip(*values, strict=True))
+    if parameters:
+        connection.exec_driver_sql(statement, parameters)
 
 
 def in_values(db: Session, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
