@@ -361,8 +361,8 @@ def test_a_clean_batch_of_new_dossiers_is_stored_as_record_by_record(
     running: RunningHub, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The usual push (clean, new, the account's) goes through the column path; what it stores
-    and answers is what the general path gives, and a batch naming a stored dossier, or one
-    dossier twice, falls back to the general path."""
+    and answers is what the general path gives. A batch naming a stored dossier (its insert
+    fails and is undone to a savepoint), or one dossier twice, falls back to the general path."""
     from lienthong.hub import dossiers as hub_dossiers
 
     taken: list[bool] = []
@@ -393,6 +393,11 @@ def test_a_clean_batch_of_new_dossiers_is_stored_as_record_by_record(
     ]
     assert running.call(_push(session, twice)).json()["error_code"] == "00"
     assert taken == [True, False, False]
+    # isUpdating True: the dossiers are looked up first; new ones still take the column path
+    fresh = [copy.deepcopy(r) for r in dossiers(78)[58:]]
+    answer = running.call(_push(session, fresh, "True")).json()
+    assert taken == [True, False, False, True]
+    assert [r["status"] for r in answer["records"]] == ["accepted"] * 20
     columns = (
         Dossier.ma_ho_so,
         Dossier.unit,

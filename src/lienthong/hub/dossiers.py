@@ -14,6 +14,7 @@ from itertools import repeat, tee
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lienthong.hub.auth import Principal
@@ -159,7 +160,7 @@ def sync_dossiers(
     """
     columns = result.clean_columns
     if columns is not None and result.records:
-        clean = _sync_new_clean_batch(db, principal, unit, result, columns)
+        clean = _sync_new_clean_batch(db, principal, unit, updating, result, columns)
         if clean is not None:
             return clean
     outcomes: list[Outcome | None] = [None] * len(result.records)
@@ -293,13 +294,18 @@ def _sync_new_clean_batch(
     db: Session,
     principal: Principal,
     unit: str,
+    updating: bool,
     result: EnvelopeResult,
     columns: Mapping[str, Sequence[Any]],
 ) -> list[Outcome] | None:
     """The usual push, stored without a loop per record: every record clean (the validator's
     ``clean_columns``), every dossier new to the hub, of the account's units, and named once.
-    None when the batch is not that (the general path of :func:`sync_dossiers` decides); a
-    None costs one key lookup, which the general path repeats."""
+    None when the batch is not that, with nothing stored: the general path of
+    :func:`sync_dossiers` decides.
+
+    With ``isUpdating`` False the sender says the dossiers are new: they are inserted without
+    looking first, and a stored one among them (a resend) fails the insert, which is undone
+    to its savepoint. With True they are looked up first, as updates name stored dossiers."""
     codes = columns.get("MaHoSo")
     if codes is None or not _TEXT_ONLY.issuperset(map(type, codes)):
         return None
@@ -308,24 +314,30 @@ def _sync_new_clean_batch(
         return None
     if not all(map(principal.may_act_for, set(map(_validated_unit, distinct)))):
         return None
-    if _stored(db, list(codes)):
-        return None
     records = [record_result.record for record_result in result.records]
     if not _DICT_ONLY.issuperset(map(type, records)):
+        return None
+    if updating and _stored(db, list(codes)):
         return None
     # each record serialized once, hashed, then stored as is; as the rows are made, so that
     # PostgreSQL parses the first ones meanwhile (insert_columns)
     stored, hashed = tee(map(canonical_json, records))
-    _insert_new(
-        db,
-        unit,
-        dt.datetime.now(dt.UTC),
-        codes,
-        records,  # type: ignore[arg-type]  # proved dicts just above
-        map(RawJson, stored),
-        map(_sha256_hex, hashed),
-        columns,
-    )
+    savepoint = db.begin_nested()
+    try:
+        _insert_new(
+            db,
+            unit,
+            dt.datetime.now(dt.UTC),
+            codes,
+            records,  # type: ignore[arg-type]  # proved dicts just above
+            map(RawJson, stored),
+            map(_sha256_hex, hashed),
+            columns,
+        )
+    except IntegrityError:  # a dossier of the batch is stored already (the only unique key)
+        savepoint.rollback()
+        return None
+    savepoint.commit()
     return list(map(Outcome, range(len(codes)), codes, repeat("accepted")))
 
 

@@ -31,6 +31,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lienthong.spec.dates import WIRE_DATE_SHAPE, parse_wire_date
@@ -245,6 +246,9 @@ def insert_columns(db: Session, model: type[Base], columns: Mapping[str, Iterabl
     into ``model``'s table at once, like :func:`insert_rows`: a caller that already holds its
     values column by column need not build a dict per row.
 
+    A row that breaks a constraint raises :class:`sqlalchemy.exc.IntegrityError` on both
+    databases; the transaction (or the caller's savepoint) must then be rolled back.
+
     A column may be an iterator, consumed once. On PostgreSQL the rows then go to the server
     as they are made: it parses the first rows (jsonb) while the iterator makes the next ones,
     instead of waiting for the whole batch.
@@ -267,11 +271,17 @@ def insert_columns(db: Session, model: type[Base], columns: Mapping[str, Iterabl
     if dialect == "postgresql":
         if all(isinstance(column, Sized) and not len(column) for column in values):
             return
+        import psycopg  # loaded by SQLAlchemy already when the database is PostgreSQL
+
         driver = connection.connection.driver_connection
         assert driver is not None
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in zip(*values, strict=True):
-                copy.write_row(row)
+        try:
+            with driver.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in zip(*values, strict=True):
+                    copy.write_row(row)
+        except psycopg.IntegrityError as error:
+            # what an INSERT through SQLAlchemy (and SQLite's executemany here) raises
+            raise IntegrityError(statement, None, error) from error
         return
     parameters = list(zip(*values, strict=True))
     if parameters:
