@@ -1,7 +1,9 @@
 """Dossiers: DongBoHoSoMC (current state), CapNhatTienDoHoSoMC (history), TraCuuHoSo (lookup).
 
 Each push batch is validated, authorized and persisted in one transaction with bulk statements:
-one SELECT for the dossiers the batch names, one INSERT and one UPDATE for all of them.
+one SELECT for the dossiers the batch names, one INSERT and one UPDATE for all of them. A clean
+batch of new dossiers (``isUpdating`` False) is inserted at once, without the SELECT: a dossier
+stored already fails the insert, which is undone, and the batch takes the general path.
 """
 
 from __future__ import annotations
@@ -192,7 +194,7 @@ def sync_dossiers(
     for code, (position, record) in candidates.items():
         index = result.records[position].index
         canonical = canonical_json(record)  # serialized once: hashed, then stored as is
-        digest = hashlib.sha256(canonical).hexdigest()
+        digest = _sha256_hex(canonical)
         row = existing.get(code)
         if row is None:
             new_codes.append(code)
@@ -410,7 +412,7 @@ def sync_progress(db: Session, principal: Principal, result: EnvelopeResult) -> 
             )
             continue
         canonical = canonical_json(record)
-        digest = hashlib.sha256(canonical).hexdigest()
+        digest = _sha256_hex(canonical)
         if (dossier.id, digest) in known_events:
             outcomes.append(Outcome(record_result.index, code, "unchanged"))
             continue
