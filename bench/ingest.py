@@ -41,6 +41,7 @@ from typing import Any
 
 import httpx
 import orjson
+from machine import reference_speed
 from sqlalchemy import create_engine, func, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -104,6 +105,9 @@ class Outcome:
     """The same rows through ``lienthong.store.bulk.insert_rows`` (the hub's own write path)."""
     latencies_ms: list[float] = field(default_factory=list)
     hub_cpu_ms_per_batch: float | None = None
+    reference_ms: float | None = None
+    """:func:`machine.reference_speed` just before the hub's batches: a shared VM's speed drifts
+    within a run, and this section's figures move with it."""
     batches: int = 0
     failed: bool = False
     """The hub misbehaved (as opposed to: the database server is not reachable)."""
@@ -397,7 +401,8 @@ def floor_bulk_insert(engine: Engine, chunks: list[list[dict[str, Any]]], warmup
 
 
 def driver_write(engine: Engine, chunks: list[list[dict[str, Any]]], warmup: int) -> Rates:
-    """``insert_rows`` (one driver executemany) + commit per batch, JSON serialized beforehand."""
+    """``insert_rows`` (the hub's driver-level write: executemany on SQLite, COPY on PostgreSQL)
+    + commit per batch, JSON serialized beforehand."""
     prepared = [
         [{**row, "record": RawJson(canonical_json(row["record"]))} for row in dossier_rows(chunk)]
         for chunk in chunks
@@ -429,6 +434,7 @@ def run_kind(
                 outcome.url = redact_url(url)
                 Accounts(session_factory(engine)).add(USERNAME, PASSWORD, [UNIT])
                 engine.dispose()
+                outcome.reference_ms = reference_speed(5)
                 ingest_over_http(outcome, url, workdir, chunks, singles, warmup)
                 check_stored(engine, len(chunks) * BATCH + len(singles), len(chunks) + len(singles))
             with fresh_database(kind, workdir, "floor") as (_, engine):
@@ -493,9 +499,9 @@ def report_section(outcomes: list[Outcome], batches: int, warmup: int) -> list[s
         "The floor: the same rows the hub writes, in the same table, with one bulk "
         f"`insert(Dossier)` (executemany) and commit per {BATCH}-row batch, on a fresh database of "
         "the same kind, rows prepared beforehand. Since the hub writes new dossiers through the "
-        "driver's executemany directly (`lienthong.store.bulk.insert_rows`: values converted "
-        "column by column, the JSON serialized once for the hash and the column), that path "
-        "alone is measured too, on a third fresh database, and the share against it is shown "
+        "driver directly (`lienthong.store.bulk.insert_columns`: executemany on SQLite, COPY on "
+        "PostgreSQL, values converted column by column, the JSON serialized once for the hash "
+        "and the column), that path alone is measured too, on a third fresh database, and the share against it is shown "
         "beside the share against the floor. Rates are the median per-batch records/s with "
         "the min - max range. Single-dossier pushes: one record per call, "
         f"{warmup * 10} warm-up calls, then sequential calls (count in the table), round-trip "
@@ -516,6 +522,15 @@ def report_section(outcomes: list[Outcome], batches: int, warmup: int) -> list[s
             if outcome.kind == "postgresql"
             else "Database: a fresh SQLite file (WAL, synchronous=NORMAL) in a temporary directory.",
             "",
+            *(
+                [
+                    f"Reference speed just before these runs: {outcome.reference_ms:.1f} ms "
+                    "(see the top of this file).",
+                    "",
+                ]
+                if outcome.reference_ms is not None
+                else []
+            ),
             "| measure | result | target (issue 3) |",
             "|---|---|---|",
             f"| hub ingest over HTTP, {BATCH}-record batches | {outcome.ingest.cell()} "
@@ -525,7 +540,7 @@ def report_section(outcomes: list[Outcome], batches: int, warmup: int) -> list[s
             f"| >= {FLOOR_SHARE_TARGET:.0%}: {_verdict(share >= FLOOR_SHARE_TARGET)} |",
             *(
                 [
-                    f"| the hub's own write path alone (driver executemany, JSON serialized "
+                    f"| the hub's own write path alone (executemany or COPY, JSON serialized "
                     f"beforehand) | {outcome.driver_write.cell()} | |",
                     f"| ingest / that write path | "
                     f"{outcome.ingest.median / outcome.driver_write.median:.0%} | |",

@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.metadata
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -31,7 +28,7 @@ from typing import Any
 import ingest
 import jsonschema
 import orjson
-import pydantic
+from machine import machine, reference_speed
 from pydantic import BaseModel, ConfigDict, create_model
 
 import agent
@@ -40,35 +37,6 @@ from lienthong.spec import Validator, load_catalog
 from lienthong.spec.export import packet_schema
 
 BATCH = 1000
-
-
-def machine() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, pydantic {pydantic.VERSION}, "
-        f"jsonschema {importlib.metadata.version('jsonschema')}"
-    )
-
-
-def reference_speed(repeats: int = 9) -> float:
-    """Milliseconds a fixed pure-Python loop takes here (median): the machine's own speed, so
-    that runs on faster or slower machines (shared VMs vary from day to day) can be compared."""
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        table: dict[int, int] = {}
-        for number in range(300_000):
-            table[number & 1023] = table.get(number & 1023, 0) + number * number
-        timings.append((time.perf_counter() - started) * 1000)
-    return statistics.median(timings)
 
 
 def measure(run: Callable[[], int], repeats: int, warmup: int = 2) -> dict[str, float]:
@@ -170,7 +138,7 @@ def write_report(
         f"- Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
         f"- Machine: {machine()}",
         f"- Reference speed: {reference_speed():.1f} ms for a fixed pure-Python loop "
-        "(`reference_speed` in bench/run.py; lower is faster). The same code runs about as many "
+        "(`reference_speed` in bench/machine.py; lower is faster). The same code runs about as many "
         "times slower as this figure is larger: compare runs through it, not by date.",
         f"- Command: `{command}`",
         "",
