@@ -204,6 +204,46 @@ WIRE_DATES = st.datetimes(
 _EXAMPLES = itertools.count()
 
 
+_WIRE_DATE_VALUES = st.one_of(
+    st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2199, 12, 31)).map(
+        lambda moment: moment.strftime("%Y%m%d%H%M%S")
+    ),
+    st.sampled_from(
+        [
+            "20250229100000",  # no such day
+            "20260431120000",
+            "20260230063000",
+            "20240229063000",  # a leap day before 07:00: the previous day in UTC
+            "2026030207351",  # too short
+            "20261301000000",
+            "20260302246000",
+            "18991231235959",
+            "2026-03-02 07:35",
+            "20260302073512\n20260302073512",
+            "",
+        ]
+    ),
+    st.none(),
+    st.integers(0, 3),
+)
+
+
+@given(st.lists(_WIRE_DATE_VALUES, max_size=40))
+def test_a_wire_date_column_is_each_value_converted_alone(values: list[object]) -> None:
+    """The column conversion (one shape check over all values, then slices) gives what the
+    careful converter gives value by value, whatever the column holds."""
+    from lienthong.store.bulk import (
+        _postgresql_text_of_wire_date,
+        sqlite_text_of_wire_date,
+        wire_date_column,
+    )
+
+    assert wire_date_column(values, "sqlite") == list(map(sqlite_text_of_wire_date, values))
+    assert wire_date_column(values, "postgresql") == list(
+        map(_postgresql_text_of_wire_date, values)
+    )
+
+
 @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(moments=st.lists(WIRE_DATES, min_size=1, max_size=5))
 def test_wire_date_columns_read_back_as_the_moments_they_name(
