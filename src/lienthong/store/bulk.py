@@ -117,19 +117,26 @@ def _texts_of_wire_dates(distinct: set[Any], sqlite: bool) -> dict[Any, str | No
             if hour is None or value[6:8] > "28":
                 texts[value] = _sqlite_text_of_wire_string(value)
             else:
-                texts[value] = (
-                    f"{value[:4]}-{value[4:6]}-{value[6:8]} {hour}:{value[10:12]}:{value[12:]}"
-                    ".000000"
-                )
+                texts[value] = _sqlite_text_of_shaped(value, hour)
     else:
         for value in dates:
             texts[value] = (
                 _postgresql_text_of_wire_date(value)
                 if value[6:8] > "28"
-                else f"{value[:4]}-{value[4:6]}-{value[6:8]} {value[8:10]}:{value[10:12]}:"
-                f"{value[12:]}+07"
+                else _postgresql_text_of_shaped(value)
             )
     return texts
+
+
+def _sqlite_text_of_shaped(value: str, utc_hour: str) -> str:
+    """The stored text of a wire date of the right shape whose UTC time is ``utc_hour`` on the
+    same day."""
+    return f"{value[:4]}-{value[4:6]}-{value[6:8]} {utc_hour}:{value[10:12]}:{value[12:]}.000000"
+
+
+def _postgresql_text_of_shaped(value: str) -> str:
+    """COPY text of a real wire date: the server parses it with its offset."""
+    return f"{value[:4]}-{value[4:6]}-{value[6:8]} {value[8:10]}:{value[10:12]}:{value[12:]}+07"
 
 
 def _postgresql_text_of_wire_date(value: object) -> str | None:
@@ -137,7 +144,7 @@ def _postgresql_text_of_wire_date(value: object) -> str | None:
         return None
     if value[6:8] > "28" and parse_wire_date(value) is None:  # see WIRE_DATE_SHAPE
         return None
-    return f"{value[:4]}-{value[4:6]}-{value[6:8]} {value[8:10]}:{value[10:12]}:{value[12:]}+07"
+    return _postgresql_text_of_shaped(value)
 
 
 _WIRE_DATE = re.compile(WIRE_DATE_SHAPE)
@@ -150,7 +157,7 @@ def _sqlite_text_of_wire_string(value: str) -> str | None:
     if hour is not None and _WIRE_DATE.fullmatch(value):
         if value[6:8] > "28" and parse_wire_date(value) is None:  # see WIRE_DATE_SHAPE
             return None
-        return f"{value[:4]}-{value[4:6]}-{value[6:8]} {hour}:{value[10:12]}:{value[12:]}.000000"
+        return _sqlite_text_of_shaped(value, hour)
     parsed = parse_wire_date(value)
     return None if parsed is None else _sqlite_text(parsed)
 
