@@ -5,9 +5,36 @@ They meet nowhere else: the hub and the agent never import each other.
 
 from __future__ import annotations
 
-from starlette.requests import Request
+import logging
 
-__all__ = ["read_limited_body"]
+from starlette.requests import ClientDisconnect, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = [
+    "HSTS",
+    "MAX_COUNTED_BYTES",
+    "PERMISSIONS_POLICY",
+    "GuardMiddleware",
+    "declared_length",
+    "read_limited_body",
+]
+
+logger = logging.getLogger("lienthong.http")
+
+#: The largest byte count a log row records (a signed 32-bit column): a declared length above it
+#: is a refusal anyway, and must never overflow the column that records it.
+MAX_COUNTED_BYTES = 2**31 - 1
+
+
+def declared_length(request: Request) -> int:
+    """The declared ``Content-Length`` for the record, clamped to ``[0, MAX_COUNTED_BYTES]``
+    (0 when absent or not a plain decimal number)."""
+    declared = request.headers.get("content-length", "")
+    if not (declared.isascii() and declared.isdigit()):
+        return 0
+    if len(declared) > 12:
+        return MAX_COUNTED_BYTES
+    return min(int(declared), MAX_COUNTED_BYTES)
 
 
 async def read_limited_body(request: Request, limit: int) -> bytes | None:
@@ -17,7 +44,12 @@ async def read_limited_body(request: Request, limit: int) -> bytes | None:
     read only until it crosses the limit, so an oversized upload never sits in memory whole.
     """
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if (
+        declared is not None
+        and declared.isascii()
+        and declared.isdigit()
+        and (len(declared) > 20 or int(declared) > limit)
+    ):
         return None
     chunks: list[bytes] = []
     size = 0
@@ -27,3 +59,49 @@ async def read_limited_body(request: Request, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+#: Browser features no hub answer needs; a page that is framed or injected gets none of them.
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=(), interest-cohort=()"
+)
+#: Sent only over TLS (RFC 6797 ignores it over plain HTTP): one year, subdomains included.
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+class GuardMiddleware:
+    """Pure ASGI middleware for every answer of an app facing the internet.
+
+    - adds ``Permissions-Policy``, and ``Strict-Transport-Security`` when the request came
+      over TLS;
+    - a client that disconnects before its body ends is an ordinary event, logged in one line,
+      not an error with a traceback (there is nobody left to answer).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = [(b"permissions-policy", PERMISSIONS_POLICY.encode("ascii"))]
+        if scope.get("scheme") == "https":
+            extra.append((b"strict-transport-security", HSTS.encode("ascii")))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", [])
+                    if name.lower() not in (b"server", b"x-powered-by")
+                ]
+                message = {**message, "headers": headers + extra}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except ClientDisconnect:
+            client = scope.get("client") or ("?", 0)
+            logger.info("client %s disconnected before its request ended", client[0])

@@ -58,7 +58,11 @@ def serve(hub: Hub, settings: HubSettings) -> Iterator[RunningHub]:
     """``hub`` behind uvicorn on ``settings.port``, in a thread, until the block ends."""
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings, hub=hub), host="127.0.0.1", port=settings.port, log_level="warning"
+            create_app(settings, hub=hub),
+            host="127.0.0.1",
+            port=settings.port,
+            log_level="warning",
+            server_header=False,  # as `lienthong hub` serves it
         )
     )
     thread = threading.Thread(target=server.run, daemon=True)

@@ -65,4 +65,5 @@ def hub_command(
         port=settings.port,
         workers=settings.workers,
         log_level="info",
+        server_header=False,  # the server software is nobody's business
     )

@@ -7,6 +7,7 @@ service -> store -> answer; every request and answer is written to the message l
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -19,18 +20,19 @@ import orjson
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lienthong.asgi import read_limited_body
+from lienthong.asgi import MAX_COUNTED_BYTES, GuardMiddleware, declared_length, read_limited_body
 from lienthong.hub import dossiers, petitions, questions, reference, reports
 from lienthong.hub.auth import Principal, login, principal_for
-from lienthong.hub.errors import ANSWER_CODES, HubError
+from lienthong.hub.errors import ANSWER_CODES, HubError, shown
 from lienthong.hub.settings import HubSettings
 from lienthong.hub.web import web_routes
 from lienthong.spec import Validator, load_catalog
-from lienthong.spec.inputs import loads
+from lienthong.spec.inputs import loads, unstorable_text
 from lienthong.store.accounts import Accounts
 from lienthong.store.db import begin_sqlite_write, make_engine, session_factory, upgrade
 from lienthong.store.tables import MessageLog
@@ -144,6 +146,9 @@ class Hub:
         username, password = value.get("username"), value.get("password")
         if not isinstance(username, str) or not username or not isinstance(password, str):
             return _error(HubError("12", "username, password", "username, password"))
+        bad = unstorable_text(value)
+        if bad is not None:  # a NUL or a lone surrogate: no account can be named so
+            return _error(HubError("12", f"{bad}: ký tự không hợp lệ", f"{bad}: invalid character"))
         with self.sessions() as db:
             try:
                 token, ttl = login(db, self.accounts, self.settings, username, password, client)
@@ -171,10 +176,13 @@ class Hub:
                 answer = _error(HubError("99", "", type(exc).__name__))
         answer.serialized()
         if not answer.logged:
-            with self.sessions() as db:
-                begin_sqlite_write(db.connection())
-                db.add(self._log_row(call, answer, body))
-                db.commit()
+            try:
+                with self.sessions() as db:
+                    begin_sqlite_write(db.connection())
+                    db.add(self._log_row(call, answer, body))
+                    db.commit()
+            except Exception:  # the answer still goes out; the operator sees why in the log
+                logger.exception("message log row not written")
         return answer
 
     def envelope(self, body: bytes, call: Call | None = None) -> Answer:
@@ -192,6 +200,14 @@ class Hub:
             )
         missing = [key for key in ("session", "madonvi", "service") if value.get(key) in (None, "")]
         service = value.get("service")
+        if scan_strings:
+            # the envelope's own fields name columns and queries: a NUL or a lone surrogate
+            # there cannot be stored or looked up (records are reported per field instead)
+            bad = unstorable_text(value, skip=_RECORD_KEYS)
+            if bad is not None:
+                return _error(
+                    HubError("12", f"{bad}: ký tự không hợp lệ", f"{bad}: invalid character")
+                )
         context: dict[str, Any] = {
             "service": service if isinstance(service, str) else None,
             "unit": value.get("madonvi") if isinstance(value.get("madonvi"), str) else None,
@@ -207,6 +223,18 @@ class Hub:
                     "13",
                     f"{service}: chưa hỗ trợ trong phiên bản này",
                     f"{service}: not served by this version yet",
+                ),
+                **context,
+            )
+        records = value.get("data")
+        limit = self.settings.max_records_per_envelope
+        if isinstance(records, list) and len(records) > limit:
+            # refused before any per-record work: the work of a call is bounded by the limit
+            return _error(
+                HubError(
+                    "16",
+                    f"{len(records)} bản ghi, tối đa {limit}",
+                    f"{len(records)} records, at most {limit}",
                 ),
                 **context,
             )
@@ -255,10 +283,10 @@ class Hub:
             "error_code": code,
             "message": entry.vi,
             "message_en": entry.en,
-            "records": [o.as_dict() for o in outcomes],
+            "records": bounded_outcomes(outcomes),
         }
         if envelope_issues:
-            body["issues"] = envelope_issues
+            body["issues"] = envelope_issues[:ISSUES_PER_RECORD]
         return Answer(
             200,
             body,
@@ -407,32 +435,30 @@ class Hub:
         """Record one request and its answer in the message log, in a transaction of its own."""
         call = Call(endpoint, client, dstcode, request_bytes, time.perf_counter())
         row = self._log_row(call, answer, raw_body)
-        row.response_bytes, row.duration_ms = response_bytes, duration_ms
-        with self.sessions() as db:
-            begin_sqlite_write(db.connection())
-            db.add(row)
-            db.commit()
+        row.response_bytes = min(max(response_bytes, 0), MAX_COUNTED_BYTES)
+        row.duration_ms = duration_ms
+        try:
+            with self.sessions() as db:
+                begin_sqlite_write(db.connection())
+                db.add(row)
+                db.commit()
+        except Exception:  # the page or answer still goes out; the operator sees why
+            logger.exception("message log row not written")
 
     def _log_row(self, call: Call, answer: Answer, raw_body: bytes | None) -> MessageLog:
         keep = raw_body if (answer.keep_body and self.settings.keep_raw_bodies) else None
         if keep is not None and answer.secret:
-            token = answer.secret.encode("utf-8", "surrogatepass")
-            if token in keep:
-                keep = keep.replace(token, b"***")
-            else:  # the token was written with JSON escapes: keep a re-serialized copy instead
-                envelope = orjson.loads(keep)
-                envelope["session"] = "***"
-                keep = orjson.dumps(envelope)
+            keep = redacted(keep, answer.secret)
         return MessageLog(
             at=_utcnow(),
             endpoint=call.endpoint,
-            service=answer.service,
-            account=answer.account,
-            unit=(answer.unit or "")[:40] or None,
-            client=call.client[:64],
-            dstcode=(call.dstcode or "")[:128] or None,
-            request_bytes=call.request_bytes,
-            response_bytes=len(answer.serialized()),
+            service=_column(answer.service, 64),
+            account=_column(answer.account, 128),
+            unit=_column(answer.unit, 40),
+            client=_column(call.client, 64),
+            dstcode=_column(call.dstcode, 128),
+            request_bytes=min(max(call.request_bytes, 0), MAX_COUNTED_BYTES),
+            response_bytes=min(len(answer.serialized()), MAX_COUNTED_BYTES),
             duration_ms=(time.perf_counter() - call.started) * 1000,
             http_status=answer.status,
             error_code=str(answer.body.get("error_code", ""))[:8],
@@ -441,6 +467,89 @@ class Hub:
             rejected=answer.rejected,
             raw_body=keep,
         )
+
+
+#: Records whose issues an answer lists in full; later records list each issue by path and code.
+DETAILED_RECORDS = 10
+#: Issues listed per record at most; ``issues_omitted`` counts the rest.
+ISSUES_PER_RECORD = 20
+
+
+def bounded_outcomes(outcomes: list[dossiers.Outcome]) -> list[dict[str, Any]]:
+    """Every record's outcome, in a size bounded per record.
+
+    The first :data:`DETAILED_RECORDS` records carry their issues whole (path, code, severity,
+    messages); later records carry each issue as its path and code only, the messages being
+    those of the same code earlier in the answer. Each record lists at most
+    :data:`ISSUES_PER_RECORD` issues and counts the rest in ``issues_omitted``. So a batch of
+    broken records costs a few hundred bytes of answer per record, not kilobytes.
+    """
+    listed: list[dict[str, Any]] = []
+    for position, outcome in enumerate(outcomes):
+        row = outcome.as_dict()
+        issues = row.get("issues")
+        if issues:
+            if len(issues) > ISSUES_PER_RECORD:
+                row["issues_omitted"] = len(issues) - ISSUES_PER_RECORD
+                issues = issues[:ISSUES_PER_RECORD]
+            if position >= DETAILED_RECORDS:
+                issues = [{"path": i["path"], "code": i["code"]} for i in issues]
+            row["issues"] = issues
+        listed.append(row)
+    return listed
+
+
+def redacted(body: bytes, token: str) -> bytes:
+    """``body`` with the session token gone, in every spelling JSON allows.
+
+    The plain spelling is replaced in place, which keeps the bytes as sent everywhere else;
+    when a spelling with escapes is left (found by reading the result back), the kept copy is
+    the body re-serialized with every string holding the token redacted.
+    """
+    kept = body.replace(token.encode("utf-8", "surrogatepass"), b"***")
+    value, problem, _ = loads(kept)
+    if problem is not None:  # unreadable after the replacement: keep nothing of it
+        return b""
+    if not _mentions(value, token):
+        return kept
+    return json.dumps(_without(value, token), ensure_ascii=True).encode("ascii")
+
+
+def _mentions(value: Any, token: str) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if token in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _without(value: Any, token: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(token, "***")
+    if isinstance(value, dict):
+        return {_without(k, token): _without(v, token) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without(item, token) for item in value]
+    return value
+
+
+#: Top-level keys of an envelope that hold records, scanned per field by the validator.
+_RECORD_KEYS = frozenset({"data"})
+
+
+def _column(text: str | None, size: int) -> str | None:
+    """``text`` as a message-log column can hold it: escaped where it has characters no column
+    stores (NUL, lone surrogates), cut to ``size``; None for nothing."""
+    if not text:
+        return None
+    return shown(text, size)[:size]
 
 
 def _utcnow() -> Any:
@@ -478,9 +587,7 @@ def create_app(settings: HubSettings | None = None, hub: Hub | None = None) -> S
                 endpoint=kind,
                 client=client,
                 dstcode=request.headers.get("dstcode"),
-                request_bytes=len(body)
-                if body is not None
-                else int(request.headers.get("content-length") or 0),
+                request_bytes=len(body) if body is not None else declared_length(request),
                 started=started,
             )
             answer = await anyio.to_thread.run_sync(state.handle, call, body, early)
@@ -499,6 +606,6 @@ def create_app(settings: HubSettings | None = None, hub: Hub | None = None) -> S
         Route("/healthz", health, methods=["GET"]),
     ]
     routes += web_routes(state)
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(GuardMiddleware)])
     app.state.hub = state
     return app

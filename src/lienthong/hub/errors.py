@@ -54,6 +54,12 @@ ANSWER_CODES: Mapping[str, AnswerCode] = {
         _a("13", 400, "Dịch vụ không được hỗ trợ", "Unknown or unsupported service"),
         _a("14", 413, "Yêu cầu quá lớn", "Request body too large"),
         _a(
+            "16",
+            413,
+            "Gói tin có quá nhiều bản ghi; chia thành nhiều gói nhỏ hơn",
+            "Too many records in one envelope; split the batch",
+        ),
+        _a(
             "15",
             422,
             "Dữ liệu không hợp lệ; xem danh sách lỗi",
@@ -119,13 +125,29 @@ ANSWER_CODES: Mapping[str, AnswerCode] = {
 }
 
 
+def shown(text: str, limit: int = 200) -> str:
+    """``text`` fit for an answer or a log line: at most ``limit`` characters, and control
+    characters, lone surrogates and NULs written as escapes (they could not be encoded or would
+    act on a terminal)."""
+    text = text[:limit]
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(_escaped(ch) for ch in text)
+
+
+def _escaped(ch: str) -> str:
+    if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF:
+        return ch
+    return f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+
+
 class HubError(Exception):
     """An answer other than success, raised anywhere below the HTTP layer."""
 
     def __init__(self, code: str, detail: str = "", detail_en: str = "") -> None:
         self.answer = ANSWER_CODES[code]
-        self.detail = detail
-        self.detail_en = detail_en or detail
+        self.detail = shown(detail, 4000)
+        self.detail_en = shown(detail_en, 4000) or self.detail
         super().__init__(
             f"{code}: {self.answer.en}{': ' + self.detail_en if self.detail_en else ''}"
         )

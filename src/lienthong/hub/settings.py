@@ -21,6 +21,9 @@ class HubSettings:
     """Second envelope endpoint (OpenCPS sends category calls here); dispatches the same way."""
     session_ttl_seconds: int = 1800
     max_body_bytes: int = 16 * 1024 * 1024
+    max_records_per_envelope: int = 5000
+    """Records (items of ``data``) allowed in one envelope; more are refused with code 16
+    before any record is looked at."""
     login_failures_per_account: int = 5
     """Failed logins allowed per account within ``login_window_seconds`` before refusing."""
     login_failures_per_client: int = 20

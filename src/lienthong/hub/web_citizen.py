@@ -60,7 +60,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from lienthong.asgi import read_limited_body
+from lienthong.asgi import declared_length, read_limited_body
 from lienthong.hub import petitions, questions
 from lienthong.hub.errors import ANSWER_CODES, HubError
 from lienthong.hub.limits import admit_submission, client_key
@@ -946,9 +946,7 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
 
         async def handle(request: Request) -> Served:
             body = await read_limited_body(request, form_limit)
-            size = (
-                len(body) if body is not None else int(request.headers.get("content-length") or 0)
-            )
+            size = len(body) if body is not None else declared_length(request)
             units = await anyio.to_thread.run_sync(units_now)
 
             def refused(status: int, code: str, vi: str, en: str) -> Served:
@@ -1078,7 +1076,7 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
         async def handle(request: Request) -> Served:
             body = await read_limited_body(request, api_limit)
             if body is None:
-                size = int(request.headers.get("content-length") or 0)
+                size = declared_length(request)
                 return api_error(
                     HubError("14", f"tối đa {api_limit} byte", f"at most {api_limit} bytes"), size
                 )

@@ -39,6 +39,42 @@ class ParsedInput:
     """Problems that stopped a document from being read, with its location."""
 
 
+def unstorable_text(value: Any, path: str = "$", skip: frozenset[str] = frozenset()) -> str | None:
+    """The JSON path of the first string or key in ``value`` that cannot be stored (a lone
+    surrogate or a NUL), or None. Keys of the top-level object in ``skip`` are not looked into
+    (a batch's records are scanned per field by the validator instead)."""
+    stack: list[tuple[Any, str, int]] = [(value, path, 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if type(item) is str:
+            if not _storable(item):
+                return where
+        elif type(item) is dict:
+            for key, child in item.items():
+                here = f"{where}.{key}" if _storable(str(key)) else f"{where}.<?>"
+                if not _storable(str(key)):
+                    return here
+                if depth == 0 and key in skip:
+                    continue
+                if depth < MAX_DEPTH:
+                    stack.append((child, here, depth + 1))
+        elif type(item) is list and depth < MAX_DEPTH:
+            stack.extend((child, f"{where}[{i}]", depth + 1) for i, child in enumerate(item))
+    return None
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _depth_ok(value: Any) -> bool:
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
