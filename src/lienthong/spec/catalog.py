@@ -363,7 +363,8 @@ def _build_field(raw: Any, where: str) -> FieldSpec:
         # bounds fit a signed 64-bit integer: what the store and the services can hold
         if not isinstance(bound, int) or isinstance(bound, bool) or abs(bound) >= 2**63:
             raise CatalogError(f"{here}: {key} must be an integer within 64 bits")
-    if None not in bounds.values() and bounds["minimum"] > bounds["maximum"]:
+    low, high = bounds["minimum"], bounds["maximum"]
+    if low is not None and high is not None and low > high:
         raise CatalogError(f"{here}: minimum is greater than maximum")
     required = raw.get("required", False)
     if required not in (True, False):
