@@ -23,7 +23,7 @@ from typing import Any
 
 from lienthong.spec import identifiers
 from lienthong.spec.catalog import Catalog, FieldSpec
-from lienthong.spec.compiler import BOOL_TEXT, FORMAT_CHECKS, date_ok
+from lienthong.spec.compiler import BOOL_TEXT, FORMAT_CHECKS, date_ok, in_range
 from lienthong.spec.dates import WIRE_DATE_SHAPE, now_vietnam, parse_wire_date
 
 _NONE = type(None)
@@ -165,7 +165,12 @@ class BatchChecker:
             pattern = re.compile(
                 r"-?[0-9]+" if spec.type == "integer" else r"-?[0-9]+(?:\.[0-9]+)?"
             )
-            return lambda column: all(pattern.fullmatch(v) for v in _distinct_text(column))
+            low, high = spec.minimum, spec.maximum
+            if low is None and high is None:
+                return lambda column: all(pattern.fullmatch(v) for v in _distinct_text(column))
+            return lambda column: all(
+                pattern.fullmatch(v) and in_range(v, low, high) for v in _distinct_text(column)
+            )
         if spec.type == "date":
             return self._date_check(spec.date_formats)
         if spec.format == "dossier_code":

@@ -110,6 +110,8 @@ class FieldSpec:
     type: str
     required: bool = False
     max_length: int | None = None
+    minimum: int | None = None
+    maximum: int | None = None
     codes: str | None = None
     format: str | None = None
     date_formats: tuple[str, ...] = ("yyyyMMddHHmmss",)
@@ -352,6 +354,18 @@ def _build_field(raw: Any, where: str) -> FieldSpec:
     max_length = raw.get("max_length")
     if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
         raise CatalogError(f"{here}: max_length must be a positive integer")
+    bounds = {key: raw.get(key) for key in ("minimum", "maximum")}
+    for key, bound in bounds.items():
+        if bound is None:
+            continue
+        if kind not in ("integer", "decimal"):
+            raise CatalogError(f"{here}: {key} applies to integer and decimal fields only")
+        # bounds fit a signed 64-bit integer: what the store and the services can hold
+        if not isinstance(bound, int) or isinstance(bound, bool) or abs(bound) >= 2**63:
+            raise CatalogError(f"{here}: {key} must be an integer within 64 bits")
+    low, high = bounds["minimum"], bounds["maximum"]
+    if low is not None and high is not None and low > high:
+        raise CatalogError(f"{here}: minimum is greater than maximum")
     required = raw.get("required", False)
     if required not in (True, False):
         raise CatalogError(f"{here}: required must be true or false")
@@ -375,6 +389,8 @@ def _build_field(raw: Any, where: str) -> FieldSpec:
         type=kind,
         required=bool(required),
         max_length=max_length,
+        minimum=bounds["minimum"],
+        maximum=bounds["maximum"],
         codes=raw.get("codes"),
         format=fmt,
         date_formats=formats,

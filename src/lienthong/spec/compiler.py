@@ -16,6 +16,7 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from lienthong.spec import identifiers
@@ -74,6 +75,18 @@ def _number_text(value: int | float) -> str | None:
         return None
 
 
+def in_range(text: str, minimum: int | None, maximum: int | None) -> bool:
+    """Whether the integer or decimal ``text`` (already checked for shape) lies within the bounds.
+
+    Bounds fit 64 bits (the catalog checks it), so a value of more than 20 digits before the
+    point is out of range without converting it (Python refuses ints of over 4300 digits)."""
+    whole = text.partition(".")[0].lstrip("-").lstrip("0")
+    if len(whole) > 20:
+        return False
+    value = Decimal(text)
+    return (minimum is None or value >= minimum) and (maximum is None or value <= maximum)
+
+
 def date_ok(value: str, formats: tuple[str, ...], seen: set[str]) -> bool:
     """Parse once; remember valid dates (a batch repeats them), bounded so memory stays flat."""
     if parse_any(value, formats) is None:
@@ -112,6 +125,27 @@ def _bad_value(
     path: str, name: str, label: str, code: str, value: str, issues: list[Issue]
 ) -> None:
     issues.append(make_issue(f"{path}.{name}", code, field=label, value=short(value)))
+
+
+def _out_of_range(
+    path: str,
+    name: str,
+    label: str,
+    value: str,
+    minimum: int | None,
+    maximum: int | None,
+    issues: list[Issue],
+) -> None:
+    issues.append(
+        make_issue(
+            f"{path}.{name}",
+            "field.range",
+            field=label,
+            value=short(value),
+            minimum="-∞" if minimum is None else minimum,
+            maximum="∞" if maximum is None else maximum,
+        )
+    )
 
 
 def _bad_code(
@@ -174,6 +208,8 @@ class _Source:
             "_wrong_type": _wrong_type,
             "_too_long": _too_long,
             "_bad_value": _bad_value,
+            "_out_of_range": _out_of_range,
+            "in_range": in_range,
             "_bad_code": _bad_code,
             "_bad_date": _bad_date,
             "_bad_format": _bad_format,
@@ -328,6 +364,19 @@ class _Source:
                 (
                     f"v not in {seen} and not date_ok(v, {formats}, {seen})",
                     f"_bad_date(path, {name}, {label}, v, {shown}, issues)",
+                )
+            )
+        if (
+            spec.type in ("integer", "decimal")
+            and spec.codes is None
+            and spec.format is None
+            and (spec.minimum is not None or spec.maximum is not None)
+        ):
+            bounds = f"{spec.minimum!r}, {spec.maximum!r}"
+            checks.append(
+                (
+                    f"not in_range(v, {bounds})",
+                    f"_out_of_range(path, {name}, {label}, v, {bounds}, issues)",
                 )
             )
         lines: list[str] = []

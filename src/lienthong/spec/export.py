@@ -72,6 +72,14 @@ def field_schema(spec: FieldSpec, catalog: Catalog) -> dict[str, Any]:
             schema["maxLength"] = spec.max_length
         if spec.required and "enum" not in schema:
             schema["minLength"] = 1
+    if spec.codes is None and spec.type in ("integer", "decimal"):
+        # applies to JSON numbers; text values carry the same range in x-lienthong-range
+        if spec.minimum is not None:
+            schema["minimum"] = spec.minimum
+        if spec.maximum is not None:
+            schema["maximum"] = spec.maximum
+        if spec.minimum is not None or spec.maximum is not None:
+            schema["x-lienthong-range"] = [spec.minimum, spec.maximum]
     schema = _nullable(schema, spec.required)
     description = " / ".join(part for part in (spec.vi, spec.en) if part)
     if description:
@@ -148,6 +156,10 @@ def _field_rows(specs: Sequence[FieldSpec], prefix: str = "") -> Iterator[str]:
         checks = []
         if spec.max_length:
             checks.append(f"≤ {spec.max_length}")
+        if spec.minimum is not None or spec.maximum is not None:
+            low = "" if spec.minimum is None else spec.minimum
+            high = "" if spec.maximum is None else spec.maximum
+            checks.append(f"{low}…{high}")
         if spec.codes:
             checks.append(f"codes `{spec.codes}`")
         if spec.format:

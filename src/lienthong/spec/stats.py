@@ -83,6 +83,8 @@ class MonthlyStats:
 
 def month_bounds(year: int, month: int) -> tuple[dt.datetime, dt.datetime]:
     start = dt.datetime(year, month, 1, tzinfo=VIETNAM)
+    if (year, month) == (dt.MAXYEAR, 12):  # the month after has no datetime
+        return start, dt.datetime.max.replace(tzinfo=VIETNAM)
     end = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=VIETNAM)
     return start, end
 
