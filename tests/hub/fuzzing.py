@@ -251,7 +251,7 @@ class Fuzzer:
             del headers["content-type"]
         raw_length = None
         if rng.random() < 0.03:
-            raw_length = rng.choice([str(2**31), str(2**63), str(2**64 + 5), "-1", "abc"])
+            raw_length = rng.choice([str(2**31), str(2**63), str(2**64 + 5)])  # h11 refuses others
         return FuzzRequest("json", "POST", path, body, headers, records, raw_length)
 
     def _envelope(self, rng: random.Random) -> FuzzRequest:
