@@ -8,6 +8,9 @@ import time
 
 import httpx
 import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
 
 from lienthong.agent.pulls import PulledStore
@@ -53,6 +56,27 @@ def test_tampered_or_expired_notifications_are_refused() -> None:
     assert not verify_signature(SECRET, None, body, header, now=now)
     assert not verify_signature(SECRET, timestamp, body, None, now=now)
     assert not verify_signature("", timestamp, body, sign("", timestamp, body), now=now)
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    ["²", "١٢٣", "１２３", "12²", "9" * 5000, "9" * 400, "-5", "+5", " 5", "5\n", "0x10", ""],
+)
+def test_a_timestamp_that_is_not_ascii_digits_is_refused_without_raising(timestamp: str) -> None:
+    body = b"{}"
+    header = sign(SECRET, str(int(time.time())), body)
+    assert verify_signature(SECRET, timestamp, body, header) is False
+
+
+@pytest.mark.parametrize("header", ["sha256=é", "sha256=\ud800", "\x00", "ś" * 80])
+def test_a_header_with_non_ascii_text_is_refused_without_raising(header: str) -> None:
+    timestamp = str(int(time.time()))
+    assert verify_signature(SECRET, timestamp, b"{}", header) is False
+
+
+@given(timestamp=st.text(max_size=20), header=st.text(max_size=80))
+def test_verify_signature_answers_false_for_any_forged_text(timestamp: str, header: str) -> None:
+    assert verify_signature(SECRET, timestamp, b"{}", header, now=1_700_000_000) is False
 
 
 def test_the_receiver_failing_first_gets_every_notification_in_order(

@@ -29,6 +29,7 @@ import hashlib
 import hmac
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -63,6 +64,9 @@ SIGNATURE_HEADER = "X-Lienthong-Signature"
 
 PENDING, DELIVERED = "pending", "delivered"
 
+#: A timestamp as :func:`verify_signature` accepts it: Unix seconds, ASCII digits.
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+
 
 def _key(secret: str | bytes) -> bytes:
     return secret.encode("utf-8") if isinstance(secret, str) else secret
@@ -86,13 +90,19 @@ def verify_signature(
 ) -> bool:
     """True when ``header`` is the signature of ``body`` at ``timestamp`` and the timestamp is
     within ``tolerance_seconds`` of ``now`` (default: the current time). Use the raw body as
-    received, before any JSON parsing."""
-    if not timestamp or not header or not timestamp.isdigit() or not secret:
+    received, before any JSON parsing. Never raises on what a sender controls: any other
+    timestamp or header (not ASCII digits, too many digits, non-ASCII text) is False."""
+    if not isinstance(timestamp, str) or not isinstance(header, str) or not secret:
+        return False
+    # ASCII digits only ("²".isdigit() is true too) and few of them: int() must not fail
+    if _TIMESTAMP.fullmatch(timestamp) is None:
         return False
     current = time.time() if now is None else now
     if abs(current - int(timestamp)) > tolerance_seconds:
         return False
-    return hmac.compare_digest(sign(secret, timestamp, body), header.strip())
+    # bytes: compare_digest refuses str with non-ASCII characters
+    presented = header.strip().encode("utf-8", "surrogatepass")
+    return hmac.compare_digest(sign(secret, timestamp, body).encode("ascii"), presented)
 
 
 def webhook_body(row: AgentWebhookDelivery) -> bytes:

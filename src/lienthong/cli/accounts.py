@@ -76,7 +76,10 @@ ServicesOption = Annotated[
 
 
 def fail(message_vi: str, message_en: str, code: int = 2) -> NoReturn:
-    err_console.print(f"[red]Lỗi:[/red] {safe(message_vi)}\n[red]Error:[/red] {safe(message_en)}")
+    err_console.print(
+        f"[red]Lỗi:[/red] {safe(message_vi, multiline=True)}\n"
+        f"[red]Error:[/red] {safe(message_en, multiline=True)}"
+    )
     raise typer.Exit(code)
 
 
@@ -193,8 +196,8 @@ def list_accounts(database: DatabaseOption = None) -> None:
     for account in accounts:
         table.add_row(
             safe(account.username),
-            safe("\n".join(account.units)),
-            safe("\n".join(account.services)),
+            "\n".join(safe(unit) for unit in account.units),
+            "\n".join(safe(service) for service in account.services),
             "có / yes" if account.disabled else "không / no",
         )
     console.print(table)

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lienthong.agent.settings import AgentSettings, SettingsError, hash_api_key, new_api_key
-from lienthong.cli.reports import safe
+from lienthong.cli.reports import json_text, safe
 
 __all__ = ["agent_app"]
 
@@ -52,7 +52,10 @@ NoteOption = Annotated[str | None, typer.Option("--note", help="Why, for the aud
 
 
 def _fail(message_vi: str, message_en: str, code: int = 2) -> NoReturn:
-    err_console.print(f"[red]Lỗi:[/red] {safe(message_vi)}\n[red]Error:[/red] {safe(message_en)}")
+    err_console.print(
+        f"[red]Lỗi:[/red] {safe(message_vi, multiline=True)}\n"
+        f"[red]Error:[/red] {safe(message_en, multiline=True)}"
+    )
     raise typer.Exit(code)
 
 
@@ -306,8 +309,8 @@ def pull_command(
         table.add_column(column)
     for result in results:
         table.add_row(
-            result.service,
-            result.unit or "*",
+            safe(result.service),
+            safe(result.unit or "*"),
             str(result.items),
             str(result.counts.new),
             str(result.counts.changed),
@@ -353,8 +356,8 @@ def dlq_list(
     for row in rows:
         table.add_row(
             str(row.id),
-            row.service,
-            row.unit,
+            safe(row.service),
+            safe(row.unit),
             safe(row.record_key or ""),
             str(row.attempts),
             row.last_attempt_at.isoformat(timespec="seconds") if row.last_attempt_at else "",
@@ -384,7 +387,7 @@ def dlq_show(ctx: typer.Context, row_id: Annotated[int, typer.Argument(help="Out
         {"at": a.at.isoformat(timespec="seconds"), "action": a.action, "by": a.by, "note": a.note}
         for a in actions
     ]
-    console.print_json(json.dumps(view, ensure_ascii=False))
+    console.out(json_text(view))
 
 
 @dlq_app.command("replay")

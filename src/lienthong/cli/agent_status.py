@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from lienthong.cli.agent import _by, _fail, _offline_service, agent_app, console
-from lienthong.cli.reports import safe
+from lienthong.cli.reports import json_text, safe
 
 __all__ = ["stats_app"]
 
@@ -70,7 +70,7 @@ def status_command(
     finally:
         service.stop()
     if as_json:
-        console.print_json(json.dumps(status, ensure_ascii=False))
+        console.out(json_text(status))
         return
     table = Table(
         title=(
@@ -83,7 +83,7 @@ def status_command(
     for row in status["services"]:
         age = row["oldest_pending_age_seconds"]
         table.add_row(
-            row["service"],
+            safe(row["service"]),
             str(row["pending"]),
             str(row["delivered"]),
             str(row["dead"]),
@@ -98,23 +98,23 @@ def status_command(
     facts.add_column()
     facts.add_row(
         "phiên / session (last written)",
-        f"{session['logged_in_at'] or '-'} → {session['expires_at'] or '-'} "
+        f"{safe(session['logged_in_at'] or '-')} → {safe(session['expires_at'] or '-')} "
         f"({session['logins']} login(s))",
     )
     facts.add_row(
         "gửi được / last success",
-        f"{success.get('at', '-')} {safe(success.get('service', ''))} "
+        f"{safe(success.get('at', '-'))} {safe(success.get('service', ''))} "
         f"{success.get('delivered', '')}/{success.get('rows', '')}".strip(),
     )
     facts.add_row(
         "lỗi / last error",
-        f"{error.get('at', '-')} {safe(error.get('service', ''))} "
+        f"{safe(error.get('at', '-'))} {safe(error.get('service', ''))} "
         f"{safe(error.get('action', ''))} {safe(error.get('message', ''))}".strip(),
     )
     oldest = status["oldest_pending_age_seconds"]
     facts.add_row("chờ lâu nhất / oldest waiting", "-" if oldest is None else f"{oldest:.0f} s")
     for name, value in status["pull"].items():
-        facts.add_row(f"pull.{safe(name)}", safe(json.dumps(value, ensure_ascii=False))[:200])
+        facts.add_row(f"pull.{safe(name)}", safe(json.dumps(value, ensure_ascii=False)[:200]))
     console.print(facts)
     if status["dead_letter_rows"]:
         dead = Table(title="dead letters (lienthong agent dlq list)")
@@ -122,7 +122,7 @@ def status_command(
             dead.add_column(column)
         for row in status["dead_letter_rows"]:
             dead.add_row(
-                str(row["id"]), row["service"], safe(row["key"] or ""), safe(row["reason"])
+                str(row["id"]), safe(row["service"]), safe(row["key"] or ""), safe(row["reason"])
             )
         console.print(dead)
 
@@ -150,7 +150,7 @@ def stats_show(
     finally:
         service.stop()
     if as_json:
-        console.print_json(json.dumps(rows, ensure_ascii=False))
+        console.out(json_text(rows))
         return
     table = Table(title=f"DongBoThongKeHoSo {safe(chosen)}")
     table.add_column("")

@@ -42,7 +42,7 @@ def import_command(
         try:
             report = import_file(db, Validator(load_catalog(profile)), file)
         except ReferenceError as exc:
-            console.print(f"[red]Lỗi / Error:[/red] {safe(exc)}")
+            console.print(f"[red]Lỗi / Error:[/red] {safe(exc, multiline=True)}")
             raise typer.Exit(2) from None
         db.commit()
     table = Table(title="Đã lưu / stored")

@@ -64,11 +64,11 @@ def tail(
         table.add_row(
             str(row.id),
             row.at.strftime("%Y-%m-%d %H:%M:%S"),
-            row.endpoint,
+            safe(row.endpoint),
             safe(row.service or ""),
             safe(row.account or ""),
             safe(row.unit or ""),
-            row.error_code,
+            safe(row.error_code),
             str(row.records),
             str(row.accepted),
             str(row.rejected),
@@ -112,4 +112,4 @@ def show(
         console.print(f"{name}: {safe(getattr(row, name))}")
     if row.raw_body is not None:
         console.print("raw body:")
-        console.print(safe(row.raw_body.decode("utf-8", "replace")), soft_wrap=True)
+        console.print(safe(row.raw_body.decode("utf-8", "replace"), multiline=True), soft_wrap=True)

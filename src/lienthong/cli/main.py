@@ -80,7 +80,10 @@ CatalogOption = Annotated[
 
 
 def fail(message_vi: str, message_en: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[red]Lỗi:[/red] {safe(message_vi)}\n[red]Error:[/red] {safe(message_en)}")
+    err_console.print(
+        f"[red]Lỗi:[/red] {safe(message_vi, multiline=True)}\n"
+        f"[red]Error:[/red] {safe(message_en, multiline=True)}"
+    )
     return typer.Exit(code)
 
 

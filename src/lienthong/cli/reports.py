@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -14,10 +15,60 @@ from rich.table import Table
 from lienthong.spec.check import CheckedDocument
 from lienthong.spec.issues import Issue
 
+#: Unicode categories shown as escapes: controls (C0, DEL, C1), format characters (bidi
+#: overrides such as U+202E, zero-width ones), lone surrogates, private use, unassigned, and
+#: the line and paragraph separators. A terminal acts on some of them (ESC starts a command)
+#: and the others make text look like what it is not.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
-def safe(text: object) -> str:
-    """User-supplied text for a rich console: printable (no lone surrogates) and not markup."""
-    return escape(str(text).encode("utf-8", "backslashreplace").decode("utf-8"))
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def printable(text: object, *, multiline: bool = False) -> str:
+    """``text`` with every character a terminal could act on, or that hides what the text
+    is, written as a visible escape (ESC as ``\\x1b``, U+202E as ``\\u202e``). With
+    ``multiline``, line feeds and tabs are kept (a carriage return is escaped all the same)."""
+    value = str(text)
+    if value.isprintable():  # nearly always: one pass in C
+        return value
+    kept = "\n\t" if multiline else ""
+    return "".join(
+        _escaped(char)
+        if char not in kept and unicodedata.category(char) in _HIDDEN_CATEGORIES
+        else char
+        for char in value
+    )
+
+
+def safe(text: object, *, multiline: bool = False) -> str:
+    """Stored or user-supplied text for a rich console: :func:`printable`, and its square
+    brackets escaped so that rich shows them instead of reading them as markup."""
+    return escape(printable(text, multiline=multiline))
+
+
+def _json_escape(char: str) -> str:
+    if unicodedata.category(char) not in _HIDDEN_CATEGORIES or char == "\n":
+        return char
+    encoded = char.encode("utf-16-le", "surrogatepass")
+    units = (int.from_bytes(encoded[i : i + 2], "little") for i in range(0, len(encoded), 2))
+    return "".join(f"\\u{unit:04x}" for unit in units)
+
+
+def json_text(value: Any) -> str:
+    """``value`` as indented JSON for a terminal: letters as they are (Vietnamese stays
+    readable), every character :func:`printable` would escape written as a ``\\uXXXX``
+    escape, so that the text is still the same JSON value."""
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    if text.replace("\n", "").isprintable():
+        return text
+    return "".join(map(_json_escape, text))
 
 
 def summary(documents: Sequence[CheckedDocument]) -> dict[str, int]:
