@@ -16,8 +16,8 @@ from lienthong.spec import load_catalog
 from lienthong.spec.samples import sample
 
 #: The largest answer allowed for a request: a constant part plus a part per record sent.
-ANSWER_BASE_BYTES = 64 * 1024
-ANSWER_BYTES_PER_RECORD = 400
+ANSWER_BASE_BYTES = 128 * 1024
+ANSWER_BYTES_PER_RECORD = 1024
 
 #: Answer codes of a success or a partial success: HTTP 200 whatever the code's table says.
 SUCCESS_CODES = ("00", "01", "3")

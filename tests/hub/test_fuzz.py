@@ -100,7 +100,9 @@ def problems_of(
     for key in ("message", "message_en"):
         if not isinstance(answer.get(key), str) or not answer[key]:
             problems.append(f"no {key}")
-    if code in SUCCESS_CODES:
+    if code in SUCCESS_CODES or "records" in answer:
+        # a push answer sums its records up: HTTP 200 and no retryable, whatever the code
+        # (docs/protocol.md, section 5)
         if status != 200:
             problems.append(f"code {code} with HTTP {status}")
     else:

@@ -214,6 +214,10 @@ class Hub:
         }
         if missing:
             return _error(HubError("12", ", ".join(missing), ", ".join(missing)), **context)
+        malformed = [key for key in ("madonvi", "service") if not isinstance(value[key], str)]
+        if malformed:  # a list or object there names nothing (and may be nested deep)
+            text = ", ".join(malformed)
+            return _error(HubError("12", f"{text}: phải là chuỗi", f"{text}: not a string"))
         if not isinstance(service, str) or service not in self.validator.catalog.packets:
             return _error(HubError("13", str(service)[:64], str(service)[:64]), **context)
         handler = self.handlers.get(service)

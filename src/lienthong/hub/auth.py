@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from lienthong.hub.errors import HubError
 from lienthong.hub.settings import HubSettings
 from lienthong.spec.identifiers import parse_agency_code
-from lienthong.store.accounts import Accounts, verify_password
+from lienthong.store.accounts import Accounts
 from lienthong.store.tables import Account, HubSession, LoginFailure
 
 
@@ -84,19 +84,17 @@ def login(
             f"chờ {settings.login_window_seconds} giây",
             f"wait up to {settings.login_window_seconds} s",
         )
-    account = db.scalar(select(Account).where(Account.username == username))
-    if accounts.authenticate(username, password) is None:
+    found, right = accounts.check(username, password)  # one password hash on every path
+    if found is None or not right or found.disabled:
         db.add(LoginFailure(username=username[:128], client=client[:64], at=now))
         db.commit()
         # "disabled" only to whoever knows the password: it must not reveal the account
-        if (
-            account is not None
-            and account.disabled
-            and verify_password(password, account.password_hash)
-        ):
+        if found is not None and found.disabled and right:
             raise HubError("24")
         raise HubError("20")
-    assert account is not None
+    account = db.get(Account, found.id)
+    if account is None:  # deleted since the check
+        raise HubError("20")
     token = secrets.token_urlsafe(32)
     db.add(
         HubSession(

@@ -22,12 +22,12 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lienthong.spec.identifiers import WARNING_CODES, check_agency_code
-from lienthong.store.tables import Account
+from lienthong.store.tables import Account, HubSession
 
 __all__ = [
     "ALL_SERVICES",
@@ -293,13 +293,16 @@ class Accounts:
             return builtins.list(session.scalars(select(Account).order_by(Account.username)))
 
     def _update(self, username: str, change: Callable[[Account], None]) -> Account:
+        """Apply ``change``; every change of password, units, services or state also ends the
+        account's sessions, in the same transaction (a session never outlives what granted it)."""
         with self._session() as session, session.begin():
             account = self._load(session, username)
             change(account)
+            session.execute(delete(HubSession).where(HubSession.account_id == account.id))
         return account
 
     def disable(self, username: str) -> Account:
-        """Refuse every login of the account from now on (existing sessions are the hub's affair)."""
+        """Refuse every login of the account from now on; its sessions end now."""
 
         def change(account: Account) -> None:
             account.disabled = True
@@ -366,18 +369,25 @@ class Accounts:
 
         return self._update(username, change)
 
+    def check(self, username: str, password: str) -> tuple[Account | None, bool]:
+        """The account named ``username`` (or None) and whether ``password`` is its password.
+
+        Exactly one password hash is computed whatever the case (unknown user, wrong password,
+        disabled account), so that the cases cannot be told apart by time.
+        """
+        account = self.get(username) if isinstance(username, str) else None
+        if account is None:
+            verify_password(password, _dummy_hash())
+            return None, False
+        return account, verify_password(password, account.password_hash)
+
     def authenticate(self, username: str, password: str) -> Account | None:
         """The account if the password is right and the account is enabled; otherwise None.
 
         Unknown usernames are verified against a dummy hash, so all failures take about as
         long as a success.
         """
-        account = self.get(username) if isinstance(username, str) else None
-        if account is None:
-            verify_password(password, _dummy_hash())
-            return None
-        if not verify_password(password, account.password_hash):
-            return None
-        if account.disabled:
+        account, right = self.check(username, password)
+        if account is None or not right or account.disabled:
             return None
         return account
