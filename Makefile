@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench docs clean browser
+.PHONY: run test lint typecheck bench docs clean browser fuzz
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,14 @@ test: $(STAMP) browser
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q -n $(TEST_WORKERS)
+
+## A longer run of the hub's fuzzing suite (make test sends 600 requests per database):
+## FUZZ_REQUESTS per database, FUZZ_SEED to replay a run.
+FUZZ_REQUESTS ?= 20000
+FUZZ_SEED ?= 120
+fuzz: $(STAMP)
+	LIENTHONG_FUZZ_REQUESTS=$(FUZZ_REQUESTS) LIENTHONG_FUZZ_SEED=$(FUZZ_SEED) \
+		$(BIN)/pytest -q -n 2 tests/hub/test_fuzz.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

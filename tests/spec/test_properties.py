@@ -109,8 +109,10 @@ def value_strategy(spec: FieldSpec) -> st.SearchStrategy[Any]:
         return st.sampled_from(FORMAT_POOL[spec.format])
     if spec.type == "date":
         return st.builds(render_date, MOMENTS, st.sampled_from(spec.date_formats))
-    if spec.type == "integer":
-        return st.integers(-(10**6), 10**12).map(str)
+    if spec.type == "integer":  # within the field's bounds, when the catalog gives them
+        low = -(10**6) if spec.minimum is None else max(spec.minimum, -(10**6))
+        high = 10**12 if spec.maximum is None else min(spec.maximum, 10**12)
+        return st.integers(low, high).map(str)
     if spec.type == "decimal":
         whole = st.integers(0, 10**9).map(str)
         fraction = st.tuples(st.integers(0, 10**6), st.integers(0, 999)).map(
