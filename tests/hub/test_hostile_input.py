@@ -250,7 +250,9 @@ def test_the_message_log_keeps_no_escaped_token(running: RunningHub, engine: Eng
     assert (status, answer["error_code"]) == (200, "00"), answer
     with engine.connect() as connection:
         kept = connection.scalar(
-            select(MessageLog.raw_body).where(MessageLog.raw_body.is_not(None))
+            select(MessageLog.raw_body).where(
+                MessageLog.service == "DongBoHoSoMC", MessageLog.error_code == "00"
+            )
         )
     assert kept is not None
     assert session.encode() not in kept and escaped.encode() not in kept

@@ -38,7 +38,7 @@ RETRYABLE_CODES = frozenset({"21", "22", "23", "43", "99"})
 #: (13), too large (14), invalid data (15), wrong credentials or disabled account (20, 24), unit or
 #: service not granted (30, 31), unknown dossier / petition (40, 41), workflow (42), exists (3).
 PERMANENT_CODES = frozenset(
-    {"3", "10", "11", "12", "13", "14", "15", "20", "24", "30", "31", "40", "41", "42"}
+    {"3", "10", "11", "12", "13", "14", "15", "16", "20", "24", "30", "31", "40", "41", "42"}
 )
 
 #: Envelope answers about the agent's own login or account rather than the rows: the rows are

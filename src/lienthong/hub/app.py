@@ -28,7 +28,7 @@ from starlette.routing import Route
 from lienthong.asgi import MAX_COUNTED_BYTES, GuardMiddleware, declared_length, read_limited_body
 from lienthong.hub import dossiers, petitions, questions, reference, reports
 from lienthong.hub.auth import Principal, login, principal_for
-from lienthong.hub.errors import ANSWER_CODES, HubError, shown
+from lienthong.hub.errors import ANSWER_CODES, HubError
 from lienthong.hub.settings import HubSettings
 from lienthong.hub.web import web_routes
 from lienthong.spec import Validator, load_catalog
@@ -553,7 +553,18 @@ def _column(text: str | None, size: int) -> str | None:
     stores (NUL, lone surrogates), cut to ``size``; None for nothing."""
     if not text:
         return None
-    return shown(text, size)[:size]
+    text = text[:size]
+    if "\x00" in text or not _encodable(text):
+        text = text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+    return text[:size]
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _utcnow() -> Any:

@@ -142,8 +142,7 @@ def _out_of_range(
             "field.range",
             field=label,
             value=short(value),
-            minimum="-∞" if minimum is None else minimum,
-            maximum="∞" if maximum is None else maximum,
+            range=f"{'' if minimum is None else minimum}..{'' if maximum is None else maximum}",
         )
     )
 

@@ -117,12 +117,6 @@ _TABLE: tuple[IssueCode, ...] = (
         "{field} = {value!r} must be an integer",
     ),
     _c(
-        "field.range",
-        "error",
-        "{field} = {value!r} nằm ngoài khoảng cho phép {minimum} đến {maximum}",
-        "{field} = {value!r} is outside the allowed range {minimum} to {maximum}",
-    ),
-    _c(
         "field.decimal",
         "error",
         "{field} = {value!r} phải là số",
