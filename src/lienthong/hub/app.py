@@ -32,7 +32,7 @@ from lienthong.hub.errors import ANSWER_CODES, HubError
 from lienthong.hub.settings import HubSettings
 from lienthong.hub.web import web_routes
 from lienthong.spec import Validator, load_catalog
-from lienthong.spec.inputs import loads, unstorable_text
+from lienthong.spec.inputs import loads, storable, unstorable_text
 from lienthong.store.accounts import Accounts
 from lienthong.store.db import begin_sqlite_write, make_engine, session_factory, upgrade
 from lienthong.store.tables import MessageLog
@@ -554,17 +554,9 @@ def _column(text: str | None, size: int) -> str | None:
     if not text:
         return None
     text = text[:size]
-    if "\x00" in text or not _encodable(text):
+    if not storable(text):
         text = text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
     return text[:size]
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _utcnow() -> Any:

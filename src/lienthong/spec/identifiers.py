@@ -1,6 +1,6 @@
 """Format checks for the identifiers carried by QCVN 120 packets.
 
-Sources (see /work/shared/spec/regulations.md §2):
+Sources (see the steering repository's shared/spec/regulations.md §2):
 
 * QCVN 102:2016/BTTTT (TT 10/2016/TT-BTTTT, amended by TT 01/2022/TT-BTTTT): agency code
   ``V1V2V3.Z1Z2.Y1Y2.MX1X2`` read right to left (level 1 ``MX1X2`` .. level 4 ``V1V2V3``),

@@ -47,12 +47,12 @@ def unstorable_text(value: Any, path: str = "$", skip: frozenset[str] = frozense
     while stack:
         item, where, depth = stack.pop()
         if type(item) is str:
-            if not _storable(item):
+            if not storable(item):
                 return where
         elif type(item) is dict:
             for key, child in item.items():
-                here = f"{where}.{key}" if _storable(str(key)) else f"{where}.<?>"
-                if not _storable(str(key)):
+                here = f"{where}.{key}" if storable(str(key)) else f"{where}.<?>"
+                if not storable(str(key)):
                     return here
                 if depth == 0 and key in skip:
                     continue
@@ -63,7 +63,8 @@ def unstorable_text(value: Any, path: str = "$", skip: frozenset[str] = frozense
     return None
 
 
-def _storable(text: str) -> bool:
+def storable(text: str) -> bool:
+    """False for text no database column can hold: a NUL or a lone surrogate."""
     if "\x00" in text:
         return False
     if text.isascii():
