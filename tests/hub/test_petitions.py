@@ -200,12 +200,27 @@ def test_another_province_can_neither_read_nor_answer(running: RunningHub) -> No
     foreign = running.call({**own, "madonvi": UNIT, "service": "DanhSachPAKNChoXuLy"})
     assert foreign.status_code == 403 and foreign.json()["error_code"] == "30"
 
+    # another unit's petition is answered as an unknown one: neither its existence nor its
+    # unit is told (issue 10, defect 11)
+    unknown_id = "PAKN-999999"
     files = running.call({**own, "service": "LayTaiLieuPAKN", "PAKNID": pakn_id})
-    assert files.status_code == 403 and files.json()["error_code"] == "30"
+    no_files = running.call({**own, "service": "LayTaiLieuPAKN", "PAKNID": unknown_id})
+    assert files.status_code == no_files.status_code == 404
+    assert files.json()["error_code"] == no_files.json()["error_code"] == "41"
+    assert files.json()["message"].replace(pakn_id, "#") == no_files.json()["message"].replace(
+        unknown_id, "#"
+    )
 
     answer = {**_answer(pakn_id), "MaDonVi": OTHER_UNIT}
     refused = running.call({**own, "service": "DongBoKetQuaXuLyPAKN", "data": [answer]}).json()
-    assert refused["error_code"] == "15" and refused["records"][0]["error_code"] == "30"
+    missing = running.call(
+        {**own, "service": "DongBoKetQuaXuLyPAKN", "data": [{**answer, "PAKNID": unknown_id}]}
+    ).json()
+    assert refused["error_code"] == "15" and refused["records"][0]["error_code"] == "41"
+    assert refused["records"][0]["message"].replace(pakn_id, "#") == missing["records"][0][
+        "message"
+    ].replace(unknown_id, "#")
+    assert DISTRICT not in str(refused) and UNIT not in str(refused)
 
     session = running.login()  # the petition is still pending for its own unit
     assert [r["Id"] for r in _call(running, session, "DanhSachPAKNChoXuLy")["result"]] == [pakn_id]

@@ -106,7 +106,21 @@ def test_another_province_can_neither_read_nor_answer(running: RunningHub) -> No
 
     reply = {**_reply(hoidap_id), "MADONVI": OTHER_UNIT}
     refused = _call(running, other, "DongBoKetQuaHoiDapGuiTuDVCQG", unit=OTHER_UNIT, data=[reply])
-    assert refused["error_code"] == "15" and refused["records"][0]["error_code"] == "30"
+    unknown = {**reply, "HOIDAPID": str(hoidap_id + 1000)}
+    missing = _call(running, other, "DongBoKetQuaHoiDapGuiTuDVCQG", unit=OTHER_UNIT, data=[unknown])
+    # another unit's question is answered as an unknown one: its existence and unit are not told
+    assert refused["error_code"] == "15" and refused["records"][0]["error_code"] == "41"
+    told = {
+        k: v for k, v in refused["records"][0].items() if k not in ("key", "message", "message_en")
+    }
+    same = {
+        k: v for k, v in missing["records"][0].items() if k not in ("key", "message", "message_en")
+    }
+    assert told == same
+    assert DISTRICT not in str(refused)
+    assert refused["records"][0]["message"].replace(str(hoidap_id), "#") == missing["records"][0][
+        "message"
+    ].replace(str(hoidap_id + 1000), "#")
     session = running.login()
     still = _call(running, session, "LayDanhSachHoiDapGuiTuDVCQG")["result"]
     assert [r["HOIDAPID"] for r in still] == [str(hoidap_id)]
@@ -136,7 +150,7 @@ def test_unit_qa_is_stored_once_and_guarded(running: RunningHub) -> None:
     changed = _call(running, session, "DongBoHoiDap", data=[_compiled(NOIDUNG="Khai tử ở đâu?")])
     assert changed["records"][0]["status"] == "updated"
 
-    # another province may not push for this unit, nor take over its id
+    # another province may not push for this unit; its own id 501 is another question
     other = running.login("tinh_lamdong")
     foreign = _call(
         running,
@@ -145,21 +159,56 @@ def test_unit_qa_is_stored_once_and_guarded(running: RunningHub) -> None:
         unit=OTHER_UNIT,
         data=[_compiled(HOIDAPID="502"), _compiled(MADONVI=OTHER_UNIT)],
     )
-    assert [r["error_code"] for r in foreign["records"]] == ["30", "30"]
-    # a unit's id may not overwrite a portal question or a ministry set
+    assert [r["error_code"] for r in foreign["records"]] == ["30", "00"]
+    assert foreign["records"][1]["status"] == "accepted"
+    assert DISTRICT not in str(foreign["records"][1])
+    again = _call(running, session, "DongBoHoiDap", data=[_compiled(NOIDUNG="Khai tử ở đâu?")])
+    assert again["records"][0]["status"] == "unchanged"  # this unit's 501 is untouched
+    # a unit's ids never meet a portal question's or a ministry set's: both are its own
     portal = _ask(running)
-    clash = _call(
+    own = _call(
         running,
         session,
         "DongBoHoiDap",
         data=[_compiled(HOIDAPID=str(portal)), _compiled(HOIDAPID="900001")],
     )
-    assert [r["error_code"] for r in clash["records"]] == ["42", "30"]
+    assert [r["status"] for r in own["records"]] == ["accepted", "accepted"]
     huge = _call(running, session, "DongBoHoiDap", data=[_compiled(HOIDAPID=str(10**20))])
     assert huge["records"][0]["error_code"] == "15"
-    # unit Q&A is not a portal question: it is never in the pending list
+    # unit Q&A is not a portal question: it is never in the pending list, and the portal
+    # question with the same id is still the citizen's, pending and answerable
     waiting = _call(running, session, "LayDanhSachHoiDapGuiTuDVCQG")["result"]
     assert [r["HOIDAPID"] for r in waiting] == [str(portal)]
+    assert waiting[0]["NOIDUNG"].startswith("Làm căn cước")
+    answered = _call(running, session, "DongBoKetQuaHoiDapGuiTuDVCQG", data=[_reply(portal)])
+    assert answered["records"][0]["status"] == "updated", answered
+
+
+def test_unit_ids_in_the_portal_range_leave_citizen_questions_working(running: RunningHub) -> None:
+    """Issue 10, defect 1: a unit pushing HOIDAPIDs where the portal's next ids will fall
+    used to make every later citizen question fail (500); the id spaces are apart now."""
+    session = running.login()
+    first = _ask(running)
+    # five unit rows take the next five row ids: the citizen questions after them would get
+    # the ids first + 6 and on, which the unit takes first
+    ahead = [_compiled(HOIDAPID=str(first + step)) for step in range(6, 11)]
+    pushed = _call(running, session, "DongBoHoiDap", data=ahead)
+    assert [r["status"] for r in pushed["records"]] == ["accepted"] * 5
+    answer = running.client.post(
+        "/api/cong-dan/hoi-dap",
+        json={
+            "NOIDUNG": "Đăng ký thường trú cần gì?",
+            "HOVATEN": "Lê Văn Nam",
+            "THUDIENTU": "nam.le@example.vn",
+            "MADONVI": UNIT,
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    asked = [_ask(running) for _ in range(3)]
+    assert asked[0] > first and len(set(asked)) == 3
+    waiting = _call(running, session, "LayDanhSachHoiDapGuiTuDVCQG")["result"]
+    assert len(waiting) == 5 and {r["HOIDAPID"] for r in waiting} >= {str(a) for a in asked}
+    assert all(r["HOVATEN"] != "" for r in waiting)
 
 
 def test_the_ministry_sets_are_bundled_and_filtered(running: RunningHub) -> None:

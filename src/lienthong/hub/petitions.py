@@ -575,13 +575,11 @@ def sync_answers(db: Session, principal: Principal, result: EnvelopeResult) -> l
             .where(Petition.pakn_id == key)
             .with_for_update()
         ).first()
-        if row is None:
+        # another unit's petition is answered as an unknown one: its existence is not told
+        if row is None or not principal.may_act_for(row.unit):
             outcomes.append(_not_found(record_result.index, key))
             continue
         answering = str(answer["MaDonVi"])
-        if not principal.may_act_for(row.unit):
-            outcomes.append(_refused(record_result.index, key, row.unit))
-            continue
         if not principal.may_act_for(answering):
             outcomes.append(_refused(record_result.index, key, answering))
             continue
@@ -682,12 +680,11 @@ def _file_counts(db: Session, ids: list[int]) -> dict[int, int]:
 
 
 def documents(db: Session, principal: Principal, pakn_id: str) -> list[dict[str, Any]]:
-    """LayTaiLieuPAKN: the documents of one petition the account may handle (41, 30 otherwise)."""
+    """LayTaiLieuPAKN: the documents of one petition the account may handle; 41 for an unknown
+    petition and for another unit's alike, so that its existence is not told."""
     petition = db.scalar(select(Petition).where(Petition.pakn_id == pakn_id))
-    if petition is None:
+    if petition is None or not principal.may_act_for(petition.unit):
         raise HubError("41", pakn_id[:128], pakn_id[:128])
-    if not principal.may_act_for(petition.unit):
-        raise HubError("30", petition.unit, petition.unit)
     files = db.scalars(
         select(PetitionFile)
         .where(PetitionFile.petition_id == petition.id)

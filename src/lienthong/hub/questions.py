@@ -218,9 +218,11 @@ def sync_questions(
                 )
             )
             continue
+        # a unit's ids are its own (unique per source and unit): another unit's question with
+        # the same HOIDAPID, or a portal question, is neither found nor touched
         existing = db.execute(
-            select(Question.id, Question.unit, Question.source, Question.record_hash).where(
-                Question.hoidap_id == hoidap_id
+            select(Question.id, Question.record_hash).where(
+                Question.source == UNIT, Question.unit == owner, Question.hoidap_id == hoidap_id
             )
         ).first()
         digest = record_hash(record)
@@ -240,18 +242,6 @@ def sync_questions(
                 ],
             )
             outcomes.append(Outcome(record_result.index, key, "accepted"))
-        elif existing.source != UNIT or existing.unit != owner:
-            if not principal.may_act_for(existing.unit):
-                outcomes.append(_refused(record_result.index, key, existing.unit))
-            else:
-                outcomes.append(
-                    _conflict(
-                        record_result.index,
-                        key,
-                        f"HOIDAPID {key} đã dùng cho một hỏi đáp khác ({existing.source})",
-                        f"HOIDAPID {key} is already used by another question ({existing.source})",
-                    )
-                )
         elif existing.record_hash == digest:
             outcomes.append(Outcome(record_result.index, key, "unchanged"))
         else:
@@ -279,7 +269,8 @@ def sync_answers(db: Session, principal: Principal, result: EnvelopeResult) -> l
             if 0 < int(key) < 2**63
             else None
         )
-        if row is None:
+        # another unit's question is answered as an unknown one: its existence is not told
+        if row is None or not principal.may_act_for(row.unit):
             outcomes.append(
                 Outcome(
                     record_result.index,
@@ -292,9 +283,6 @@ def sync_answers(db: Session, principal: Principal, result: EnvelopeResult) -> l
             )
             continue
         answering = str(answer.get("MADONVI") or row.unit)
-        if not principal.may_act_for(row.unit):
-            outcomes.append(_refused(record_result.index, key, row.unit))
-            continue
         if not principal.may_act_for(answering):
             outcomes.append(_refused(record_result.index, key, answering))
             continue

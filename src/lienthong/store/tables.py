@@ -129,6 +129,9 @@ class Account(Base):
     #: Service names, or ``["*"]`` for every service.
     services: Mapped[list[str]] = mapped_column(JsonType)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Client networks (CIDR) the account logs in from; a login from one of them is exempt
+    #: from the per-account failure limit, so that no stranger can lock a machine account out.
+    networks: Mapped[list[str] | None] = mapped_column(JsonType, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     def __repr__(self) -> str:
@@ -320,10 +323,15 @@ class Question(Base):
     ``LayDanhSachHoiDapBoCoQuan``). ``status``: 1 pending, 3 answered."""
 
     __tablename__ = "questions"
-    __table_args__ = (Index(None, "source", "unit", "status"),)
+    #: ``HOIDAPID`` is unique per source and unit: a unit's ids never meet the portal's or
+    #: another unit's (the portal's own are unique by construction).
+    __table_args__ = (
+        Index(None, "source", "unit", "status"),
+        UniqueConstraint("source", "unit", "hoidap_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    hoidap_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    hoidap_id: Mapped[int] = mapped_column(BigInteger)
     unit: Mapped[str] = mapped_column(String(40))
     source: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(4))
@@ -473,13 +481,36 @@ class AgentDossier(Base):
 
 
 class PublicSubmission(Base):
-    """A citizen's submission attempt (PAKN or question, form or API), for rate limiting per
-    client address across workers. Rows older than the window are purged as new ones come."""
+    """An anonymous request counted per client address across workers: a citizen's submission
+    attempt (PAKN or question, form or API; ``kind`` ``submit``) or a public lookup
+    (``lookup``). Rows older than the window are purged as new ones come."""
 
     __tablename__ = "public_submissions"
-    __table_args__ = (Index(None, "client", "at"),)
+    __table_args__ = (Index(None, "kind", "client", "at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="submit", server_default="submit")
     #: The client address, an IPv6 client's /64 network (:func:`lienthong.hub.limits.client_key`).
     client: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+
+
+class FormNonce(Base):
+    """The nonce of a form token already used (a form token is single-use). Kept until the
+    token would have expired anyway, then purged."""
+
+    __tablename__ = "form_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class HubSecret(Base):
+    """A secret the hub generated for itself because none was configured (e.g. the key that
+    signs form tokens), shared by every worker through the database."""
+
+    __tablename__ = "hub_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
