@@ -237,3 +237,21 @@ def test_unreachable_database_is_friendly_and_hides_the_password() -> None:
     assert result.exit_code == 2
     assert "database error" in result.output
     assert "s3cret" not in result.output
+
+
+def test_bind_and_unbind_networks(database: str, password_file: Path) -> None:
+    assert run("accounts", "add", "mcdt", "-u", HANOI, "--password-file", str(password_file),
+               "--database", database).exit_code == 0  # fmt: skip
+    bound = run(
+        "accounts", "bind", "mcdt", "203.0.113.7", "198.51.100.9/28", "--database", database
+    )
+    assert bound.exit_code == 0, bound.output
+    assert "203.0.113.7/32, 198.51.100.0/28" in bound.output
+    listed = run("accounts", "list", "--database", database)
+    assert "203.0.113.7/32" in listed.output and "198.51.100.0/28" in listed.output
+    wide = run("accounts", "bind", "mcdt", "0.0.0.0/0", "--database", database)
+    assert wide.exit_code != 0 and "quá rộng" in wide.output and "too wide" in wide.output
+    gone = run("accounts", "unbind", "mcdt", "198.51.100.0/28", "--database", database)
+    assert gone.exit_code == 0, gone.output
+    account = accounts_of(database).get("mcdt")
+    assert account is not None and account.networks == ["203.0.113.7/32"]

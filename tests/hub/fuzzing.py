@@ -265,6 +265,9 @@ class Fuzzer:
         return self._json_request(rng, path, value)
 
     def _login(self, rng: random.Random) -> FuzzRequest:
+        if rng.random() < 0.3:  # a logout, never of the fuzzer's own session
+            token: Any = {"session": "khong_co_" + str(rng.randrange(10**6))}
+            return self._json_request(rng, self.paths["logout"], mutate(token, rng, 2))
         value: Any = {"username": "khong_co_" + str(rng.randrange(10**6)), "password": "sai"}
         value = mutate(value, rng, 2)
         return self._json_request(rng, self.paths["login"], value)

@@ -116,6 +116,7 @@ def problems_of(
 def test_fuzzed_requests_keep_the_answer_contract(fuzz_hub: RunningHub) -> None:
     fuzzer = Fuzzer(SEED, fuzz_hub.login(), {
         "login": fuzz_hub.settings.login_path,
+        "logout": fuzz_hub.settings.logout_path,
         "integration": fuzz_hub.settings.integration_path,
         "share": fuzz_hub.settings.share_path,
     })  # fmt: skip

@@ -161,9 +161,10 @@ def _read_password(password_file: Path | None) -> str:
 
 def _describe(account: Account) -> str:
     state = "tạm khóa / disabled" if account.disabled else "hoạt động / enabled"
+    bound = f"; mạng / networks {', '.join(account.networks)}" if account.networks else ""
     return (
         f"{account.username}: đơn vị / units {', '.join(account.units) or '-'}; "
-        f"dịch vụ / services {', '.join(account.services) or '-'}; {state}"
+        f"dịch vụ / services {', '.join(account.services) or '-'}{bound}; {state}"
     )
 
 
@@ -192,12 +193,14 @@ def list_accounts(database: DatabaseOption = None) -> None:
     table.add_column("Tài khoản / Username")
     table.add_column("Đơn vị / Units")
     table.add_column("Dịch vụ / Services")
+    table.add_column("Mạng / Networks")
     table.add_column("Tạm khóa / Disabled")
     for account in accounts:
         table.add_row(
             safe(account.username),
             "\n".join(safe(unit) for unit in account.units),
             "\n".join(safe(service) for service in account.services),
+            "\n".join(safe(network) for network in account.networks or []) or "-",
             "có / yes" if account.disabled else "không / no",
         )
     console.print(table)
@@ -243,6 +246,37 @@ def revoke(
         fail("cần --service hoặc --unit", "give --service or --unit")
     account = _run(database, lambda accounts: accounts.revoke(username, service or (), unit or ()))
     console.print(f"Đã thu hồi / Revoked: {safe(_describe(account))}")
+
+
+NetworksArgument = Annotated[
+    list[str],
+    typer.Argument(help="Client address or network (CIDR), e.g. 203.0.113.7 or 203.0.113.0/28."),
+]
+
+
+@accounts_app.command("bind")
+def bind(
+    username: Annotated[str, typer.Argument()],
+    network: NetworksArgument,
+    database: DatabaseOption = None,
+) -> None:
+    """Gắn tài khoản với mạng của hệ thống / Bind an account to its system's networks.
+
+    Logins from them are exempt from the per-account failure limit, so that wrong logins from
+    elsewhere cannot lock the system out (the limit per client address still applies)."""
+    account = _run(database, lambda accounts: accounts.bind(username, network))
+    console.print(f"Đã gắn / Bound: {safe(_describe(account))}")
+
+
+@accounts_app.command("unbind")
+def unbind(
+    username: Annotated[str, typer.Argument()],
+    network: NetworksArgument,
+    database: DatabaseOption = None,
+) -> None:
+    """Bỏ gắn mạng / Remove bound networks."""
+    account = _run(database, lambda accounts: accounts.unbind(username, network))
+    console.print(f"Đã bỏ gắn / Unbound: {safe(_describe(account))}")
 
 
 @accounts_app.command("passwd")

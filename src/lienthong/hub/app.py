@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from lienthong.asgi import MAX_COUNTED_BYTES, GuardMiddleware, declared_length, read_limited_body
 from lienthong.hub import dossiers, petitions, questions, reference, reports
-from lienthong.hub.auth import Principal, login, principal_for
+from lienthong.hub.auth import Principal, login, logout, principal_for
 from lienthong.hub.errors import ANSWER_CODES, HubError
 from lienthong.hub.settings import HubSettings
 from lienthong.hub.web import web_routes
@@ -156,6 +156,23 @@ class Hub:
                 return _error(error, account=username[:128])
         return _ok({"session": token, "expires_in": ttl}, account=username)
 
+    def logout(self, body: bytes) -> Answer:
+        """End the session named by ``{"session"}``. Like a token revocation (RFC 7009), an
+        unknown or expired session is answered the same: the caller learns nothing of it."""
+        value, problem, _ = loads(body)
+        if problem is not None:
+            return _error(HubError("10", problem.vi, problem.en))
+        token = value.get("session") if isinstance(value, dict) else None
+        if not isinstance(token, str) or not token:
+            return _error(HubError("12", "session", "session"))
+        if unstorable_text(value) is not None:  # no session token holds such characters
+            return _ok({"ended": True})
+        with self.sessions() as db:
+            logout(db, token)
+        answer = _ok({"ended": True})
+        answer.secret = token
+        return answer
+
     def handle(self, call: Call, body: bytes | None, early: Answer | None = None) -> Answer:
         """Answer one request to the login, integration or share endpoint, and log it.
 
@@ -169,6 +186,8 @@ class Hub:
             try:
                 if call.endpoint == "login":
                     answer = self.login(body, call.client)
+                elif call.endpoint == "logout":
+                    answer = self.logout(body)
                 else:
                     answer = self.envelope(body, call)
             except Exception as exc:  # a fault of ours, never of the client's input: say so
@@ -608,6 +627,7 @@ def create_app(settings: HubSettings | None = None, hub: Hub | None = None) -> S
 
     routes = [
         Route(settings.login_path, endpoint("login"), methods=["POST"]),
+        Route(settings.logout_path, endpoint("logout"), methods=["POST"]),
         Route(settings.integration_path, endpoint("integration"), methods=["POST"]),
         Route(settings.share_path, endpoint("share"), methods=["POST"]),
         Route("/healthz", health, methods=["GET"]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
@@ -15,6 +16,7 @@ from lienthong.hub.errors import HubError
 from lienthong.hub.settings import HubSettings
 from lienthong.spec.identifiers import parse_agency_code
 from lienthong.store.accounts import Accounts
+from lienthong.store.db import begin_sqlite_write
 from lienthong.store.tables import Account, HubSession, LoginFailure
 
 
@@ -55,22 +57,68 @@ def _within_any(unit: str, units: tuple[str, ...]) -> bool:
     return False
 
 
-def login(
-    db: Session,
-    accounts: Accounts,
-    settings: HubSettings,
-    username: str,
-    password: str,
-    client: str,
-) -> tuple[str, int]:
-    """Check credentials (rate-limited per account and per client); returns (token, ttl)."""
-    now = _now()
+#: At most this many expired login-failure rows are deleted per login (the purge never holds one).
+PURGE_BATCH = 500
+
+
+def _lock_key(kind: str, value: str) -> int:
+    digest = hashlib.sha256(f"lienthong:login:{kind}:{value}".encode("utf-8", "replace")).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def bound_to(networks: list[str] | None, client: str) -> bool:
+    """True when the client address lies in one of the account's bound networks."""
+    if not networks:
+        return False
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    for text in networks:
+        try:
+            network = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            continue
+        if address.version == network.version and address in network:
+            return True
+    return False
+
+
+def _admit_attempt(
+    db: Session, settings: HubSettings, username: str, client: str, exempt: bool, now: dt.datetime
+) -> int:
+    """Count one login attempt before its password is checked, atomically, and return the id of
+    the row that records it (a failure until the check says otherwise), or raise 21.
+
+    Attempts of one account and of one client are serialized across processes, so that
+    concurrent attempts cannot pass the limit together: on PostgreSQL by transaction-level
+    advisory locks (account first, then client: one order, no deadlock), on SQLite by the
+    database's write lock. An attempt whose check is still running counts as a failure.
+    ``exempt``: the client is in the account's bound networks, so the per-account count (which
+    strangers can raise) does not apply; the per-client one does.
+    """
+    begin_sqlite_write(db.connection())
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(select(func.pg_advisory_xact_lock(_lock_key("account", username))))
+        db.execute(select(func.pg_advisory_xact_lock(_lock_key("client", client))))
     window_start = now - dt.timedelta(seconds=settings.login_window_seconds)
-    per_account = db.scalar(
-        select(func.count())
-        .select_from(LoginFailure)
-        .where(LoginFailure.username == username, LoginFailure.at >= window_start)
+    expired = (
+        select(LoginFailure.id)
+        .where(LoginFailure.at < window_start)
+        .order_by(LoginFailure.at)
+        .limit(PURGE_BATCH)
+        .with_for_update(skip_locked=True)
     )
+    db.execute(delete(LoginFailure).where(LoginFailure.id.in_(expired)))
+    per_account: int | None = 0
+    if not exempt:
+        per_account = db.scalar(
+            select(func.count())
+            .select_from(LoginFailure)
+            .where(LoginFailure.username == username, LoginFailure.at >= window_start)
+        )
     per_client = db.scalar(
         select(func.count())
         .select_from(LoginFailure)
@@ -79,22 +127,47 @@ def login(
     if (per_account or 0) >= settings.login_failures_per_account or (
         per_client or 0
     ) >= settings.login_failures_per_client:
+        db.commit()
         raise HubError(
             "21",
             f"chờ {settings.login_window_seconds} giây",
             f"wait up to {settings.login_window_seconds} s",
         )
+    attempt = LoginFailure(username=username[:128], client=client[:64], at=now)
+    db.add(attempt)
+    db.commit()
+    return attempt.id
+
+
+def login(
+    db: Session,
+    accounts: Accounts,
+    settings: HubSettings,
+    username: str,
+    password: str,
+    client: str,
+) -> tuple[str, int]:
+    """Check credentials (rate-limited per account and per client); returns (token, ttl).
+
+    The attempt is counted before the password is checked (:func:`_admit_attempt`), so the
+    limit holds however many attempts run at once; a right password then removes its count.
+    """
+    now = _now()
+    known = accounts.get(username)
+    exempt = known is not None and bound_to(known.networks, client)
+    attempt_id = _admit_attempt(db, settings, username, client, exempt, now)
     found, right = accounts.check(username, password)  # one password hash on every path
     if found is None or not right or found.disabled:
-        db.add(LoginFailure(username=username[:128], client=client[:64], at=now))
-        db.commit()
-        # "disabled" only to whoever knows the password: it must not reveal the account
+        # the attempt stays counted; "disabled" only to whoever knows the password: it must
+        # not reveal the account
         if found is not None and found.disabled and right:
             raise HubError("24")
         raise HubError("20")
     account = db.get(Account, found.id)
     if account is None:  # deleted since the check
         raise HubError("20")
+    begin_sqlite_write(db.connection())
+    db.execute(delete(LoginFailure).where(LoginFailure.id == attempt_id))
     token = secrets.token_urlsafe(32)
     db.add(
         HubSession(
@@ -108,6 +181,16 @@ def login(
     db.execute(delete(HubSession).where(HubSession.expires_at < now - dt.timedelta(days=1)))
     db.commit()
     return token, settings.session_ttl_seconds
+
+
+def logout(db: Session, token: object) -> bool:
+    """End the session of ``token``; True when there was one. Commits."""
+    if not isinstance(token, str) or not token or len(token) > 512:
+        return False
+    begin_sqlite_write(db.connection())
+    ended = db.execute(delete(HubSession).where(HubSession.token_hash == token_hash(token)))
+    db.commit()
+    return bool(getattr(ended, "rowcount", 0))
 
 
 def principal_for(db: Session, token: object) -> Principal:

@@ -15,6 +15,8 @@ class HubSettings:
     workers: int = 1
     login_path: str = "/api/login"
     """Where clients POST ``{"username", "password"}``."""
+    logout_path: str = "/api/logout"
+    """Where clients POST ``{"session"}`` to end that session."""
     integration_path: str = "/api/integration"
     """Where clients POST envelopes; dispatches on ``service`` (pushes and shares)."""
     share_path: str = "/api/share"

@@ -17,6 +17,7 @@ import binascii
 import builtins
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -53,6 +54,11 @@ _MAX_P = 16
 MAX_PASSWORD_LENGTH = 1024
 _USERNAME_MAX = 128
 _SERVICE_MAX = 64
+#: The widest networks an account may be bound to: a binding exempts its logins from the
+#: per-account failure limit, so it must name a system's own addresses, not a whole provider's.
+MIN_PREFIX = {4: 16, 6: 32}
+#: At most this many networks per account.
+MAX_NETWORKS = 32
 
 
 def _b64(data: bytes) -> str:
@@ -203,6 +209,29 @@ def _check_services(services: Iterable[str] | str) -> builtins.list[str]:
                 f"invalid service name: {service!r}",
             )
         checked.append(service)
+    return _dedupe(checked)
+
+
+def _check_networks(networks: Iterable[str] | str) -> builtins.list[str]:
+    """Client networks as CIDR text (a bare address is its /32 or /128), normalized."""
+    checked = []
+    for text in _as_list(networks):
+        try:
+            network = ipaddress.ip_network(str(text).strip(), strict=False)
+        except ValueError:
+            raise AccountError(
+                "account.network",
+                f"không phải địa chỉ hoặc mạng IP: {text!r}",
+                f"not an IP address or network: {text!r}",
+            ) from None
+        widest = MIN_PREFIX[network.version]
+        if network.prefixlen < widest:
+            raise AccountError(
+                "account.network",
+                f"mạng {network} quá rộng (tối thiểu /{widest})",
+                f"network {network} is too wide (at least /{widest})",
+            )
+        checked.append(str(network))
     return _dedupe(checked)
 
 
@@ -357,6 +386,33 @@ class Accounts:
                 )
             account.services = [s for s in account.services if s not in gone_services]
             account.units = [u for u in account.units if u not in gone_units]
+
+        return self._update(username, change)
+
+    def bind(self, username: str, networks: Sequence[str]) -> Account:
+        """Bind the account to client networks: its logins from them are exempt from the
+        per-account failure limit (the per-client one still applies)."""
+        added = _check_networks(networks)
+
+        def change(account: Account) -> None:
+            merged = _dedupe([*(account.networks or []), *added])
+            if len(merged) > MAX_NETWORKS:
+                raise AccountError(
+                    "account.network",
+                    f"tối đa {MAX_NETWORKS} mạng cho một tài khoản",
+                    f"at most {MAX_NETWORKS} networks per account",
+                )
+            account.networks = merged
+
+        return self._update(username, change)
+
+    def unbind(self, username: str, networks: Sequence[str]) -> Account:
+        """Remove bound networks (as given or as normalized)."""
+        gone = set(_check_networks(networks))
+
+        def change(account: Account) -> None:
+            kept = [n for n in account.networks or [] if n not in gone]
+            account.networks = kept or None
 
         return self._update(username, change)
 

@@ -1,0 +1,64 @@
+"""Servers in their own processes for tests: ``python -m lienthong.cli.main ...`` on loopback,
+reaching the test's own database (its PostgreSQL schema included)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy import Engine
+
+from lienthong.store.db import normalize_url
+from lienthong.store.testing import postgresql_url
+
+
+def process_url(engine: Engine) -> str:
+    """A URL another process can use to reach ``engine``'s database (and its test schema)."""
+    if engine.dialect.name == "sqlite":
+        return engine.url.render_as_string(hide_password=False)
+    with engine.connect() as connection:
+        schema = connection.exec_driver_sql("SELECT current_schema()").scalar()
+    url = normalize_url(postgresql_url()).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
+class Server:
+    """A server in its own process (``python -m lienthong.cli.main ...``), logging to a file."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], port: int, log: Path):
+        self.name, self.args, self.env, self.port, self.log = name, args, env, port, log
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = f"http://127.0.0.1:{port}"
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "lienthong.cli.main", *self.args],
+                env={**os.environ, **self.env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while True:
+            assert self.process.poll() is None, f"{self.name} exited: {self.tail()}"
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, f"{self.name} did not start: {self.tail()}"
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handler runs."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def tail(self) -> str:
+        return " | ".join(self.log.read_text("utf-8", "replace").splitlines()[-20:])
