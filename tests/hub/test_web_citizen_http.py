@@ -465,6 +465,26 @@ def test_the_units_are_the_registrys_and_the_accounts(running: RunningHub) -> No
     assert taken.status_code == 200, taken.text
 
 
+def test_closed_units_are_not_offered_and_name_their_successor(running: RunningHub) -> None:
+    """Issue 10, defect 16: an account still holding a district of a province closed by the
+    2025 merger (H46, merged into H50) made it a choice of the forms and the API."""
+    old_district = "000.00.13.H46"
+    running.hub.accounts.add("huyen_cu", "mat-khau-thu-nghiem", [old_district])
+    form = running.client.get("/pakn/gui").text
+    assert old_district not in form
+    for api, field, record in (
+        (PAKN_API, "MaDonViXuLy", _petition(MaDonViXuLy=old_district)),
+        (QA_API, "MADONVI", {**_question(), "MADONVI": "000.00.00.H46"}),
+    ):
+        refused = running.client.post(api, json=record)
+        assert refused.status_code == 422, refused.text
+        (issue,) = [i for i in refused.json()["issues"] if i["path"] == f"$.{field}"]
+        assert (
+            "ngừng hoạt động" in issue["message"] and "closed on 2025-07-01" in issue["message_en"]
+        )
+        assert "000.00.00.H50" in issue["message"] and "000.00.00.H50" in issue["message_en"]
+
+
 # -- documents attached to a petition ---------------------------------------------------------------
 
 MIB = 1024 * 1024

@@ -147,7 +147,9 @@ def known_units(hub: Hub, today: dt.date | None = None) -> list[Unit]:
 
     The provinces (H) and ministries (G) open today in the bundled level-1 registry
     (``spec/data/agencies.yaml``, as ``000.00.00.H56``), then the other units the hub's enabled
-    accounts act for (``000.00.13.H56``), named after their level-1 agency.
+    accounts act for (``000.00.13.H56``), named after their level-1 agency, except those whose
+    level-1 agency is closed today (a merged province's old districts): what is sent there has
+    a successor to go to instead (:func:`closed_unit`).
     """
     registry = agency_registry()
     today = today or dt.datetime.now(VIETNAM).date()
@@ -169,9 +171,33 @@ def known_units(hub: Hub, today: dt.date | None = None) -> list[Unit]:
                 continue
             seen.add(code)
             level1 = registry.level1(parsed.level1)
+            if level1 is not None and not level1.is_open(today):
+                continue
             name = f"{code} ({level1.vi})" if level1 is not None else code
             extra.append(Unit(code, name, "other"))
     return units + sorted(extra, key=lambda unit: unit.code)
+
+
+def closed_unit(code: str, today: dt.date | None = None) -> tuple[str, str] | None:
+    """Why a unit whose level-1 agency is closed today cannot be sent to, naming its successor
+    when the registry has one (vi, en); None when the unit is not closed."""
+    parsed = parse_agency_code(code)
+    if parsed is None:
+        return None
+    registry = agency_registry()
+    level1 = registry.level1(parsed.level1)
+    today = today or dt.datetime.now(VIETNAM).date()
+    if level1 is None or level1.is_open(today) or level1.valid_to is None:
+        return None
+    since = f"{level1.valid_to:%d/%m/%Y}"
+    vi = f"{level1.vi} đã ngừng hoạt động từ ngày {since}"
+    en = f"{level1.en} closed on {level1.valid_to.isoformat()}"
+    successor = registry.level1(level1.successor) if level1.successor else None
+    if successor is not None:
+        target = f"000.00.00.{successor.code}"
+        vi += f"; vui lòng gửi đến {successor.vi} ({target})"
+        en += f"; please send to {successor.en} ({target})"
+    return vi, en
 
 
 # -- forms ----------------------------------------------------------------------------------------
@@ -412,7 +438,7 @@ def check_submission(
     if unit_code and kind.unit_field not in errors:
         unit = by_code.get(unit_code)
         if unit is None:
-            errors[kind.unit_field] = (
+            errors[kind.unit_field] = closed_unit(unit_code) or (
                 "Vui lòng chọn đơn vị trong danh sách",
                 "Please choose a unit from the list",
             )
