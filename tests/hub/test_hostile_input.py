@@ -61,6 +61,27 @@ def test_unstorable_text_in_an_envelope_field_is_code_12_with_a_log_row(
     assert _log_rows(engine) == before + 1
 
 
+@pytest.mark.parametrize("path", ["/api/cong-dan/pakn", "/api/cong-dan/hoi-dap"])
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        (b'{"\\ud800": "x"}', "$.<?>"),
+        (b'{"TieuDe\\udfff": "x", "NoiDungPAKN": "y"}', "$.<?>"),
+        (b'{"NOIDUNG": "x", "a\\u0000": 1}', "$.<?>"),
+        (b'{"TaiLieuDinhKem": [{"\\udfff": "x"}]}', "$.TaiLieuDinhKem[0].<?>"),
+    ],
+)
+def test_an_unstorable_key_in_the_citizen_api_is_code_12_with_a_log_row(
+    running: RunningHub, engine: Engine, path: str, body: bytes, where: str
+) -> None:
+    """A lone surrogate as a key used to be echoed in the answer's field paths: a 500."""
+    before = _log_rows(engine)
+    status, answer = _raw(running, path, body)
+    assert (status, answer["error_code"]) == (400, "12"), answer
+    assert where in answer["message_en"]
+    assert _log_rows(engine) == before + 1 and _last_row(engine).error_code == "12"
+
+
 def test_a_service_name_longer_than_its_column_is_code_13_with_a_log_row(
     running: RunningHub, engine: Engine
 ) -> None:

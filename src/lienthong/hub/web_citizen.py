@@ -68,7 +68,7 @@ from lienthong.hub.web import HEADERS, Served, client_of, format_time, logged, m
 from lienthong.spec import Validator
 from lienthong.spec.dates import VIETNAM, parse_wire_date
 from lienthong.spec.identifiers import agency_registry, parse_agency_code
-from lienthong.spec.inputs import loads
+from lienthong.spec.inputs import loads, unstorable_text
 
 if TYPE_CHECKING:
     from lienthong.hub.app import Hub
@@ -1117,6 +1117,16 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
             if not isinstance(value, dict):
                 return api_error(
                     HubError("12", "cần một đối tượng JSON", "expected a JSON object"), size
+                )
+            # a key that cannot be stored (nor echoed as a field's path) names no field; bad
+            # values are reported per field by the checks below
+            bad_key = unstorable_text(value, keys_only=True)
+            if bad_key is not None:
+                return api_error(
+                    HubError(
+                        "12", f"{bad_key}: tên trường không hợp lệ", f"{bad_key}: invalid key"
+                    ),
+                    size,
                 )
             units = await anyio.to_thread.run_sync(units_now)
             wait = await admit(request)

@@ -39,14 +39,17 @@ class ParsedInput:
     """Problems that stopped a document from being read, with its location."""
 
 
-def unstorable_text(value: Any, path: str = "$", skip: frozenset[str] = frozenset()) -> str | None:
+def unstorable_text(
+    value: Any, path: str = "$", skip: frozenset[str] = frozenset(), keys_only: bool = False
+) -> str | None:
     """The JSON path of the first string or key in ``value`` that cannot be stored (a lone
     surrogate or a NUL), or None. Keys of the top-level object in ``skip`` are not looked into
-    (a batch's records are scanned per field by the validator instead)."""
+    (a batch's records are scanned per field by the validator instead). ``keys_only``: only
+    keys are looked at (the caller reports bad values per field)."""
     stack: list[tuple[Any, str, int]] = [(value, path, 0)]
     while stack:
         item, where, depth = stack.pop()
-        if type(item) is str:
+        if type(item) is str and not keys_only:
             if not storable(item):
                 return where
         elif type(item) is dict:
