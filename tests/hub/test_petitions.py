@@ -272,6 +272,24 @@ def test_local_petitions_are_stored_once(running: RunningHub) -> None:
     assert [r["error_code"] for r in mixed["records"]] == ["30", "15"]
 
 
+def test_long_local_ids_are_refused_never_cut(running: RunningHub) -> None:
+    """Local petitions are keyed by unit and MaPAKN in 128 characters: two long ids that share
+    their first 128 used to be cut alike, and the second overwrote the first."""
+    session = running.login()
+    longest = "A" * 80
+    kept = _call(running, session, "DongBoPAKNDiaPhuong", data=[_local(MaPAKN=longest)])
+    assert kept["records"][0]["status"] == "accepted", kept
+    shared = "B" * 150
+    first = _call(running, session, "DongBoPAKNDiaPhuong", data=[_local(MaPAKN=shared + "1")])
+    second = _call(running, session, "DongBoPAKNDiaPhuong", data=[_local(MaPAKN=shared + "2")])
+    for answer in (first, second):
+        (record,) = answer["records"]
+        assert record["status"] == "rejected" and record["error_code"] == "15"
+        assert any(
+            i["code"] == "field.too_long" and "MaPAKN" in i["path"] for i in record["issues"]
+        ), record
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [

@@ -476,7 +476,19 @@ def sync_local(db: Session, principal: Principal, result: EnvelopeResult) -> lis
             continue
         record = record_result.record
         unit = str(record["MaDonViXuLy"])
-        key = f"{unit}-{record['MaPAKN']}"[:128]
+        key = f"{unit}-{record['MaPAKN']}"
+        if len(key) > 128:  # never cut: two long ids cut alike would overwrite each other
+            outcomes.append(
+                Outcome(
+                    record_result.index,
+                    key[:128],
+                    "rejected",
+                    "15",
+                    message="MaDonViXuLy và MaPAKN dài quá 127 ký tự",
+                    message_en="MaDonViXuLy and MaPAKN are longer than 127 characters",
+                )
+            )
+            continue
         if not principal.may_act_for(unit):
             outcomes.append(_refused(record_result.index, key, unit))
             continue
