@@ -95,3 +95,13 @@ def running(engine: Engine) -> Iterator[RunningHub]:
     hub.accounts.add("chi_tra_cuu", PASSWORD, [UNIT], services=["TraCuuHoSo"])
     with serve(hub, settings) as running:
         yield running
+
+
+@pytest.fixture
+def roomy(engine: Engine) -> Iterator[RunningHub]:
+    """A hub with the default body limit (16 MiB): the petition's own caps are the ones met."""
+    settings = HubSettings(port=free_port(), public_submissions_per_client=1000)
+    hub = Hub(settings, engine=engine)
+    hub.accounts.add("tinh_thanhhoa", PASSWORD, [UNIT])
+    with serve(hub, settings) as running:
+        yield running

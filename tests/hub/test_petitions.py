@@ -21,6 +21,7 @@ from lienthong.hub.petitions import (
     submit_petition,
 )
 from lienthong.spec import Validator, load_catalog
+from tests.hub import sample_files
 from tests.hub.conftest import OTHER_UNIT, UNIT, RunningHub
 
 VALIDATOR = Validator(load_catalog())
@@ -338,10 +339,9 @@ def test_pending_petitions_are_filtered_by_the_date_sent(running: RunningHub) ->
 
 # -- the documents a citizen may attach -------------------------------------------------------------
 
-PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << >> endobj\n%%EOF\n"
-OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(24)
-ZIP = b"PK\x03\x04\x14\x00\x06\x00" + bytes(22)
-EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + bytes(48)
+PDF = sample_files.pdf()
+OLE2 = sample_files.ole2()
+EXE = sample_files.EXE
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -350,15 +350,15 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     ("name", "content", "stored_name", "stored_type"),
     [
         ("don.pdf", PDF, "don.pdf", "application/pdf"),
-        ("Bản scan.PDF", b"\r\n" * 10 + PDF, "Bản scan.PDF", "application/pdf"),
+        ("Bản scan.PDF", PDF, "Bản scan.PDF", "application/pdf"),
         ("anh.jpg", b"\xff\xd8\xff\xe1 exif", "anh.jpg", "image/jpeg"),
         ("anh.jpeg", b"\xff\xd8\xff\xdb", "anh.jpeg", "image/jpeg"),
-        ("anh.png", b"\x89PNG\r\n\x1a\n IHDR", "anh.png", "image/png"),
+        ("anh.png", sample_files.png(), "anh.png", "image/png"),
         ("don.doc", OLE2, "don.doc", "application/msword"),
-        ("don.docx", ZIP, "don.docx", DOCX),
+        ("don.docx", sample_files.docx(), "don.docx", DOCX),
         ("bang.xls", OLE2, "bang.xls", "application/vnd.ms-excel"),
-        ("bang.xlsx", ZIP, "bang.xlsx", XLSX),
-        ("don.odt", ZIP, "don.odt", "application/vnd.oasis.opendocument.text"),
+        ("bang.xlsx", sample_files.xlsx(), "bang.xlsx", XLSX),
+        ("don.odt", sample_files.odt(), "don.odt", "application/vnd.oasis.opendocument.text"),
         ("ghi-chu.txt", "Kính gửi Ủy ban".encode(), "ghi-chu.txt", "text/plain"),
         ("utf16.txt", "Kính gửi".encode("utf-16"), "utf16.txt", "text/plain"),
         ("C:\\Users\\An\\don.pdf", PDF, "don.pdf", "application/pdf"),  # an old browser's path
@@ -385,9 +385,10 @@ def test_documents_a_citizen_may_attach(
         ("don\x00.pdf", PDF, "TenTep", "không có ký tự điều khiển"),
         ("don.pdf", EXE, "NoiDung", "nội dung không phải là tệp PDF"),
         ("don.pdf", b" " * 1024 + PDF, "NoiDung", "nội dung không phải là tệp PDF"),
+        ("don.pdf", b"\r\n" + PDF, "NoiDung", "nội dung không phải là tệp PDF"),
         ("anh.jpg", EXE, "NoiDung", "nội dung không phải là tệp JPEG"),
         ("anh.png", b"\xff\xd8\xff\xe0", "NoiDung", "nội dung không phải là tệp PNG"),
-        ("don.doc", ZIP, "NoiDung", "nội dung không phải là tệp DOC"),
+        ("don.doc", sample_files.docx(), "NoiDung", "nội dung không phải là tệp DOC"),
         ("don.docx", EXE, "NoiDung", "nội dung không phải là tệp DOCX"),
         ("bang.xlsx", OLE2, "NoiDung", "nội dung không phải là tệp XLSX"),
         ("ghi-chu.txt", EXE, "NoiDung", "nội dung không phải là tệp TXT"),

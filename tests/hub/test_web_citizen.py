@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.hub import sample_files
 from tests.hub.conftest import UNIT, RunningHub
 from tests.hub.test_web import _screenshot, browser, page  # noqa: F401 - fixtures
 
@@ -23,9 +24,9 @@ PHONE = "0912345678"
 TITLE = "Đèn đường ngõ 5 phố Lê Lợi bị hỏng"
 TEXT = "Đèn đường ở ngõ 5 phố Lê Lợi đã hỏng hai tuần, buổi tối rất tối và nguy hiểm."
 ANSWER = "Công ty chiếu sáng đã thay bóng đèn ngày 12/03/2026."
-PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06"
-EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + bytes(48)
+PDF = sample_files.pdf()
+PNG = sample_files.png()
+EXE = sample_files.EXE
 DOCUMENTS = "Tài liệu đính kèm"
 
 

@@ -21,12 +21,12 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from lienthong.hub import petitions
-from lienthong.hub.app import Hub
 from lienthong.hub.questions import PORTAL_IDS
 from lienthong.hub.settings import HubSettings
 from lienthong.hub.web_citizen import PETITION_API_MAX_BYTES, PETITION_FORM_MAX_BYTES
 from lienthong.store.tables import MessageLog, Petition, PetitionFile, Question
-from tests.hub.conftest import PASSWORD, UNIT, RunningHub, free_port, serve
+from tests.hub import sample_files
+from tests.hub.conftest import UNIT, RunningHub
 
 PAKN_API = "/api/cong-dan/pakn"
 QA_API = "/api/cong-dan/hoi-dap"
@@ -488,18 +488,12 @@ def test_closed_units_are_not_offered_and_name_their_successor(running: RunningH
 # -- documents attached to a petition ---------------------------------------------------------------
 
 MIB = 1024 * 1024
-PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06"
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
-#: The start of a Windows program: what a renamed .exe holds.
-EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 48
+PDF = sample_files.pdf()
+PNG = sample_files.png()
+JPEG = sample_files.JPEG
+EXE = sample_files.EXE
 BOUNDARY = "----lienthongFormBoundary7MA4YWxkTrZu0gW"
 FILES = "TaiLieuDinhKem"
-
-
-def _pdf(size: int) -> bytes:
-    """A PDF of exactly ``size`` bytes."""
-    return PDF + b"0" * (size - len(PDF))
 
 
 def _multipart(fields: dict[str, str], files: list[tuple[str, bytes]]) -> bytes:
@@ -554,16 +548,6 @@ def _pakn_id(page: httpx.Response) -> str:
 
 def _b64(content: bytes) -> str:
     return base64.b64encode(content).decode("ascii")
-
-
-@pytest.fixture
-def roomy(engine: Any) -> Iterator[RunningHub]:
-    """A hub with the default body limit (16 MiB): the petition's own caps are the ones met."""
-    settings = HubSettings(port=free_port(), public_submissions_per_client=1000)
-    hub = Hub(settings, engine=engine)
-    hub.accounts.add("tinh_thanhhoa", PASSWORD, [UNIT])
-    with serve(hub, settings) as running:
-        yield running
 
 
 def test_the_body_caps_admit_the_documents() -> None:
@@ -659,7 +643,7 @@ def test_a_multipart_body_over_the_limit_is_refused_unread(
     running: RunningHub, browser_like: httpx.Client
 ) -> None:
     fields = {**_petition(), "csrf": _token(browser_like)}
-    big = _post_multipart(browser_like, running, fields, [("don.pdf", _pdf(300_000))])
+    big = _post_multipart(browser_like, running, fields, [("don.pdf", sample_files.pdf(300_000))])
     assert big.status_code == 413  # the hub's max_body_bytes (200000) is below the form's cap
     assert "Nội dung gửi quá lớn (tối đa 200000 byte)." in big.text
     assert "Tài liệu đính kèm tổng cộng tối đa 10 MB." in big.text
@@ -670,10 +654,10 @@ def test_a_multipart_body_over_the_limit_is_refused_unread(
 #: (what is wrong, the files, what the form says beside the file field)
 BAD_UPLOADS = [
     ("too many", [(f"trang-{n}.pdf", PDF) for n in range(6)], "Tối đa 5 tệp (đang có 6)"),
-    ("a file too large", [("lon.pdf", _pdf(5 * MIB + 1))], "“lon.pdf”: tệp lớn hơn 5 MB (đang có 5,1 MB)"),
+    ("a file too large", [("lon.pdf", sample_files.pdf(5 * MIB + 1))], "“lon.pdf”: tệp lớn hơn 5 MB (đang có 5,1 MB)"),
     (
         "too large in all",
-        [(f"phan-{n}.pdf", _pdf(3 * MIB + MIB // 2)) for n in range(3)],
+        [(f"phan-{n}.pdf", sample_files.pdf(3 * MIB + MIB // 2)) for n in range(3)],
         "Tổng dung lượng các tệp tối đa 10 MB (đang có 10,5 MB)",
     ),
     ("a type not allowed", [("chuong-trinh.exe", EXE)], "“chuong-trinh.exe”: loại tệp không được nhận (chỉ nhận PDF, JPEG, PNG, DOC, DOCX, XLS, XLSX, ODT, TXT)"),
@@ -713,7 +697,9 @@ def test_bad_documents_come_back_beside_the_file_field(roomy: RunningHub) -> Non
 
 
 def test_documents_up_to_the_limits_are_taken_and_more_is_413(roomy: RunningHub) -> None:
-    near = [(f"phan-{n}.pdf", _pdf(2 * MIB)) for n in range(5)]  # 5 files, 10 MiB exactly
+    near = [
+        (f"phan-{n}.pdf", sample_files.pdf(2 * MIB)) for n in range(5)
+    ]  # 5 files, 10 MiB exactly
     with httpx.Client(base_url=roomy.base, timeout=60) as client:
         sent = _post_multipart(client, roomy, {**_petition(), "csrf": _token(client)}, near)
         assert sent.status_code == 200, sent.text[:300]
@@ -721,7 +707,7 @@ def test_documents_up_to_the_limits_are_taken_and_more_is_413(roomy: RunningHub)
         documents = _documents(roomy, _pakn_id(sent))
         assert [base64.b64decode(item["NoiDung"]) for item in documents] == [c for _, c in near]
 
-        huge = [("lon.pdf", _pdf(PETITION_FORM_MAX_BYTES))]
+        huge = [("lon.pdf", sample_files.pdf(PETITION_FORM_MAX_BYTES))]
         refused = _post_multipart(client, roomy, {**_petition(), "csrf": _token(client)}, huge)
         assert refused.status_code == 413
         assert f"Nội dung gửi quá lớn (tối đa {PETITION_FORM_MAX_BYTES} byte)." in refused.text
@@ -816,14 +802,14 @@ def test_the_api_names_every_bad_document(
 
 
 def test_the_api_refuses_a_document_too_large(roomy: RunningHub) -> None:
-    documents = [_item("lon.pdf", _pdf(5 * MIB + 1)), *[_item() for _ in range(2)]]
+    documents = [_item("lon.pdf", sample_files.pdf(5 * MIB + 1)), *[_item() for _ in range(2)]]
     answer = roomy.client.post(PAKN_API, json=_petition(TaiLieuDinhKem=documents))
     assert answer.status_code == 422
     [issue] = answer.json()["issues"]
     assert issue["path"] == f"$.{FILES}[0].NoiDung"
     assert issue["message"] == "tệp lớn hơn 5 MB (đang có 5,1 MB)"
     assert issue["message_en"] == "file larger than 5 MB (got 5.1 MB)"
-    in_all = [_item(f"{n}.pdf", _pdf(3 * MIB + MIB // 2)) for n in range(3)]
+    in_all = [_item(f"{n}.pdf", sample_files.pdf(3 * MIB + MIB // 2)) for n in range(3)]
     answer = roomy.client.post(PAKN_API, json=_petition(TaiLieuDinhKem=in_all))
     assert [issue["path"] for issue in answer.json()["issues"]] == [f"$.{FILES}"]
     assert "10 MB" in answer.json()["issues"][0]["message"]

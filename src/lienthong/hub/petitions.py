@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from lienthong.hub import attachments
 from lienthong.hub.auth import Principal
 from lienthong.hub.dossiers import Outcome, outside_units, rejected
 from lienthong.hub.errors import HubError
@@ -63,7 +64,7 @@ CITIZEN_FIELDS = (
 #: The largest document :func:`submit_petition` stores, whoever attaches it.
 MAX_FILE_BYTES = 10 * 1024 * 1024
 
-MIB = 1024 * 1024
+MIB = attachments.MIB
 #: What a citizen may attach through the hub's public form and API (:func:`citizen_attachment`,
 #: :func:`check_citizen_files`): at most this many documents, each at most
 #: ``CITIZEN_MAX_FILE_BYTES``, all together at most ``CITIZEN_MAX_TOTAL_BYTES``.
@@ -201,42 +202,39 @@ def _attachment(item: Attachment | dict[str, Any]) -> Attachment:
 @dataclass(frozen=True, slots=True)
 class FileType:
     """A kind of document a citizen may attach: decided by the file name's extension, then
-    confirmed by the content's first bytes, so that a renamed program is refused."""
+    confirmed by the content (:mod:`lienthong.hub.attachments`), so that a renamed program, a
+    web page or a ZIP bomb is refused."""
 
     label: str
     """What the citizen is told (``PDF``)."""
     extensions: tuple[str, ...]
     content_type: str
     """The MIME type stored and returned by ``LayTaiLieuPAKN`` (``LoaiTep``)."""
-    signatures: tuple[bytes, ...] = ()
-    """The content must start with one of these; none: plain text, see :func:`_looks_like`."""
-    signature_within: int = 0
-    """When set, a signature may start anywhere in the content's first so many bytes."""
+    check: attachments.Check
+    """None when the content is a file of this type, else why not."""
 
 
-_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Word 97-2003, Excel 97-2003
-_ZIP = b"PK\x03\x04"  # Office Open XML and OpenDocument are ZIP archives
+_ODT = "application/vnd.oasis.opendocument.text"
 CITIZEN_FILE_TYPES = (
-    # PDF readers accept the header anywhere in the first 1024 bytes
-    FileType("PDF", ("pdf",), "application/pdf", (b"%PDF-",), signature_within=1024),
-    FileType("JPEG", ("jpg", "jpeg"), "image/jpeg", (b"\xff\xd8\xff",)),
-    FileType("PNG", ("png",), "image/png", (b"\x89PNG\r\n\x1a\n",)),
-    FileType("DOC", ("doc",), "application/msword", (_OLE2,)),
+    FileType("PDF", ("pdf",), "application/pdf", attachments.pdf),
+    FileType("JPEG", ("jpg", "jpeg"), "image/jpeg", attachments.jpeg),
+    FileType("PNG", ("png",), "image/png", attachments.png),
+    FileType("DOC", ("doc",), "application/msword", attachments.ole2),
     FileType(
         "DOCX",
         ("docx",),
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        (_ZIP,),
+        attachments.ooxml(attachments.WORD_MAIN),
     ),
-    FileType("XLS", ("xls",), "application/vnd.ms-excel", (_OLE2,)),
+    FileType("XLS", ("xls",), "application/vnd.ms-excel", attachments.ole2),
     FileType(
         "XLSX",
         ("xlsx",),
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        (_ZIP,),
+        attachments.ooxml(attachments.SHEET_MAIN),
     ),
-    FileType("ODT", ("odt",), "application/vnd.oasis.opendocument.text", (_ZIP,)),
-    FileType("TXT", ("txt",), "text/plain"),
+    FileType("ODT", ("odt",), _ODT, attachments.odf(_ODT)),
+    FileType("TXT", ("txt",), "text/plain", attachments.text),
 )
 _BY_EXTENSION = {extension: kind for kind in CITIZEN_FILE_TYPES for extension in kind.extensions}
 #: The types in words, for the form's hint and the error messages.
@@ -263,17 +261,6 @@ def citizen_file_type(name: str) -> FileType | None:
     return _BY_EXTENSION.get(extension.lower()) if dot and stem else None
 
 
-def _looks_like(kind: FileType, content: bytes) -> bool:
-    """True when ``content`` starts as a file of ``kind`` does."""
-    if kind.signature_within:
-        head = content[: kind.signature_within]
-        return any(signature in head for signature in kind.signatures)
-    if kind.signatures:
-        return content.startswith(kind.signatures)
-    # plain text: a program or an archive has NUL bytes; UTF-16 text (with its BOM) too
-    return b"\x00" not in content or content.startswith((b"\xff\xfe", b"\xfe\xff"))
-
-
 def citizen_attachment(
     name: str, content: bytes
 ) -> tuple[Attachment | None, list[tuple[str, str, str]]]:
@@ -281,7 +268,8 @@ def citizen_attachment(
 
     Problems are (part, vi, en), ``part`` the ``LayTaiLieuPAKN`` field at fault: ``TenTep``
     (no name, a name too long, a type not accepted) or ``NoiDung`` (empty, larger than
-    ``CITIZEN_MAX_FILE_BYTES``, content that is not of the type its name says). The stored
+    ``CITIZEN_MAX_FILE_BYTES``, content that is not of the type its name says, or a damaged or
+    oversized document of that type: :mod:`lienthong.hub.attachments`). The stored
     type (``LoaiTep``) is the accepted type's, whatever the sender claimed.
     """
     name = citizen_file_name(name)
@@ -317,14 +305,8 @@ def citizen_attachment(
                 f"(got {megabytes(len(content), 'en')})",
             )
         )
-    elif kind is not None and not _looks_like(kind, content):
-        problems.append(
-            (
-                "NoiDung",
-                f"nội dung không phải là tệp {kind.label}",
-                f"the content is not a {kind.label} file",
-            )
-        )
+    elif kind is not None and (refusal := kind.check(content, kind.label)) is not None:
+        problems.append(("NoiDung", refusal.vi, refusal.en))
     if problems or kind is None:
         return None, problems
     return Attachment(name, content, kind.content_type), []

@@ -28,7 +28,7 @@ submit; the cookie is ``__Host-`` prefixed over HTTPS) and by refusing a POST wh
 ``max_body_bytes`` are refused before they are read, and so are petitions larger than
 ``PETITION_FORM_MAX_BYTES`` (form) or ``PETITION_API_MAX_BYTES`` (API) when those are smaller.
 Documents are checked by :func:`lienthong.hub.petitions.citizen_attachment` (type by the name's
-extension and the content's first bytes, size) and
+extension, confirmed by the content's structure: :mod:`lienthong.hub.attachments`; size) and
 :func:`~lienthong.hub.petitions.check_citizen_files` (how many, their total size).
 
 Every submission that gets past those request checks counts towards the limit per client
