@@ -50,6 +50,7 @@ __all__ = [
     "FormTokens",
     "cookie_name",
     "cookie_token",
+    "secret_key_problem",
     "set_cookie",
     "stored_key",
 ]
@@ -85,6 +86,16 @@ def _insert_ignoring_duplicates(db: Session, table: type[Any]) -> Any:
     if dialect == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing()
     raise NotImplementedError(f"form tokens need SQLite or PostgreSQL, not {dialect}")
+
+
+def secret_key_problem(configured_key: str | None) -> str | None:
+    """Why the hub cannot sign with ``configured_key`` (never quoting it), or None."""
+    if configured_key and len(configured_key) < MIN_SECRET_KEY_LENGTH:
+        return (
+            f"LIENTHONG_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters "
+            f"(it has {len(configured_key)})"
+        )
+    return None
 
 
 def stored_key(sessions: sessionmaker[Session]) -> bytes:
@@ -126,11 +137,9 @@ class FormTokens:
     @classmethod
     def for_hub(cls, sessions: sessionmaker[Session], configured_key: str | None) -> FormTokens:
         """The configured key, or (None or empty) the one in ``hub_secrets``."""
-        if configured_key and len(configured_key) < MIN_SECRET_KEY_LENGTH:
-            raise ValueError(
-                f"LIENTHONG_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters "
-                f"(it has {len(configured_key)})"
-            )
+        problem = secret_key_problem(configured_key)
+        if problem is not None:
+            raise ValueError(problem)
         key = configured_key.encode() if configured_key else stored_key(sessions)
         return cls(sessions, key)
 
