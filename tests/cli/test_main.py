@@ -730,3 +730,18 @@ def test_subprocess_without_arguments_prints_help() -> None:
     result = run()
     assert b"Usage" in result.stdout + result.stderr
     assert b"Traceback" not in result.stdout + result.stderr
+
+
+def test_the_hub_does_not_start_with_a_short_secret_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = "ngan-qua"  # too short to sign the forms' tokens
+    env = {**WIDE, "LIENTHONG_SECRET_KEY": key}
+    database = f"sqlite:///{tmp_path / 'hub.db'}"
+    monkeypatch.setenv("LIENTHONG_DATABASE_URL", database)  # `hub` sets it: put it back after
+    result = CliRunner().invoke(app, ["hub", "--database", database], env=env)
+    no_traceback(result)
+    assert result.exit_code == 2
+    assert "LIENTHONG_SECRET_KEY must be at least 32 characters (it has 8)" in result.output
+    assert key not in result.output
+    assert not (tmp_path / "hub.db").exists()  # refused before the database was touched

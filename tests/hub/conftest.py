@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -51,6 +52,19 @@ class RunningHub:
             headers={"dstcode": "VN:GOV:000.00.00.G22:vpcpdvcprovider"},
             **kwargs,
         )
+
+
+#: The hidden field of a form page that carries its token (``lienthong.hub.csrf``).
+FORM_TOKEN = re.compile(r'name="csrf" value="(1\.[0-9]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)"')
+
+
+def form_token(client: httpx.Client, path: str = "/pakn/gui") -> str:
+    """The token of the form at ``path``; its cookie stays with ``client``, as in a browser."""
+    page = client.get(path)
+    assert page.status_code == 200
+    found = FORM_TOKEN.search(page.text)
+    assert found is not None
+    return found.group(1)
 
 
 @contextmanager

@@ -10,7 +10,6 @@ concurrently against the database, as several uvicorn workers would.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -24,7 +23,7 @@ from lienthong.hub.app import Hub
 from lienthong.hub.limits import admit_submission, client_key
 from lienthong.hub.settings import HubSettings
 from lienthong.store.tables import MessageLog, Petition, PublicSubmission, Question
-from tests.hub.conftest import UNIT, RunningHub, free_port, serve
+from tests.hub.conftest import FORM_TOKEN, UNIT, RunningHub, form_token, free_port, serve
 
 PAKN_API = "/api/cong-dan/pakn"
 QA_API = "/api/cong-dan/hoi-dap"
@@ -86,12 +85,6 @@ def _leave_the_window(running: RunningHub) -> None:
         for row in db.scalars(select(PublicSubmission)):
             row.at -= dt.timedelta(seconds=WINDOW + 1)
         db.commit()
-
-
-def _token(client: httpx.Client, path: str = "/pakn/gui") -> str:
-    found = re.search(r'name="csrf" value="([A-Za-z0-9_-]{43})"', client.get(path).text)
-    assert found is not None
-    return found.group(1)
 
 
 # -- the API ------------------------------------------------------------------------------------
@@ -177,11 +170,11 @@ def test_a_form_over_the_limit_says_so_in_vietnamese_and_keeps_the_values(
             assert forged.status_code == 403
         for path, fields in (("/pakn/gui", _petition()), ("/hoi-dap/gui", _question())):
             sent = browser.post(
-                path, data={**fields, "csrf": _token(browser, path)}, headers=origin
+                path, data={**fields, "csrf": form_token(browser, path)}, headers=origin
             )
             assert sent.status_code == 200, sent.text
 
-        token = _token(browser)
+        token = form_token(browser)
         refused = browser.post("/pakn/gui", data={**_petition(), "csrf": token}, headers=origin)
         assert refused.status_code == 429
         assert "Bạn đã gửi quá nhiều phản ánh, kiến nghị hoặc câu hỏi trong 60 phút qua" in (
@@ -191,7 +184,9 @@ def test_a_form_over_the_limit_says_so_in_vietnamese_and_keeps_the_values(
         assert int(refused.headers["retry-after"]) > WINDOW - 60
         assert f'value="{TITLE}"' in refused.text and f'value="{NAME}"' in refused.text
         assert f'<option value="{UNIT}" selected>' in refused.text
-        assert f'name="csrf" value="{token}"' in refused.text  # the same token: send it later
+        # the token was spent on the refused attempt: the page carries a new one to send later
+        fresh = FORM_TOKEN.search(refused.text)
+        assert fresh is not None and fresh.group(1) != token
         assert _count(limited, Petition) == 1
 
         row = _last_log(limited)
@@ -204,7 +199,9 @@ def test_a_form_over_the_limit_says_so_in_vietnamese_and_keeps_the_values(
         assert (row.records, row.accepted, row.rejected) == (1, 0, 1)
 
         _leave_the_window(limited)
-        later = browser.post("/pakn/gui", data={**_petition(), "csrf": token}, headers=origin)
+        later = browser.post(
+            "/pakn/gui", data={**_petition(), "csrf": fresh.group(1)}, headers=origin
+        )
         assert later.status_code == 200 and "Đã gửi thành công" in later.text
         assert _count(limited, Petition) == 2
 

@@ -26,7 +26,12 @@ from lienthong.hub.settings import HubSettings
 from lienthong.hub.web_citizen import PETITION_API_MAX_BYTES, PETITION_FORM_MAX_BYTES
 from lienthong.store.tables import MessageLog, Petition, PetitionFile, Question
 from tests.hub import sample_files
-from tests.hub.conftest import UNIT, RunningHub
+from tests.hub.conftest import (
+    FORM_TOKEN,
+    UNIT,
+    RunningHub,
+    form_token,
+)
 
 PAKN_API = "/api/cong-dan/pakn"
 QA_API = "/api/cong-dan/hoi-dap"
@@ -75,14 +80,6 @@ def browser_like(running: RunningHub) -> Iterator[httpx.Client]:
     """A client of its own (its own cookies), as a browser on the hub's pages would be."""
     with httpx.Client(base_url=running.base, timeout=30) as client:
         yield client
-
-
-def _token(client: httpx.Client, path: str = "/pakn/gui") -> str:
-    page = client.get(path)
-    assert page.status_code == 200
-    found = re.search(r'name="csrf" value="([A-Za-z0-9_-]{43})"', page.text)
-    assert found is not None
-    return found.group(1)
 
 
 def _post_form(
@@ -216,7 +213,7 @@ def test_forms_refuse_cross_site_posts(running: RunningHub, browser_like: httpx.
     cookie = page.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "path=/" in cookie
     assert page.headers["referrer-policy"] == "same-origin"  # so that the POST carries Origin
-    token = _token(browser_like)
+    token = form_token(browser_like)
     fields = {**_petition(), "csrf": token}
 
     refusals = [
@@ -245,7 +242,7 @@ def test_forms_refuse_cross_site_posts(running: RunningHub, browser_like: httpx.
     assert _count(running, Petition) == 1
 
     # no Origin (an older browser) is fine when the token is right
-    question = {**_question(), "csrf": _token(browser_like, "/hoi-dap/gui")}
+    question = {**_question(), "csrf": form_token(browser_like, "/hoi-dap/gui")}
     asked = browser_like.post("/hoi-dap/gui", data=question)
     assert asked.status_code == 200 and "Chờ trả lời" in asked.text
 
@@ -253,7 +250,7 @@ def test_forms_refuse_cross_site_posts(running: RunningHub, browser_like: httpx.
 def test_forms_refuse_oversized_and_non_form_bodies(
     running: RunningHub, browser_like: httpx.Client
 ) -> None:
-    token = _token(browser_like)
+    token = form_token(browser_like)
     big = _post_form(browser_like, running, {**_petition(NoiDungPAKN="x" * 250_000), "csrf": token})
     assert big.status_code == 413 and "Nội dung gửi quá lớn (tối đa 200000 byte)" in big.text
     as_json = browser_like.post(
@@ -273,7 +270,10 @@ def test_a_bad_form_keeps_the_values_escaped(
     running: RunningHub, browser_like: httpx.Client
 ) -> None:
     hostile = '<script>alert("x")</script>'
-    fields = {**_petition(TieuDe=hostile, Email="", SoDienThoai=""), "csrf": _token(browser_like)}
+    fields = {
+        **_petition(TieuDe=hostile, Email="", SoDienThoai=""),
+        "csrf": form_token(browser_like),
+    }
     answer = _post_form(browser_like, running, fields)
     assert answer.status_code == 422
     assert "<script>" not in answer.text and "&lt;script&gt;" in answer.text
@@ -394,10 +394,13 @@ def test_every_web_and_public_request_is_logged(
     browser_like.get("/")
     browser_like.get("/tra-cuu", params={"mahoso": "000.00.13.H56-260302-0999"})
     browser_like.get("/pakn", params={"tukhoa": NAME})
-    token = _token(browser_like)
-    _post_form(browser_like, running, {**_petition(Email="sai", SoDienThoai=""), "csrf": token})
-    _post_form(browser_like, running, {**_petition(), "csrf": token})
-    _post_form(browser_like, running, {**_petition(), "csrf": token})  # refused: token rotated
+    token = form_token(browser_like)
+    bad = {**_petition(Email="sai", SoDienThoai=""), "csrf": token}
+    found = FORM_TOKEN.search(_post_form(browser_like, running, bad).text)
+    assert found is not None  # the form came back with a new token
+    _post_form(browser_like, running, {**_petition(), "csrf": found.group(1)})
+    # refused: a token is good for one post
+    _post_form(browser_like, running, {**_petition(), "csrf": found.group(1)})
     browser_like.get("/hoi-dap")
     browser_like.post(QA_API, json=_question())
     browser_like.post(PAKN_API, json=_petition(MaDonViXuLy="000.00.00.H99"))
@@ -572,7 +575,7 @@ def test_the_petition_form_takes_documents(running: RunningHub) -> None:
 def test_a_form_with_documents_reaches_the_unit(
     running: RunningHub, browser_like: httpx.Client
 ) -> None:
-    fields = {**_petition(), "csrf": _token(browser_like)}
+    fields = {**_petition(), "csrf": form_token(browser_like)}
     files = [("Đơn kiến nghị.pdf", PDF), ("", b""), ("C:\\Ảnh\\hiện trường.PNG", PNG)]
     sent = _post_multipart(browser_like, running, fields, files)
     assert sent.status_code == 200, sent.text
@@ -587,13 +590,13 @@ def test_a_form_with_documents_reaches_the_unit(
     assert row["Id"] == pakn_id and row["SoTaiLieu"] == "2" and row["TieuDe"] == TITLE
 
     # a browser's empty file input alone: no document, nothing refused
-    fields = {**_petition(), "csrf": _token(browser_like)}
+    fields = {**_petition(), "csrf": form_token(browser_like)}
     empty = _post_multipart(browser_like, running, fields, [("", b"")])
     assert empty.status_code == 200, empty.text
     assert 'data-testid="so-tai-lieu">0 tệp<' in empty.text
     assert _documents(running, _pakn_id(empty)) == []
     # and the old urlencoded form is still taken
-    old = _post_form(browser_like, running, {**_petition(), "csrf": _token(browser_like)})
+    old = _post_form(browser_like, running, {**_petition(), "csrf": form_token(browser_like)})
     assert old.status_code == 200 and 'data-testid="so-tai-lieu">0 tệp<' in old.text
     assert _count(running, PetitionFile) == 2
 
@@ -601,7 +604,7 @@ def test_a_form_with_documents_reaches_the_unit(
 def test_the_question_form_stays_urlencoded(
     running: RunningHub, browser_like: httpx.Client
 ) -> None:
-    fields = {**_question(), "csrf": _token(browser_like, "/hoi-dap/gui")}
+    fields = {**_question(), "csrf": form_token(browser_like, "/hoi-dap/gui")}
     refused = _post_multipart(browser_like, running, fields, [("don.pdf", PDF)], "/hoi-dap/gui")
     assert refused.status_code == 415
     assert "Biểu mẫu phải được gửi dạng application/x-www-form-urlencoded." in refused.text
@@ -614,7 +617,7 @@ def test_the_question_form_stays_urlencoded(
 def test_multipart_forms_are_checked_for_cross_site_posts(
     running: RunningHub, browser_like: httpx.Client
 ) -> None:
-    token = _token(browser_like)
+    token = form_token(browser_like)
     fields = {**_petition(), "csrf": token}
     files = [("don.pdf", PDF)]
     with httpx.Client(base_url=running.base) as stranger:  # another site's page: no cookie
@@ -642,7 +645,7 @@ def test_multipart_forms_are_checked_for_cross_site_posts(
 def test_a_multipart_body_over_the_limit_is_refused_unread(
     running: RunningHub, browser_like: httpx.Client
 ) -> None:
-    fields = {**_petition(), "csrf": _token(browser_like)}
+    fields = {**_petition(), "csrf": form_token(browser_like)}
     big = _post_multipart(browser_like, running, fields, [("don.pdf", sample_files.pdf(300_000))])
     assert big.status_code == 413  # the hub's max_body_bytes (200000) is below the form's cap
     assert "Nội dung gửi quá lớn (tối đa 200000 byte)." in big.text
@@ -674,9 +677,9 @@ BAD_UPLOADS = [
 
 def test_bad_documents_come_back_beside_the_file_field(roomy: RunningHub) -> None:
     with httpx.Client(base_url=roomy.base, timeout=60) as client:
-        fields = {**_petition(), "csrf": _token(client)}
+        token = form_token(client)
         for case, files, message in BAD_UPLOADS:
-            answer = _post_multipart(client, roomy, fields, files)
+            answer = _post_multipart(client, roomy, {**_petition(), "csrf": token}, files)
             assert answer.status_code == 422, (case, answer.text[:300])
             beside = re.search(
                 rf'<p class="field-error" id="loi-{FILES}" data-testid="loi-{FILES}">(.*?)</p>',
@@ -689,7 +692,11 @@ def test_bad_documents_come_back_beside_the_file_field(roomy: RunningHub) -> Non
             assert "Please choose the files again." in beside.group(1), case
             assert 'aria-invalid="true"' in answer.text and f'href="#{FILES}"' in answer.text
             assert f'value="{NAME}"' in answer.text and f'value="{TITLE}"' in answer.text, case
+            found = FORM_TOKEN.search(answer.text)  # a new token to send the form again with
+            assert found is not None
+            token = found.group(1)
         # each problem named at once, and nothing stored for any of them
+        fields = {**_petition(), "csrf": token}
         both = _post_multipart(client, roomy, fields, [("a.exe", EXE), ("b.pdf", PNG)])
         assert "“a.exe”: loại tệp không được nhận" in both.text
         assert "“b.pdf”: nội dung không phải là tệp PDF" in both.text
@@ -701,14 +708,14 @@ def test_documents_up_to_the_limits_are_taken_and_more_is_413(roomy: RunningHub)
         (f"phan-{n}.pdf", sample_files.pdf(2 * MIB)) for n in range(5)
     ]  # 5 files, 10 MiB exactly
     with httpx.Client(base_url=roomy.base, timeout=60) as client:
-        sent = _post_multipart(client, roomy, {**_petition(), "csrf": _token(client)}, near)
+        sent = _post_multipart(client, roomy, {**_petition(), "csrf": form_token(client)}, near)
         assert sent.status_code == 200, sent.text[:300]
         assert 'data-testid="so-tai-lieu">5 tệp<' in sent.text
         documents = _documents(roomy, _pakn_id(sent))
         assert [base64.b64decode(item["NoiDung"]) for item in documents] == [c for _, c in near]
 
         huge = [("lon.pdf", sample_files.pdf(PETITION_FORM_MAX_BYTES))]
-        refused = _post_multipart(client, roomy, {**_petition(), "csrf": _token(client)}, huge)
+        refused = _post_multipart(client, roomy, {**_petition(), "csrf": form_token(client)}, huge)
         assert refused.status_code == 413
         assert f"Nội dung gửi quá lớn (tối đa {PETITION_FORM_MAX_BYTES} byte)." in refused.text
 
@@ -730,7 +737,7 @@ def test_documents_up_to_the_limits_are_taken_and_more_is_413(roomy: RunningHub)
 def test_a_form_sent_back_asks_to_choose_the_files_again(
     running: RunningHub, browser_like: httpx.Client
 ) -> None:
-    fields = {**_petition(TieuDe=""), "csrf": _token(browser_like)}
+    fields = {**_petition(TieuDe=""), "csrf": form_token(browser_like)}
     answer = _post_multipart(browser_like, running, fields, [("don.pdf", PDF), ("anh.png", PNG)])
     assert answer.status_code == 422
     assert 'id="loi-TieuDe"' in answer.text and f'id="loi-{FILES}"' not in answer.text

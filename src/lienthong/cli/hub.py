@@ -30,12 +30,17 @@ def hub_command(
     import uvicorn
 
     from lienthong.hub.app import Hub
+    from lienthong.hub.csrf import secret_key_problem
 
     overrides = {"host": host, "port": port, "workers": workers, "database_url": database}
     for name, value in overrides.items():
         if value is not None:
             os.environ[f"LIENTHONG_{name.upper()}"] = str(value)
     settings = HubSettings.from_env()
+    problem = secret_key_problem(settings.secret_key)
+    if problem is not None:  # before any worker starts, in words rather than a traceback
+        console.print(f"[red]{problem}[/red]")
+        raise typer.Exit(2)
     hub = Hub(settings)  # runs the migrations once, before the workers start
     if demo:
         from lienthong.hub.demo import DEMO_PASSWORD, DEMO_UNIT, DEMO_USERNAME, seed_demo

@@ -28,6 +28,7 @@ from starlette.routing import Route
 from lienthong.asgi import MAX_COUNTED_BYTES, GuardMiddleware, declared_length, read_limited_body
 from lienthong.hub import dossiers, petitions, questions, reference, reports
 from lienthong.hub.auth import Principal, login, logout, principal_for
+from lienthong.hub.csrf import FormTokens
 from lienthong.hub.errors import ANSWER_CODES, HubError
 from lienthong.hub.settings import HubSettings
 from lienthong.hub.web import web_routes
@@ -105,6 +106,7 @@ class Hub:
         upgrade(self.engine)
         self.sessions = session_factory(self.engine)
         self.accounts = Accounts(self.sessions)
+        self.form_tokens = FormTokens.for_hub(self.sessions, settings.secret_key)
         self.validator = Validator(load_catalog(settings.profile))
         self.handlers: dict[str, Callable[[Session, Principal, dict[str, Any]], Answer]] = {
             "DongBoHoSoMC": self._sync_dossiers,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,9 @@ class HubSettings:
     """Citizen submissions (PAKN, questions; forms and API) allowed per client address within
     ``public_window_seconds`` before refusing (``0``: no limit)."""
     public_window_seconds: int = 3600
+    secret_key: str | None = field(default=None, repr=False)
+    """Signs the citizens' form tokens (at least 32 characters); unset or empty: the hub
+    generates a key once and keeps it in the database, shared by every worker. Never logged."""
     keep_raw_bodies: bool = True
     """Keep the raw body of accepted pushes in the message log (evidence)."""
     profile: str | None = None

@@ -22,8 +22,8 @@ base64-encoded), the names ``LayTaiLieuPAKN`` gives them back with.
 Both paths run the same checks (:func:`check_submission`): strings only, no control
 characters, a length limit per field, the unit among :func:`known_units`, then the domain's
 own checks (``check_petition`` / ``check_question``). Forms are protected against cross-site
-submission by a token in a hidden field that must equal a ``SameSite=Strict`` cookie (double
-submit; the cookie is ``__Host-`` prefixed over HTTPS) and by refusing a POST whose
+submission and re-sending by a token of the hub's (:mod:`lienthong.hub.csrf`: signed, single-use,
+in a hidden field that must equal a ``SameSite=Strict`` cookie) and by refusing a POST whose
 ``Sec-Fetch-Site``, ``Origin`` or ``Referer`` names another site. Bodies larger than the hub's
 ``max_body_bytes`` are refused before they are read, and so are petitions larger than
 ``PETITION_FORM_MAX_BYTES`` (form) or ``PETITION_API_MAX_BYTES`` (API) when those are smaller.
@@ -44,7 +44,6 @@ import binascii
 import datetime as dt
 import math
 import re
-import secrets
 import urllib.parse
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -61,7 +60,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from lienthong.asgi import declared_length, read_limited_body
-from lienthong.hub import petitions, questions
+from lienthong.hub import csrf, petitions, questions
 from lienthong.hub.errors import ANSWER_CODES, HubError
 from lienthong.hub.limits import admit_submission, client_key
 from lienthong.hub.web import HEADERS, Served, client_of, format_time, logged, mask_name
@@ -95,8 +94,6 @@ PAGE_SIZE = 10
 MAX_KEYWORD = 200
 #: Any other field a citizen may send through the API is limited to this many characters.
 DEFAULT_MAX_LENGTH = 500
-CSRF_FIELD = "csrf"
-_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 #: C0 controls other than tab, newline and carriage return, DEL, and lone surrogates: none of
 #: them belongs in a petition, and PostgreSQL cannot store NUL in JSON.
 _BAD_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
@@ -589,26 +586,6 @@ def _cross_site(request: Request) -> bool:
     return False
 
 
-def _cookie_name(request: Request) -> str:
-    return "__Host-lienthong_csrf" if request.url.scheme == "https" else "lienthong_csrf"
-
-
-def _cookie_token(request: Request) -> str | None:
-    token = request.cookies.get(_cookie_name(request))
-    return token if token is not None and _TOKEN.fullmatch(token) else None
-
-
-def _set_token(request: Request, response: Response, token: str) -> None:
-    response.set_cookie(
-        _cookie_name(request),
-        token,
-        path="/",
-        secure=request.url.scheme == "https",
-        httponly=True,
-        samesite="strict",
-    )
-
-
 def _page_number(text: str | None) -> int:
     try:
         number = int(text or "1")
@@ -783,6 +760,7 @@ Handler = Callable[[Request], Awaitable[Served]]
 def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
     """The PAKN and Q&A pages and the citizens' API of ``hub``, each logged."""
     settings = hub.settings
+    tokens = hub.form_tokens
     limit = settings.max_body_bytes
     statuses = hub.validator.catalog.code_lists.get("TrangThaiPAKN")
 
@@ -900,9 +878,10 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
         token: str | None = None,
         files_dropped: int = 0,
     ) -> HTMLResponse:
-        """The form; ``files_dropped``: how many documents the citizen chose and must choose
-        again (the page comes back without them, a browser never re-fills a file input)."""
-        token = token or _cookie_token(request) or secrets.token_urlsafe(32)
+        """The form with ``token``, a new one when None; ``files_dropped``: how many documents
+        the citizen chose and must choose again (the page comes back without them, a browser
+        never re-fills a file input)."""
+        token = token or tokens.issue()
         groups = [(vi, en, [unit for unit in units if unit.group == key]) for key, vi, en in GROUPS]
         response = render(
             "citizen_form.html",
@@ -916,17 +895,21 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
             problems=_ordered(kind, errors or {}),
             notice=notice,
             csrf=token,
-            csrf_field=CSRF_FIELD,
+            csrf_field=csrf.FIELD,
             files_dropped=files_dropped,
             files_accept=petitions.CITIZEN_FILE_ACCEPT,
         )
-        _set_token(request, response, token)
+        csrf.set_cookie(request, response, token)
         return response
+
+    def kept_token(request: Request) -> Awaitable[str]:
+        """The token of a page that answers no checked POST (:meth:`FormTokens.for_page`)."""
+        return anyio.to_thread.run_sync(tokens.for_page, csrf.cookie_token(request))
 
     def show_form(kind: FormKind) -> Handler:
         async def handle(request: Request) -> Served:
             units = await anyio.to_thread.run_sync(units_now)
-            return Served(form_page(request, kind, units))
+            return Served(form_page(request, kind, units, token=await kept_token(request)))
 
         return handle
 
@@ -975,21 +958,23 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
             size = len(body) if body is not None else declared_length(request)
             units = await anyio.to_thread.run_sync(units_now)
 
-            def refused(status: int, code: str, vi: str, en: str) -> Served:
-                """The form again, empty, with the reason (the cookie's token is kept)."""
-                page = form_page(request, kind, units, status=status, notice=(vi, en))
+            async def refused(status: int, code: str, vi: str, en: str) -> Served:
+                """The form again, empty, with the reason. No token was spent: the page keeps
+                the browser's while it is good."""
+                token = await kept_token(request)
+                page = form_page(request, kind, units, status=status, notice=(vi, en), token=token)
                 return Served(page, code=code, request_bytes=size, records=1, rejected=1)
 
             if body is None:
-                return refused(413, "14", *too_large)
+                return await refused(413, "14", *too_large)
             if _cross_site(request):
-                return refused(
+                return await refused(
                     403, "csrf", "Biểu mẫu phải được gửi từ chính trang này.",
                     "The form must be sent from this site.",
                 )  # fmt: skip
             content_type = _content_type(request)
             if content_type not in types:
-                return refused(
+                return await refused(
                     415, "11", f"Biểu mẫu phải được gửi dạng {' hoặc '.join(types)}.",
                     f"The form must be sent as {' or '.join(types)}.",
                 )  # fmt: skip
@@ -1001,13 +986,16 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
             else:
                 fields = _urlencoded(body)
             if fields is None:
-                return refused(
+                return await refused(
                     400, "10", "Không đọc được nội dung biểu mẫu.", "The form could not be read."
                 )
-            # the token is a field like any other, so it is checked alike in both encodings
-            sent, expected = fields.pop(CSRF_FIELD, ""), _cookie_token(request)
-            if expected is None or not secrets.compare_digest(sent.encode(), expected.encode()):
-                return refused(
+            # the token is a field like any other, so it is checked alike in both encodings;
+            # a token taken here is spent, whatever comes of the fields: every page from here
+            # on carries a new one
+            sent = fields.pop(csrf.FIELD, "")
+            taken = await anyio.to_thread.run_sync(tokens.check, sent, csrf.cookie_token(request))
+            if not taken:
+                return await refused(
                     403, "csrf",
                     "Phiên gửi biểu mẫu không hợp lệ hoặc đã hết hạn. Vui lòng nhập lại và gửi.",
                     "The form session is invalid or has expired. Please fill the form in again.",
@@ -1061,7 +1049,7 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
                 unit=values.get(kind.unit_name_field, ""),
                 documents=len(attachments),
             )
-            _set_token(request, response, secrets.token_urlsafe(32))  # a re-send is refused
+            csrf.set_cookie(request, response, tokens.issue())  # the next form's token
             return Served(response, "00", unit, 1, 1, 0, size)
 
         return handle
