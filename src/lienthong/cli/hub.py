@@ -36,6 +36,11 @@ def hub_command(
         if value is not None:
             os.environ[f"LIENTHONG_{name.upper()}"] = str(value)
     settings = HubSettings.from_env()
+    try:
+        proxies = settings.proxy_options()
+    except ValueError as problem:
+        console.print(f"[red]{problem}[/red]")
+        raise typer.Exit(2) from None
     hub = Hub(settings)  # runs the migrations once, before the workers start
     if demo:
         from lienthong.hub.demo import DEMO_PASSWORD, DEMO_UNIT, DEMO_USERNAME, seed_demo
@@ -66,4 +71,7 @@ def hub_command(
         workers=settings.workers,
         log_level="info",
         server_header=False,  # the server software is nobody's business
+        # X-Forwarded-For only from the proxies named in LIENTHONG_TRUSTED_PROXIES, never
+        # from uvicorn's default (the local host) or its FORWARDED_ALLOW_IPS
+        **proxies,
     )

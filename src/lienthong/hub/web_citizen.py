@@ -34,7 +34,8 @@ extension and the content's first bytes, size) and
 Every submission that gets past those request checks counts towards the limit per client
 address (:mod:`lienthong.hub.limits`), before its fields are checked: over the limit, the API
 answers code 43 (HTTP 429, ``Retry-After``) and a form comes back (HTTP 429) with the values
-kept and the minutes to wait; nothing is stored.
+kept and the minutes to wait; nothing is stored. Every request to the lists (``/pakn``,
+``/hoi-dap``) counts towards the limit on lookups (:func:`lienthong.hub.web.lookup_wait`).
 """
 
 from __future__ import annotations
@@ -64,7 +65,16 @@ from lienthong.asgi import declared_length, read_limited_body
 from lienthong.hub import petitions, questions
 from lienthong.hub.errors import ANSWER_CODES, HubError
 from lienthong.hub.limits import admit_submission, client_key
-from lienthong.hub.web import HEADERS, Served, client_of, format_time, logged, mask_name
+from lienthong.hub.web import (
+    HEADERS,
+    Served,
+    client_of,
+    format_time,
+    logged,
+    lookup_wait,
+    lookups_refused,
+    mask_name,
+)
 from lienthong.spec import Validator
 from lienthong.spec.dates import VIETNAM, parse_wire_date
 from lienthong.spec.identifiers import agency_registry, parse_agency_code
@@ -790,6 +800,9 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
         return rows, total, units_now()
 
     async def pakn_list(request: Request) -> Served:
+        wait = await lookup_wait(hub, request)
+        if wait:
+            return lookups_refused(env, hub, "pakn", wait)
         keyword, page = _keyword(request), _page_number(request.query_params.get("trang"))
         rows, total, units = await anyio.to_thread.run_sync(petition_rows, keyword, page)
         names = unit_names(units)
@@ -824,6 +837,9 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
         return rows, units_now()
 
     async def hoidap_list(request: Request) -> Served:
+        wait = await lookup_wait(hub, request)
+        if wait:
+            return lookups_refused(env, hub, "hoidap", wait)
         keyword, page = _keyword(request), _page_number(request.query_params.get("trang"))
         source_key = request.query_params.get("nguon", "")
         source_key = source_key if source_key in SOURCES else ""
