@@ -102,7 +102,7 @@ __all__ = [
 ]
 
 PAGE_SIZE = 10
-MAX_KEYWORD = 200
+MAX_KEYWORD = petitions.MAX_KEYWORD
 #: Any other field a citizen may send through the API is limited to this many characters.
 DEFAULT_MAX_LENGTH = 500
 CSRF_FIELD = "csrf"
@@ -789,14 +789,8 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
     # -- lists ----------------------------------------------------------------------------------
 
     def petition_rows(keyword: str, page: int) -> tuple[list[dict[str, Any]], int, list[Unit]]:
-        envelope = {"keyword": keyword, "soBanGhiMoiTrang": str(PAGE_SIZE)}
         with hub.sessions() as db:
-            rows = petitions.public(db, {**envelope, "trangHienTai": str(page)})
-            if not rows and page > 1:  # past the end: the total from the first page
-                first = petitions.public(db, {**envelope, "trangHienTai": "1"})
-                total = int(first[0]["TongSo"]) if first else 0
-            else:
-                total = int(rows[0]["TongSo"]) if rows else 0
+            rows, total = petitions.public_rows(db, keyword, (page - 1) * PAGE_SIZE, PAGE_SIZE)
         return rows, total, units_now()
 
     async def pakn_list(request: Request) -> Served:
@@ -831,10 +825,14 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
             )
         )
 
-    def question_rows(keyword: str, source: str | None) -> tuple[list[dict[str, str]], list[Unit]]:
+    def question_rows(
+        keyword: str, source: str | None, page: int
+    ) -> tuple[list[dict[str, str]], int, list[Unit]]:
         with hub.sessions() as db:
-            rows = questions.public_answered(db, keyword, source)
-        return rows, units_now()
+            rows, total = questions.public_answered(
+                db, keyword, source, (page - 1) * PAGE_SIZE, PAGE_SIZE
+            )
+        return rows, total, units_now()
 
     async def hoidap_list(request: Request) -> Served:
         wait = await lookup_wait(hub, request)
@@ -844,9 +842,8 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
         source_key = request.query_params.get("nguon", "")
         source_key = source_key if source_key in SOURCES else ""
         source = SOURCES[source_key][0] if source_key else None
-        rows, units = await anyio.to_thread.run_sync(question_rows, keyword, source)
+        rows, total, units = await anyio.to_thread.run_sync(question_rows, keyword, source, page)
         names = unit_names(units)
-        window = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         items = [
             QuestionView(
                 id=row["HOIDAPID"],
@@ -862,7 +859,7 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
                 answer=row.get("NOIDUNGTRALOI", ""),
                 answered_at=_time(row.get("NGAYTRALOI")),
             )
-            for row in window
+            for row in rows
         ]
         return Served(
             render(
@@ -872,7 +869,7 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
                 source=source_key,
                 sources=[(key, vi, en) for key, (_, vi, en) in SOURCES.items()],
                 items=items,
-                pager=pager("/hoi-dap", {"tukhoa": keyword, "nguon": source_key}, page, len(rows)),
+                pager=pager("/hoi-dap", {"tukhoa": keyword, "nguon": source_key}, page, total),
             )
         )
 
