@@ -24,7 +24,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, delete, false, func, insert, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -38,6 +38,8 @@ from lienthong.spec.identifiers import parse_agency_code
 from lienthong.spec.validate import EnvelopeResult
 from lienthong.store.hashing import record_hash
 from lienthong.store.tables import Petition, PetitionFile
+
+T = TypeVar("T")
 
 LOCAL = "DongBoPAKNDiaPhuong"
 PENDING, PROCESSING, ANSWERED, PUBLISHED, REFUSED = "1", "2", "3", "4", "5"
@@ -159,8 +161,8 @@ def within(unit: str, scope: str) -> bool:
 
 
 #: Joins the searched fields in a ``search_text`` column, so that a keyword never matches
-#: across two fields: a control character no citizen's text carries. A keyword holding it
-#: finds nothing.
+#: across two fields: a control character no citizen's text carries. A keyword holding it, or
+#: a NUL, finds nothing.
 SEARCH_SEPARATOR = "\x1f"
 #: The longest keyword searched for (the public page's search box takes as many).
 MAX_KEYWORD = 200
@@ -180,7 +182,7 @@ def keyword_match(
     needle = keyword.strip().casefold()
     if not needle:
         return None
-    if SEARCH_SEPARATOR in needle:
+    if SEARCH_SEPARATOR in needle or "\x00" in needle:  # PostgreSQL text cannot hold a NUL
         return false()
     return column.contains(needle, autoescape=True)
 
@@ -214,8 +216,22 @@ def in_dates(
     ]
 
 
-def count_of(db: Session, table: type[Any], *conditions: ColumnElement[bool]) -> int:
-    return int(db.scalar(select(func.count()).select_from(table).where(*conditions)) or 0)
+def paged(
+    db: Session,
+    table: type[T],
+    conditions: Sequence[ColumnElement[bool]],
+    order: Sequence[Any],
+    offset: int,
+    limit: int,
+) -> tuple[Sequence[T], int]:
+    """(the ``limit`` rows of ``table`` from ``offset`` that meet ``conditions``, in ``order``;
+    how many meet them in all), both in the database. A page past the end reads no row (and
+    an offset past any row count is never sent, so it cannot overflow)."""
+    total = int(db.scalar(select(func.count()).select_from(table).where(*conditions)) or 0)
+    if offset >= total:
+        return [], total
+    query = select(table).where(*conditions).order_by(*order).offset(offset).limit(limit)
+    return db.scalars(query).all(), total
 
 
 def _indexed(unit: str, record: dict[str, Any], created_at: dt.datetime) -> dict[str, Any]:
@@ -715,16 +731,9 @@ def pending(db: Session, scope: str, envelope: dict[str, Any]) -> list[dict[str,
         under_scope(Petition.unit_path, scope),
         *in_dates(Petition.sent_at, date_window(envelope)),
     )
-    total = count_of(db, Petition, *conditions)
-    if window.start >= total:  # past the end: no row to read (and no offset to overflow)
-        return []
-    petitions = db.scalars(
-        select(Petition)
-        .where(*conditions)
-        .order_by(Petition.id)
-        .offset(window.start)
-        .limit(window.stop - window.start)
-    ).all()
+    petitions, total = paged(
+        db, Petition, conditions, [Petition.id], window.start, window.stop - window.start
+    )
     counts = _file_counts(db, [p.id for p in petitions])
     rows = []
     for petition in petitions:
@@ -819,16 +828,8 @@ def public_rows(
     match = keyword_match(Petition.search_text, keyword)
     if match is not None:
         conditions.append(match)
-    total = count_of(db, Petition, *conditions)
-    if offset >= total:
-        return [], total
-    petitions = db.scalars(
-        select(Petition)
-        .where(*conditions)
-        .order_by(Petition.created_at.desc(), Petition.id.desc())
-        .offset(offset)
-        .limit(limit)
-    ).all()
+    order = [Petition.created_at.desc(), Petition.id.desc()]
+    petitions, total = paged(db, Petition, conditions, order, offset, limit)
     rows = []
     for petition in petitions:
         record, answer = petition.record, petition.answer or {}

@@ -30,12 +30,12 @@ from lienthong.hub.auth import Principal
 from lienthong.hub.dossiers import Outcome, outside_units, rejected
 from lienthong.hub.petitions import (
     PetitionError,
-    count_of,
     date_window,
     in_dates,
     in_window,
     keyword_match,
     page_of,
+    paged,
     search_text,
     sent_at,
     under_scope,
@@ -366,14 +366,8 @@ def pending(db: Session, scope: str, envelope: dict[str, Any]) -> list[dict[str,
         under_scope(Question.unit_path, scope),
         *in_dates(Question.sent_at, date_window(envelope)),
     )
-    if window.start >= count_of(db, Question, *conditions):  # past the end: nothing to read
-        return []
-    questions = db.scalars(
-        select(Question)
-        .where(*conditions)
-        .order_by(Question.id)
-        .offset(window.start)
-        .limit(window.stop - window.start)
+    questions, _ = paged(
+        db, Question, conditions, [Question.id], window.start, window.stop - window.start
     )
     return [_row(question) for question in questions]
 
@@ -416,16 +410,8 @@ def public_answered(
     match = keyword_match(Question.search_text, keyword)
     if match is not None:
         conditions.append(match)
-    total = count_of(db, Question, *conditions)
-    if offset >= total:
-        return [], total
-    found = db.scalars(
-        select(Question)
-        .where(*conditions)
-        .order_by(Question.updated_at.desc(), Question.id.desc())
-        .offset(offset)
-        .limit(limit)
-    )
+    order = [Question.updated_at.desc(), Question.id.desc()]
+    found, total = paged(db, Question, conditions, order, offset, limit)
     rows: list[dict[str, Any]] = []
     for question in found:
         record, answer = question.record, question.answer or {}
