@@ -69,7 +69,8 @@ def form_token(client: httpx.Client, path: str = "/pakn/gui") -> str:
 
 @contextmanager
 def serve(hub: Hub, settings: HubSettings) -> Iterator[RunningHub]:
-    """``hub`` behind uvicorn on ``settings.port``, in a thread, until the block ends."""
+    """``hub`` behind uvicorn on ``settings.port``, in a thread, until the block ends; its
+    proxies trusted as ``settings.trusted_proxies`` says, as `lienthong hub` serves it."""
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings, hub=hub),
@@ -77,6 +78,7 @@ def serve(hub: Hub, settings: HubSettings) -> Iterator[RunningHub]:
             port=settings.port,
             log_level="warning",
             server_header=False,  # as `lienthong hub` serves it
+            **settings.proxy_options(),
         )
     )
     thread = threading.Thread(target=server.run, daemon=True)
@@ -100,7 +102,8 @@ def running(engine: Engine) -> Iterator[RunningHub]:
         port=free_port(),
         login_failures_per_account=3,
         login_failures_per_client=50,
-        public_submissions_per_client=1000,  # tests/hub/test_public_limits.py tests the limit
+        public_submissions_per_client=1000,  # tests/hub/test_public_limits.py tests the limits
+        public_lookups_per_client=10_000,
         max_body_bytes=200_000,
     )
     hub = Hub(settings, engine=engine)

@@ -138,6 +138,8 @@ def test_the_error_code_table_is_answer_codes() -> None:
 def _shown_default(value: object) -> str:
     if value is None:
         return "(unset)"
+    if value == "":
+        return "(empty)"  # an empty code span does not render
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
     return f"`{value}`"

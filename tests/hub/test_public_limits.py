@@ -20,7 +20,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lienthong.hub.app import Hub
-from lienthong.hub.limits import admit_submission, client_key
+from lienthong.hub.limits import PURGE_BATCH, admit, admit_lookup, admit_submission, client_key
 from lienthong.hub.settings import HubSettings
 from lienthong.store.tables import MessageLog, Petition, PublicSubmission, Question
 from tests.hub.conftest import FORM_TOKEN, UNIT, RunningHub, form_token, free_port, serve
@@ -276,3 +276,183 @@ def test_the_wait_is_until_the_limit_th_newest_attempt_leaves(
 )
 def test_client_keys(host: str, key: str) -> None:
     assert client_key(host) == key
+
+
+# -- lookups ------------------------------------------------------------------------------------
+
+LOOKUP_WINDOW = 60
+DOSSIER = "/tra-cuu?mahoso=000.00.13.H56-260302-0001"  # well-formed, not on the hub
+
+
+@pytest.fixture
+def lookups_limited(engine: Engine) -> Iterator[RunningHub]:
+    """A hub that takes 2 lookups per client address a minute."""
+    settings = HubSettings(
+        port=free_port(), public_lookups_per_client=2, public_lookup_window_seconds=LOOKUP_WINDOW
+    )
+    with serve(Hub(settings, engine=engine), settings) as running:
+        yield running
+
+
+def _lookups(running: RunningHub) -> int:
+    with running.hub.sessions() as db:
+        query = select(func.count()).where(PublicSubmission.kind == "lookup")
+        return int(db.scalar(query) or 0)
+
+
+def test_the_third_lookup_of_a_client_is_refused(lookups_limited: RunningHub) -> None:
+    client = lookups_limited.client
+    # the home page, the empty lookup form and a malformed code read no data: not counted
+    for path in ("/", "/tra-cuu", "/tra-cuu?mahoso=x", "/pakn/gui", "/healthz"):
+        assert client.get(path).status_code in (200, 400), path
+    assert _lookups(lookups_limited) == 0
+    assert client.get(DOSSIER).status_code == 404
+    assert client.get("/pakn").status_code == 200  # one count for every kind of lookup
+
+    refused = client.get(DOSSIER)
+    assert refused.status_code == 429
+    wait = int(refused.headers["retry-after"])
+    assert 0 < wait <= LOOKUP_WINDOW
+    assert f"Bạn đã tra cứu quá nhiều lần trong {LOOKUP_WINDOW} giây qua." in refused.text
+    assert f"Vui lòng thử lại sau {wait} giây." in refused.text
+    assert f"try again in {wait} second(s)" in refused.text
+    assert refused.headers["cache-control"] == "no-store"
+    assert "Không tìm thấy hồ sơ" not in refused.text  # nothing was looked up
+    row = _last_log(lookups_limited)
+    assert (row.endpoint, row.service, row.http_status, row.error_code, row.client) == (
+        "web",
+        "web:/tra-cuu",
+        429,
+        "44",
+        "127.0.0.1",
+    )
+    for path in ("/pakn?tukhoa=den", "/hoi-dap?nguon=bo-nganh"):
+        listed = client.get(path)
+        assert listed.status_code == 429 and listed.headers["retry-after"], path
+        assert _last_log(lookups_limited).error_code == "44"
+    assert client.get("/").status_code == 200  # the home page is never limited
+    assert _lookups(lookups_limited) == 2  # refusals are not counted
+
+    with _client_from(lookups_limited, "127.0.0.2") as other:  # another address: its own count
+        assert other.get(DOSSIER).status_code == 404
+        assert other.get("/hoi-dap").status_code == 200
+    # submissions have their own limit, untouched by lookups
+    assert client.post(PAKN_API, json=_petition()).status_code == 200
+
+
+def test_a_lookup_may_come_again_once_the_window_passed(lookups_limited: RunningHub) -> None:
+    for _ in range(2):
+        assert lookups_limited.client.get("/hoi-dap").status_code == 200
+    assert lookups_limited.client.get("/hoi-dap").status_code == 429
+    with lookups_limited.hub.sessions() as db:
+        for row in db.scalars(select(PublicSubmission)):
+            row.at -= dt.timedelta(seconds=LOOKUP_WINDOW + 1)
+        db.commit()
+    assert lookups_limited.client.get("/hoi-dap").status_code == 200
+    assert _lookups(lookups_limited) == 1  # the expired ones were purged
+
+
+def test_each_kind_has_its_own_count_and_window(sessions: sessionmaker[Session]) -> None:
+    settings = HubSettings(
+        public_submissions_per_client=1,
+        public_window_seconds=3600,
+        public_lookups_per_client=1,
+        public_lookup_window_seconds=60,
+    )
+    now = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
+    later = now + dt.timedelta(minutes=5)
+    with sessions() as db:
+        assert admit_submission(db, settings, "a", now) == 0
+        assert admit_lookup(db, settings, "a", now) == 0  # not stopped by the submission
+        assert admit_lookup(db, settings, "a", now) == 60
+        assert admit_submission(db, settings, "a", now) == 3600
+        # five minutes on, the lookup left its window (and is purged); the submission did not
+        assert admit_lookup(db, settings, "a", later) == 0
+        assert admit_submission(db, settings, "a", later) == 3300
+        kinds = db.execute(
+            select(PublicSubmission.kind, PublicSubmission.at).order_by(PublicSubmission.id)
+        ).all()
+        assert [tuple(row) for row in kinds] == [("submit", now), ("lookup", later)]
+    off = HubSettings(public_lookups_per_client=0)
+    with sessions() as db:
+        assert all(admit_lookup(db, off, "a", later) == 0 for _ in range(3))
+        assert db.scalar(select(func.count()).select_from(PublicSubmission)) == 2
+
+
+def test_one_request_purges_at_most_a_batch(sessions: sessionmaker[Session]) -> None:
+    now = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
+    old = now - dt.timedelta(hours=2)
+    with sessions() as db:
+        db.add_all(
+            PublicSubmission(kind="lookup", client=f"10.0.{n // 250}.{n % 250}", at=old)
+            for n in range(PURGE_BATCH + 20)
+        )
+        db.add(PublicSubmission(kind="submit", client="10.9.9.9", at=old))
+        db.commit()
+        assert admit(db, "lookup", "a", 5, 60, now) == 0
+        left = db.execute(
+            select(PublicSubmission.kind, func.count()).group_by(PublicSubmission.kind)
+        ).all()
+        # 20 expired lookups wait for the next request; the submission is another kind's
+        assert sorted(tuple(row) for row in left) == [("lookup", 21), ("submit", 1)]
+
+
+# -- trusted proxies ----------------------------------------------------------------------------
+
+
+def _proxied_hub(engine: Engine, trusted: str) -> Any:
+    settings = HubSettings(
+        port=free_port(),
+        public_lookups_per_client=1,
+        public_lookup_window_seconds=LOOKUP_WINDOW,
+        trusted_proxies=trusted,
+    )
+    return serve(Hub(settings, engine=engine), settings)
+
+
+def test_x_forwarded_for_is_ignored_without_a_trusted_proxy(engine: Engine) -> None:
+    with _proxied_hub(engine, "") as running:
+        first = {"X-Forwarded-For": "203.0.113.5"}
+        assert running.client.get("/pakn", headers=first).status_code == 200
+        assert _last_log(running).client == "127.0.0.1"
+        # a forged address does not make a new client: the peer's count is spent
+        second = {"X-Forwarded-For": "203.0.113.6"}
+        assert running.client.get("/pakn", headers=second).status_code == 429
+        assert _last_log(running).client == "127.0.0.1"
+
+
+def test_a_trusted_proxy_names_the_client(engine: Engine) -> None:
+    with _proxied_hub(engine, "10.0.0.0/8, 127.0.0.1") as running:
+        first = {"X-Forwarded-For": "203.0.113.5"}
+        assert running.client.get("/pakn", headers=first).status_code == 200
+        assert _last_log(running).client == "203.0.113.5"
+        second = {"X-Forwarded-For": "203.0.113.6"}
+        assert running.client.get("/pakn", headers=second).status_code == 200
+        assert _last_log(running).client == "203.0.113.6"
+        assert running.client.get("/pakn", headers=first).status_code == 429
+        with _client_from(running, "127.0.0.2") as untrusted:  # not a trusted proxy
+            assert untrusted.get("/pakn", headers=first).status_code == 200
+            assert _last_log(running).client == "127.0.0.2"
+
+
+@pytest.mark.parametrize(
+    ("trusted", "options"),
+    [
+        ("", {"proxy_headers": False, "forwarded_allow_ips": []}),
+        (" , ", {"proxy_headers": False, "forwarded_allow_ips": []}),
+        (
+            "192.0.2.10, 10.0.0.0/8,2001:db8::/32",
+            {
+                "proxy_headers": True,
+                "forwarded_allow_ips": ["192.0.2.10", "10.0.0.0/8", "2001:db8::/32"],
+            },
+        ),
+    ],
+)
+def test_proxy_options(trusted: str, options: dict[str, Any]) -> None:
+    assert HubSettings(trusted_proxies=trusted).proxy_options() == options
+
+
+def test_a_bad_trusted_proxy_is_named() -> None:
+    with pytest.raises(ValueError, match=re.escape("'proxy.example' is not an IP address")):
+        HubSettings(trusted_proxies="127.0.0.1,proxy.example").proxy_options()

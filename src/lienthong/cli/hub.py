@@ -41,6 +41,11 @@ def hub_command(
     if problem is not None:  # before any worker starts, in words rather than a traceback
         console.print(f"[red]{problem}[/red]")
         raise typer.Exit(2)
+    try:
+        proxies = settings.proxy_options()
+    except ValueError as problem:
+        console.print(f"[red]{problem}[/red]")
+        raise typer.Exit(2) from None
     hub = Hub(settings)  # runs the migrations once, before the workers start
     if demo:
         from lienthong.hub.demo import DEMO_PASSWORD, DEMO_UNIT, DEMO_USERNAME, seed_demo
@@ -71,4 +76,7 @@ def hub_command(
         workers=settings.workers,
         log_level="info",
         server_header=False,  # the server software is nobody's business
+        # X-Forwarded-For only from the proxies named in LIENTHONG_TRUSTED_PROXIES, never
+        # from uvicorn's default (the local host) or its FORWARDED_ALLOW_IPS
+        **proxies,
     )

@@ -120,6 +120,13 @@ ANSWER_CODES: Mapping[str, AnswerCode] = {
             "Too many petitions or questions sent; try again later",
             True,
         ),
+        _a(
+            "44",
+            429,
+            "Tra cứu quá nhiều lần; thử lại sau",
+            "Too many lookups; try again later",
+            True,
+        ),
         _a("99", 500, "Lỗi hệ thống; thử lại sau", "Internal error; try again later", True),
     )
 }

@@ -1,17 +1,25 @@
-"""The limit on citizens' public submissions per client address, shared by every worker.
+"""The limits on anonymous requests per client address, shared by every worker.
 
-Every attempt to send a petition or a question (the forms ``POST /pakn/gui``, ``POST
-/hoi-dap/gui`` and the API ``POST /api/cong-dan/pakn``, ``POST /api/cong-dan/hoi-dap``) that
-gets past the request checks (size, content type, decoding, the form's token) is a row of
-``public_submissions``, whether its fields then pass or not. A client address with
-``public_submissions_per_client`` rows within the last ``public_window_seconds`` is refused,
-and a refusal is not recorded: the client may send again as soon as its oldest counted
-attempt leaves the window. The rows live in the database so that the limit holds across
-uvicorn workers; the rows that left the window are deleted as new attempts come in.
+Two kinds of request are counted, each with its own limit and window:
 
-The client is the address the hub sees (``request.client.host``; behind a reverse proxy,
-the address uvicorn takes from ``X-Forwarded-For`` when the proxy is trusted). An IPv6 client
-counts by its /64 network, which one subscriber usually holds whole.
+- ``submit``: every attempt to send a petition or a question (the forms ``POST /pakn/gui``,
+  ``POST /hoi-dap/gui`` and the API ``POST /api/cong-dan/pakn``, ``POST /api/cong-dan/hoi-dap``)
+  that gets past the request checks (size, content type, decoding, the form's token), whether
+  its fields then pass or not: ``public_submissions_per_client`` within
+  ``public_window_seconds``.
+- ``lookup``: every public lookup that reads the database (``GET /tra-cuu`` with a well-formed
+  dossier code, ``GET /pakn``, ``GET /hoi-dap``): ``public_lookups_per_client`` within
+  ``public_lookup_window_seconds``.
+
+Each counted request is a row of ``public_submissions`` (with its ``kind``). A client address
+with ``limit`` rows of a kind within the window is refused, and a refusal is not recorded: the
+client may try again as soon as its oldest counted request leaves the window. The rows live in
+the database so that the limits hold across uvicorn workers; the rows that left their window
+are deleted as new requests come in, at most ``PURGE_BATCH`` per request.
+
+The client is the address the hub sees (``request.client.host``; behind a reverse proxy named
+in the ``trusted_proxies`` setting, the address uvicorn takes from ``X-Forwarded-For``). An
+IPv6 client counts by its /64 network, which one subscriber usually holds whole.
 """
 
 from __future__ import annotations
@@ -27,7 +35,18 @@ from sqlalchemy.orm import Session
 from lienthong.hub.settings import HubSettings
 from lienthong.store.tables import PublicSubmission
 
-__all__ = ["PURGE_BATCH", "admit_submission", "client_key"]
+__all__ = [
+    "LOOKUP",
+    "PURGE_BATCH",
+    "SUBMIT",
+    "admit",
+    "admit_lookup",
+    "admit_submission",
+    "client_key",
+]
+
+#: The kinds of counted request (``public_submissions.kind``).
+SUBMIT, LOOKUP = "submit", "lookup"
 
 #: At most this many expired rows are deleted per attempt (the purge never holds a request).
 PURGE_BATCH = 500
@@ -52,44 +71,83 @@ def client_key(host: str) -> str:
     return str(address)
 
 
-def _lock_key(client: str) -> int:
-    digest = hashlib.sha256(f"lienthong:public:{client}".encode()).digest()
+def _lock_key(kind: str, client: str) -> int:
+    digest = hashlib.sha256(f"lienthong:public:{kind}:{client}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def admit_submission(
     db: Session, settings: HubSettings, client: str, now: dt.datetime | None = None
 ) -> int:
-    """Count one submission attempt of ``client`` (a :func:`client_key`) and return 0, or,
-    when the client has reached its limit, count nothing and return the seconds until it may
-    send again (at least 1). Commits.
+    """:func:`admit` for a citizen's submission (``public_submissions_per_client`` within
+    ``public_window_seconds``)."""
+    return admit(
+        db,
+        SUBMIT,
+        client,
+        settings.public_submissions_per_client,
+        settings.public_window_seconds,
+        now,
+    )
 
-    Attempts of one client are serialized across processes, so that concurrent requests
-    cannot pass the limit together: on PostgreSQL by a transaction-level advisory lock on the
-    client, on SQLite by the database's write lock, taken by the purge that comes first.
+
+def admit_lookup(
+    db: Session, settings: HubSettings, client: str, now: dt.datetime | None = None
+) -> int:
+    """:func:`admit` for a public lookup (``public_lookups_per_client`` within
+    ``public_lookup_window_seconds``)."""
+    return admit(
+        db,
+        LOOKUP,
+        client,
+        settings.public_lookups_per_client,
+        settings.public_lookup_window_seconds,
+        now,
+    )
+
+
+def admit(
+    db: Session,
+    kind: str,
+    client: str,
+    limit: int,
+    window_seconds: int,
+    now: dt.datetime | None = None,
+) -> int:
+    """Count one request of ``kind`` from ``client`` (a :func:`client_key`) and return 0, or,
+    when the client has ``limit`` requests of that kind within the last ``window_seconds``,
+    count nothing and return the seconds until it may try again (at least 1). A ``limit`` of
+    0 or less admits everything and counts nothing. Commits.
+
+    Requests of one client and kind are serialized across processes, so that concurrent
+    requests cannot pass the limit together: on PostgreSQL by a transaction-level advisory
+    lock, on SQLite by the database's write lock, taken by the purge that comes first.
     """
-    limit = settings.public_submissions_per_client
     if limit <= 0:
         return 0
     now = now or _now()
-    window = dt.timedelta(seconds=max(settings.public_window_seconds, 0))
+    window = dt.timedelta(seconds=max(window_seconds, 0))
     start = now - window
     if db.get_bind().dialect.name == "postgresql":
-        db.execute(select(func.pg_advisory_xact_lock(_lock_key(client))))
-    # rows that left the window, a batch at a time; rows another request is deleting are
-    # skipped rather than waited for (PostgreSQL), so two purges never block each other
+        db.execute(select(func.pg_advisory_xact_lock(_lock_key(kind, client))))
+    # rows of this kind that left its window, a batch at a time; rows another request is
+    # deleting are skipped rather than waited for (PostgreSQL), so two purges never block
     expired = (
         select(PublicSubmission.id)
-        .where(PublicSubmission.at <= start)
+        .where(PublicSubmission.kind == kind, PublicSubmission.at <= start)
         .order_by(PublicSubmission.at)
         .limit(PURGE_BATCH)
         .with_for_update(skip_locked=True)
     )
     db.execute(delete(PublicSubmission).where(PublicSubmission.id.in_(expired)))
-    # the limit-th newest attempt within the window: while it is there, the client waits
+    # the limit-th newest request within the window: while it is there, the client waits
     edge = db.scalar(
         select(PublicSubmission.at)
-        .where(PublicSubmission.client == client, PublicSubmission.at > start)
+        .where(
+            PublicSubmission.kind == kind,
+            PublicSubmission.client == client,
+            PublicSubmission.at > start,
+        )
         .order_by(PublicSubmission.at.desc())
         .offset(limit - 1)
         .limit(1)
@@ -97,6 +155,6 @@ def admit_submission(
     if edge is not None:
         db.commit()
         return max(1, math.ceil((edge + window - now).total_seconds()))
-    db.add(PublicSubmission(client=client, at=now))
+    db.add(PublicSubmission(kind=kind, client=client, at=now))
     db.commit()
     return 0

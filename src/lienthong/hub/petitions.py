@@ -24,10 +24,10 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, delete, false, func, insert, or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from lienthong.hub import attachments
 from lienthong.hub.auth import Principal
@@ -39,6 +39,8 @@ from lienthong.spec.identifiers import parse_agency_code
 from lienthong.spec.validate import EnvelopeResult
 from lienthong.store.hashing import record_hash
 from lienthong.store.tables import Petition, PetitionFile
+
+T = TypeVar("T")
 
 LOCAL = "DongBoPAKNDiaPhuong"
 PENDING, PROCESSING, ANSWERED, PUBLISHED, REFUSED = "1", "2", "3", "4", "5"
@@ -157,6 +159,89 @@ def within(unit: str, scope: str) -> bool:
     """True when ``unit`` is ``scope`` or lies under it in the agency-code hierarchy."""
     target, parent = parse_agency_code(unit), parse_agency_code(scope)
     return target is not None and parent is not None and target.is_within(parent)
+
+
+#: Joins the searched fields in a ``search_text`` column, so that a keyword never matches
+#: across two fields: a control character no citizen's text carries. A keyword holding it, or
+#: a NUL, finds nothing.
+SEARCH_SEPARATOR = "\x1f"
+#: The longest keyword searched for (the public page's search box takes as many).
+MAX_KEYWORD = 200
+
+
+def search_text(*values: object) -> str:
+    """The ``search_text`` of the fields ``values``: each non-empty one casefolded (so that
+    ``ĐƯỜNG`` finds ``đường``), joined by :data:`SEARCH_SEPARATOR`."""
+    return SEARCH_SEPARATOR.join(str(value).casefold() for value in values if value)
+
+
+def keyword_match(
+    column: InstrumentedAttribute[str | None], keyword: str
+) -> ColumnElement[bool] | None:
+    """The condition that ``column`` (a ``search_text``) holds ``keyword`` as it is, ``%``
+    and ``_`` included, whatever its case; None for an empty keyword (no condition)."""
+    needle = keyword.strip().casefold()
+    if not needle:
+        return None
+    if SEARCH_SEPARATOR in needle or "\x00" in needle:  # PostgreSQL text cannot hold a NUL
+        return false()
+    return column.contains(needle, autoescape=True)
+
+
+def unit_path(unit: str) -> str | None:
+    """The levels of the agency code ``unit`` joined by dots (``000.00.13.H56`` and
+    ``H56.13`` are both ``H56.13``), None when it does not parse: a unit lies under a scope
+    when its path is the scope's or starts with the scope's and a dot (:func:`within`)."""
+    parsed = parse_agency_code(unit)
+    return ".".join(parsed.levels) if parsed is not None else None
+
+
+def under_scope(column: InstrumentedAttribute[str | None], scope: str) -> ColumnElement[bool]:
+    """The condition that the ``unit_path`` ``column`` lies under ``scope``, as :func:`within`
+    decides it (agency codes are letters, digits and dots: nothing to escape)."""
+    path = unit_path(scope)
+    if path is None:
+        return false()
+    return or_(column == path, column.like(f"{path}.%"))
+
+
+def in_dates(
+    column: InstrumentedAttribute[dt.datetime | None],
+    window: tuple[dt.datetime | None, dt.datetime | None],
+) -> list[ColumnElement[bool]]:
+    """The conditions of :func:`in_window` on a ``sent_at`` column."""
+    start, end = window
+    return [
+        *([column >= start] if start is not None else []),
+        *([column < end] if end is not None else []),
+    ]
+
+
+def paged(
+    db: Session,
+    table: type[T],
+    conditions: Sequence[ColumnElement[bool]],
+    order: Sequence[Any],
+    offset: int,
+    limit: int,
+) -> tuple[Sequence[T], int]:
+    """(the ``limit`` rows of ``table`` from ``offset`` that meet ``conditions``, in ``order``;
+    how many meet them in all), both in the database. A page past the end reads no row (and
+    an offset past any row count is never sent, so it cannot overflow)."""
+    total = int(db.scalar(select(func.count()).select_from(table).where(*conditions)) or 0)
+    if offset >= total:
+        return [], total
+    query = select(table).where(*conditions).order_by(*order).offset(offset).limit(limit)
+    return db.scalars(query).all(), total
+
+
+def _indexed(unit: str, record: dict[str, Any], created_at: dt.datetime) -> dict[str, Any]:
+    """The columns the lists query, derived from a petition's unit and record."""
+    return {
+        "search_text": search_text(record.get("TieuDe"), record.get("NoiDungPAKN")),
+        "unit_path": unit_path(unit),
+        "sent_at": sent_at(record, "NgayGuiPAKN", created_at),
+    }
 
 
 def _present(row: dict[str, Any]) -> dict[str, Any]:
@@ -427,6 +512,8 @@ def submit_petition(
     pakn_id = f"PAKN-{row.id:06d}"
     record = {**record, "MaPAKN": pakn_id}
     row.pakn_id, row.record, row.record_hash = pakn_id, record, record_hash(record)
+    for name, value in _indexed(row.unit, record, now).items():
+        setattr(row, name, value)
     for attachment in attachments:
         db.add(
             PetitionFile(
@@ -475,9 +562,13 @@ def sync_local(db: Session, principal: Principal, result: EnvelopeResult) -> lis
             outcomes.append(_refused(record_result.index, key, unit))
             continue
         existing = db.execute(
-            select(Petition.id, Petition.source, Petition.unit, Petition.record_hash).where(
-                Petition.pakn_id == key
-            )
+            select(
+                Petition.id,
+                Petition.source,
+                Petition.unit,
+                Petition.record_hash,
+                Petition.created_at,
+            ).where(Petition.pakn_id == key)
         ).first()
         digest = record_hash(record)
         status = str(record["TrangThai"])
@@ -495,6 +586,7 @@ def sync_local(db: Session, principal: Principal, result: EnvelopeResult) -> lis
                 or None
             ),
             "updated_at": now,
+            **_indexed(unit, record, now if existing is None else existing.created_at),
         }
         if existing is None:
             new_id = db.execute(
@@ -565,7 +657,14 @@ def sync_answers(db: Session, principal: Principal, result: EnvelopeResult) -> l
         answer = record_result.record
         key = str(answer["PAKNID"])
         row = db.execute(
-            select(Petition.id, Petition.unit, Petition.status, Petition.answer, Petition.record)
+            select(
+                Petition.id,
+                Petition.unit,
+                Petition.status,
+                Petition.answer,
+                Petition.record,
+                Petition.created_at,
+            )
             .where(Petition.pakn_id == key)
             .with_for_update()
         ).first()
@@ -607,6 +706,7 @@ def sync_answers(db: Session, principal: Principal, result: EnvelopeResult) -> l
                     "record": record,
                     "record_hash": record_hash(record),
                     "updated_at": now,
+                    **_indexed(row.unit, record, row.created_at),
                 }
             ],
         )
@@ -620,18 +720,17 @@ def sync_answers(db: Session, principal: Principal, result: EnvelopeResult) -> l
 def pending(db: Session, scope: str, envelope: dict[str, Any]) -> list[dict[str, Any]]:
     """DanhSachPAKNChoXuLy: pending and processing petitions of ``scope`` and the units under it."""
     window = page_of(envelope, default_size=100)
-    dates = date_window(envelope)
-    petitions = [
-        petition
-        for petition in db.scalars(
-            select(Petition).where(Petition.status.in_(OPEN)).order_by(Petition.id)
-        )
-        if within(petition.unit, scope)
-        and in_window(sent_at(petition.record, "NgayGuiPAKN", petition.created_at), dates)
-    ]
-    counts = _file_counts(db, [p.id for p in petitions[window]])
+    conditions = (
+        Petition.status.in_(OPEN),
+        under_scope(Petition.unit_path, scope),
+        *in_dates(Petition.sent_at, date_window(envelope)),
+    )
+    petitions, total = paged(
+        db, Petition, conditions, [Petition.id], window.start, window.stop - window.start
+    )
+    counts = _file_counts(db, [p.id for p in petitions])
     rows = []
-    for petition in petitions[window]:
+    for petition in petitions:
         record = petition.record
         rows.append(
             _present(
@@ -656,7 +755,7 @@ def pending(db: Session, scope: str, envelope: dict[str, Any]) -> list[dict[str,
                     "SoTaiLieu": str(counts.get(petition.id, 0)),
                     "MaPAKNDiaPhuong": record.get("MaPAKN") if petition.source == "local" else None,
                     "CongKhai": "True" if _true(record.get("CongKhai")) else "False",
-                    "TongSo": str(len(petitions)),
+                    "TongSo": str(total),
                 }
             )
         )
@@ -700,22 +799,33 @@ def documents(db: Session, principal: Principal, pakn_id: str) -> list[dict[str,
 
 
 def public(db: Session, envelope: dict[str, Any]) -> list[dict[str, Any]]:
-    """DanhSachPAKNCongKhai: published petitions, newest first, with keyword search and paging."""
+    """DanhSachPAKNCongKhai: published petitions, newest first, with keyword search and paging;
+    HubError 15 for a keyword longer than :data:`MAX_KEYWORD`."""
     window = page_of(envelope, default_size=10)
-    keyword = str(envelope.get("keyword") or "").strip().casefold()
-    petitions = [
-        petition
-        for petition in db.scalars(
-            select(Petition)
-            .where(Petition.published.is_(True))
-            .order_by(Petition.created_at.desc(), Petition.id.desc())
+    keyword = str(envelope.get("keyword") or "").strip()
+    if len(keyword) > MAX_KEYWORD:
+        raise HubError(
+            "15",
+            f"keyword: tối đa {MAX_KEYWORD} ký tự",
+            f"keyword: at most {MAX_KEYWORD} characters",
         )
-        if not keyword
-        or keyword in str(petition.record.get("TieuDe", "")).casefold()
-        or keyword in str(petition.record.get("NoiDungPAKN", "")).casefold()
-    ]
+    return public_rows(db, keyword, window.start, window.stop - window.start)[0]
+
+
+def public_rows(
+    db: Session, keyword: str, offset: int, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """(the ``limit`` published petitions from ``offset``, newest first, as
+    DanhSachPAKNCongKhai rows; how many match in all). ``keyword`` is searched in ``TieuDe``
+    and ``NoiDungPAKN``, case-insensitively (Vietnamese letters included)."""
+    conditions: list[ColumnElement[bool]] = [Petition.published.is_(True)]
+    match = keyword_match(Petition.search_text, keyword)
+    if match is not None:
+        conditions.append(match)
+    order = [Petition.created_at.desc(), Petition.id.desc()]
+    petitions, total = paged(db, Petition, conditions, order, offset, limit)
     rows = []
-    for petition in petitions[window]:
+    for petition in petitions:
         record, answer = petition.record, petition.answer or {}
         rows.append(
             _present(
@@ -727,7 +837,7 @@ def public(db: Session, envelope: dict[str, Any]) -> list[dict[str, Any]]:
                     "NgayGuiPAKN": record.get("NgayGuiPAKN"),
                     "TrangThai": petition.status,
                     "NoiDungTraLoi": answer.get("NoiDungTraLoi") or record.get("NoiDungTraLoi"),
-                    "TongSo": str(len(petitions)),
+                    "TongSo": str(total),
                     "MaDonVi": answer.get("MaDonVi") or petition.unit,
                     "TenDonVi": record.get("TenDonViXuLy"),
                     "NgayTraLoi": answer.get("NgayTraLoi") or record.get("NgayTraLoi"),
@@ -736,4 +846,4 @@ def public(db: Session, envelope: dict[str, Any]) -> list[dict[str, Any]]:
                 }
             )
         )
-    return rows
+    return rows, total

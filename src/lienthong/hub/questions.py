@@ -22,7 +22,7 @@ from importlib import resources
 from typing import Any
 
 import yaml
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,10 +31,15 @@ from lienthong.hub.dossiers import Outcome, outside_units, rejected
 from lienthong.hub.petitions import (
     PetitionError,
     date_window,
+    in_dates,
     in_window,
+    keyword_match,
     page_of,
+    paged,
+    search_text,
     sent_at,
-    within,
+    under_scope,
+    unit_path,
 )
 from lienthong.spec import Validator, load_catalog
 from lienthong.spec.dates import format_wire_date
@@ -101,6 +106,29 @@ def _row(question: Question) -> dict[str, Any]:
 def _rows(questions: list[Question], envelope: dict[str, Any]) -> list[dict[str, Any]]:
     window = page_of(envelope, default_size=100)
     return [_row(question) for question in questions[window]]
+
+
+def answer_text(record: dict[str, Any], answer: dict[str, Any] | None) -> Any:
+    """The answer's text: the unit's answer to a portal question, or the record's own."""
+    return (answer or {}).get("NOIDUNGTRALOI") or record.get("NOIDUNGTRALOI")
+
+
+def _search_text(record: dict[str, Any], answer: dict[str, Any] | None) -> str | None:
+    """What the public search reads of a question; None while it has no answer text (nothing
+    of it is listed)."""
+    text = answer_text(record, answer)
+    return search_text(record.get("TIEUDE"), record.get("NOIDUNG"), text) if text else None
+
+
+def _indexed(
+    unit: str, record: dict[str, Any], answer: dict[str, Any] | None, created_at: dt.datetime
+) -> dict[str, Any]:
+    """The columns the lists query, derived from a question's unit, record and answer."""
+    return {
+        "search_text": _search_text(record, answer),
+        "unit_path": unit_path(unit),
+        "sent_at": sent_at(record, "NGAYGUI", created_at),
+    }
 
 
 # -- citizen questions ----------------------------------------------------------------------------
@@ -174,6 +202,8 @@ def submit_question(db: Session, fields: dict[str, Any], validator: Validator | 
     hoidap_id = PORTAL_IDS + row.id
     record = {**record, "HOIDAPID": str(hoidap_id)}
     row.hoidap_id, row.record, row.record_hash = hoidap_id, record, record_hash(record)
+    for name, value in _indexed(unit, record, None, now).items():
+        setattr(row, name, value)
     db.flush()
     return hoidap_id
 
@@ -221,13 +251,20 @@ def sync_questions(
         # a unit's ids are its own (unique per source and unit): another unit's question with
         # the same HOIDAPID, or a portal question, is neither found nor touched
         existing = db.execute(
-            select(Question.id, Question.record_hash).where(
+            select(Question.id, Question.record_hash, Question.created_at).where(
                 Question.source == UNIT, Question.unit == owner, Question.hoidap_id == hoidap_id
             )
         ).first()
         digest = record_hash(record)
         status = ANSWERED if record.get("NOIDUNGTRALOI") else PENDING
-        values = {"record": record, "record_hash": digest, "status": status, "updated_at": now}
+        created = now if existing is None else existing.created_at
+        values = {
+            "record": record,
+            "record_hash": digest,
+            "status": status,
+            "updated_at": now,
+            **_indexed(owner, record, None, created),
+        }
         if existing is None:
             db.execute(
                 insert(Question),
@@ -262,7 +299,9 @@ def sync_answers(db: Session, principal: Principal, result: EnvelopeResult) -> l
         key = str(answer["HOIDAPID"])
         row = (
             db.execute(
-                select(Question.id, Question.unit, Question.status, Question.answer)
+                select(
+                    Question.id, Question.unit, Question.status, Question.answer, Question.record
+                )
                 .where(Question.hoidap_id == int(key), Question.source == PORTAL)
                 .with_for_update()
             ).first()
@@ -301,7 +340,15 @@ def sync_answers(db: Session, principal: Principal, result: EnvelopeResult) -> l
             continue
         db.execute(
             update(Question),
-            [{"id": row.id, "status": ANSWERED, "answer": answer, "updated_at": now}],
+            [
+                {
+                    "id": row.id,
+                    "status": ANSWERED,
+                    "answer": answer,
+                    "updated_at": now,
+                    "search_text": _search_text(row.record, answer),
+                }
+            ],
         )
         outcomes.append(Outcome(record_result.index, key, "updated"))
     return outcomes
@@ -312,18 +359,17 @@ def sync_answers(db: Session, principal: Principal, result: EnvelopeResult) -> l
 
 def pending(db: Session, scope: str, envelope: dict[str, Any]) -> list[dict[str, Any]]:
     """LayDanhSachHoiDapGuiTuDVCQG: pending portal questions of ``scope`` and the units under it."""
-    dates = date_window(envelope)
-    questions = [
-        question
-        for question in db.scalars(
-            select(Question)
-            .where(Question.source == PORTAL, Question.status == PENDING)
-            .order_by(Question.id)
-        )
-        if within(question.unit, scope)
-        and in_window(sent_at(question.record, "NGAYGUI", question.created_at), dates)
-    ]
-    return _rows(questions, envelope)
+    window = page_of(envelope, default_size=100)
+    conditions = (
+        Question.source == PORTAL,
+        Question.status == PENDING,
+        under_scope(Question.unit_path, scope),
+        *in_dates(Question.sent_at, date_window(envelope)),
+    )
+    questions, _ = paged(
+        db, Question, conditions, [Question.id], window.start, window.stop - window.start
+    )
+    return [_row(question) for question in questions]
 
 
 def ministry_sets(db: Session, envelope: dict[str, Any]) -> list[dict[str, Any]]:
@@ -344,28 +390,31 @@ def ministry_sets(db: Session, envelope: dict[str, Any]) -> list[dict[str, Any]]
 
 
 def public_answered(
-    db: Session, keyword: str = "", source: str | None = None
-) -> list[dict[str, Any]]:
-    """The answered questions of every kind (or of one ``source``) for the public Q&A page.
+    db: Session, keyword: str, source: str | None, offset: int, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """(the ``limit`` answered questions from ``offset``, of every kind or of one ``source``,
+    for the public Q&A page; how many match in all).
 
     Newest answer first. ``keyword`` searches the title, the question and the answer
     (case-insensitive, Vietnamese letters included). Rows never carry the asker's contact
     details: ``HOIDAPID``, ``NGUON`` (source), ``TIEUDE``, ``NOIDUNG``, ``HOVATEN``, ``MADONVI``,
     ``TENDONVI``, ``MALINHVUC``, ``MATTHCDP``, ``NGAYGUI``, ``NOIDUNGTRALOI``, ``NGAYTRALOI``.
     """
-    needle = keyword.strip().casefold()
-    query = select(Question).where(Question.status == ANSWERED)
+    # an answered question without an answer text has no search text: it is not listed
+    conditions: list[ColumnElement[bool]] = [
+        Question.status == ANSWERED,
+        Question.search_text.is_not(None),
+    ]
     if source:
-        query = query.where(Question.source == source)
+        conditions.append(Question.source == source)
+    match = keyword_match(Question.search_text, keyword)
+    if match is not None:
+        conditions.append(match)
+    order = [Question.updated_at.desc(), Question.id.desc()]
+    found, total = paged(db, Question, conditions, order, offset, limit)
     rows: list[dict[str, Any]] = []
-    for question in db.scalars(query.order_by(Question.updated_at.desc(), Question.id.desc())):
+    for question in found:
         record, answer = question.record, question.answer or {}
-        text = answer.get("NOIDUNGTRALOI") or record.get("NOIDUNGTRALOI")
-        if not text:
-            continue
-        searched = (record.get("TIEUDE"), record.get("NOIDUNG"), text)
-        if needle and not any(needle in str(value).casefold() for value in searched if value):
-            continue
         row = {
             "HOIDAPID": str(question.hoidap_id),
             "NGUON": question.source,
@@ -377,11 +426,11 @@ def public_answered(
             "MALINHVUC": record.get("MALINHVUC") or record.get("MaLinhVuc"),
             "MATTHCDP": record.get("MATTHCDP"),
             "NGAYGUI": record.get("NGAYGUI"),
-            "NOIDUNGTRALOI": text,
+            "NOIDUNGTRALOI": answer_text(record, answer),
             "NGAYTRALOI": answer.get("NGAYTRALOI") or record.get("NGAYTRALOI"),
         }
         rows.append({name: str(value) for name, value in row.items() if value not in (None, "")})
-    return rows
+    return rows, total
 
 
 # -- bundled ministry sets ------------------------------------------------------------------------
@@ -413,6 +462,7 @@ def load_bundled_if_empty(db: Session, validator: Validator) -> int:
                 "record_hash": record_hash(record),
                 "created_at": now,
                 "updated_at": now,
+                **_indexed(record.get("MADONVI", ""), record, None, now),
             }
         )
     try:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -37,10 +39,31 @@ class HubSettings:
     secret_key: str | None = field(default=None, repr=False)
     """Signs the citizens' form tokens (at least 32 characters); unset or empty: the hub
     generates a key once and keeps it in the database, shared by every worker. Never logged."""
+    public_lookups_per_client: int = 120
+    """Anonymous lookups (``GET /tra-cuu`` with a dossier code, ``GET /pakn``, ``GET /hoi-dap``)
+    allowed per client address within ``public_lookup_window_seconds`` (``0``: no limit)."""
+    public_lookup_window_seconds: int = 60
+    trusted_proxies: str = ""
+    """Comma-separated addresses or networks (CIDR) of reverse proxies whose ``X-Forwarded-For``
+    names the client; empty: no proxy is trusted and the peer address is the client."""
     keep_raw_bodies: bool = True
     """Keep the raw body of accepted pushes in the message log (evidence)."""
     profile: str | None = None
     """Packet catalog profile (default: ``LIENTHONG_PROFILE`` or qcvn120-2019)."""
+
+    def proxy_options(self) -> dict[str, Any]:
+        """uvicorn's ``proxy_headers`` and ``forwarded_allow_ips`` for ``trusted_proxies``;
+        ValueError naming an entry that is neither an address nor a network."""
+        proxies = [item.strip() for item in self.trusted_proxies.split(",") if item.strip()]
+        for item in proxies:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"LIENTHONG_TRUSTED_PROXIES: {item!r} is not an IP address or network"
+                ) from None
+        # uvicorn trusts 127.0.0.1 when forwarded_allow_ips is unset: never leave it unset
+        return {"proxy_headers": bool(proxies), "forwarded_allow_ips": proxies}
 
     @classmethod
     def from_env(cls, **overrides: object) -> HubSettings:

@@ -6,7 +6,9 @@ overdue mark and the processing timeline. The petition (PAKN) and Q&A pages and 
 JSON API are in :mod:`lienthong.hub.web_citizen`. Templates live in ``hub/templates/`` (Jinja2,
 autoescaped). ``web_routes(hub)`` returns the routes; ``create_app`` registers them. Every
 request to them is written to the message log (endpoint ``web`` or ``public``, service
-``web:/path``), never with its body or query.
+``web:/path``), never with its body or query. Lookups that read the database count towards the
+limit per client address (:func:`lienthong.hub.limits.admit_lookup`); over it, a page says how
+long to wait (HTTP 429, ``Retry-After``, code 44 in the log).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from lienthong.hub.limits import admit_lookup, client_key
 from lienthong.spec.dates import VIETNAM, parse_wire_date
 from lienthong.spec.identifiers import WARNING_CODES, check_dossier_code
 from lienthong.store.tables import Dossier, DossierEvent
@@ -41,6 +44,8 @@ __all__ = [
     "format_time",
     "is_overdue",
     "logged",
+    "lookup_wait",
+    "lookups_refused",
     "mask_name",
     "web_routes",
 ]
@@ -248,6 +253,27 @@ def client_of(request: Request) -> str:
     return request.client.host if request.client else "?"
 
 
+def lookup_wait(hub: Hub, request: Request) -> Awaitable[int]:
+    """0 when the client may look something up (the lookup is counted), else the seconds to
+    wait."""
+    key = client_key(client_of(request))
+
+    def count() -> int:
+        with hub.sessions() as db:
+            return admit_lookup(db, hub.settings, key)
+
+    return anyio.to_thread.run_sync(count)
+
+
+def lookups_refused(env: Environment, hub: Hub, active: str, wait: int) -> Served:
+    """The page of a client over the lookup limit: HTTP 429, ``Retry-After``, code 44."""
+    html = env.get_template("limited.html").render(
+        active=active, wait=wait, window=hub.settings.public_lookup_window_seconds
+    )
+    headers = {**HEADERS, "Retry-After": str(wait)}
+    return Served(HTMLResponse(html, status_code=429, headers=headers), code="44")
+
+
 def logged(
     hub: Hub, kind: str, path: str, handler: Callable[[Request], Awaitable[Served]]
 ) -> Callable[[Request], Awaitable[Response]]:
@@ -318,6 +344,9 @@ def web_routes(hub: Hub) -> list[Route]:
                 ),
                 code="15",
             )
+        wait = await lookup_wait(hub, request)
+        if wait:
+            return lookups_refused(env, hub, "lookup", wait)
         view = await anyio.to_thread.run_sync(dossier_view, hub, code)
         if view is None:
             return Served(

@@ -34,7 +34,8 @@ extension, confirmed by the content's structure: :mod:`lienthong.hub.attachments
 Every submission that gets past those request checks counts towards the limit per client
 address (:mod:`lienthong.hub.limits`), before its fields are checked: over the limit, the API
 answers code 43 (HTTP 429, ``Retry-After``) and a form comes back (HTTP 429) with the values
-kept and the minutes to wait; nothing is stored.
+kept and the minutes to wait; nothing is stored. Every request to the lists (``/pakn``,
+``/hoi-dap``) counts towards the limit on lookups (:func:`lienthong.hub.web.lookup_wait`).
 """
 
 from __future__ import annotations
@@ -63,7 +64,16 @@ from lienthong.asgi import declared_length, read_limited_body
 from lienthong.hub import csrf, petitions, questions
 from lienthong.hub.errors import ANSWER_CODES, HubError
 from lienthong.hub.limits import admit_submission, client_key
-from lienthong.hub.web import HEADERS, Served, client_of, format_time, logged, mask_name
+from lienthong.hub.web import (
+    HEADERS,
+    Served,
+    client_of,
+    format_time,
+    logged,
+    lookup_wait,
+    lookups_refused,
+    mask_name,
+)
 from lienthong.spec import Validator
 from lienthong.spec.dates import VIETNAM, parse_wire_date
 from lienthong.spec.identifiers import agency_registry, parse_agency_code
@@ -91,7 +101,7 @@ __all__ = [
 ]
 
 PAGE_SIZE = 10
-MAX_KEYWORD = 200
+MAX_KEYWORD = petitions.MAX_KEYWORD
 #: Any other field a citizen may send through the API is limited to this many characters.
 DEFAULT_MAX_LENGTH = 500
 #: C0 controls other than tab, newline and carriage return, DEL, and lone surrogates: none of
@@ -783,17 +793,14 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
     # -- lists ----------------------------------------------------------------------------------
 
     def petition_rows(keyword: str, page: int) -> tuple[list[dict[str, Any]], int, list[Unit]]:
-        envelope = {"keyword": keyword, "soBanGhiMoiTrang": str(PAGE_SIZE)}
         with hub.sessions() as db:
-            rows = petitions.public(db, {**envelope, "trangHienTai": str(page)})
-            if not rows and page > 1:  # past the end: the total from the first page
-                first = petitions.public(db, {**envelope, "trangHienTai": "1"})
-                total = int(first[0]["TongSo"]) if first else 0
-            else:
-                total = int(rows[0]["TongSo"]) if rows else 0
+            rows, total = petitions.public_rows(db, keyword, (page - 1) * PAGE_SIZE, PAGE_SIZE)
         return rows, total, units_now()
 
     async def pakn_list(request: Request) -> Served:
+        wait = await lookup_wait(hub, request)
+        if wait:
+            return lookups_refused(env, hub, "pakn", wait)
         keyword, page = _keyword(request), _page_number(request.query_params.get("trang"))
         rows, total, units = await anyio.to_thread.run_sync(petition_rows, keyword, page)
         names = unit_names(units)
@@ -822,19 +829,25 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
             )
         )
 
-    def question_rows(keyword: str, source: str | None) -> tuple[list[dict[str, str]], list[Unit]]:
+    def question_rows(
+        keyword: str, source: str | None, page: int
+    ) -> tuple[list[dict[str, str]], int, list[Unit]]:
         with hub.sessions() as db:
-            rows = questions.public_answered(db, keyword, source)
-        return rows, units_now()
+            rows, total = questions.public_answered(
+                db, keyword, source, (page - 1) * PAGE_SIZE, PAGE_SIZE
+            )
+        return rows, total, units_now()
 
     async def hoidap_list(request: Request) -> Served:
+        wait = await lookup_wait(hub, request)
+        if wait:
+            return lookups_refused(env, hub, "hoidap", wait)
         keyword, page = _keyword(request), _page_number(request.query_params.get("trang"))
         source_key = request.query_params.get("nguon", "")
         source_key = source_key if source_key in SOURCES else ""
         source = SOURCES[source_key][0] if source_key else None
-        rows, units = await anyio.to_thread.run_sync(question_rows, keyword, source)
+        rows, total, units = await anyio.to_thread.run_sync(question_rows, keyword, source, page)
         names = unit_names(units)
-        window = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         items = [
             QuestionView(
                 id=row["HOIDAPID"],
@@ -850,7 +863,7 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
                 answer=row.get("NOIDUNGTRALOI", ""),
                 answered_at=_time(row.get("NGAYTRALOI")),
             )
-            for row in window
+            for row in rows
         ]
         return Served(
             render(
@@ -860,7 +873,7 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
                 source=source_key,
                 sources=[(key, vi, en) for key, (_, vi, en) in SOURCES.items()],
                 items=items,
-                pager=pager("/hoi-dap", {"tukhoa": keyword, "nguon": source_key}, page, len(rows)),
+                pager=pager("/hoi-dap", {"tukhoa": keyword, "nguon": source_key}, page, total),
             )
         )
 

@@ -284,7 +284,11 @@ class Petition(Base):
     """
 
     __tablename__ = "petitions"
-    __table_args__ = (Index(None, "unit", "status"), Index(None, "published", "created_at"))
+    __table_args__ = (
+        Index(None, "unit", "status"),
+        Index(None, "published", "created_at"),
+        Index(None, "status", "unit_path"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     #: ``PAKN-000123`` for a citizen submission, ``<unit>-<MaPAKN>`` for a local one.
@@ -299,6 +303,14 @@ class Petition(Base):
     published: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+    #: What the keyword search reads: ``TieuDe`` and ``NoiDungPAKN``, casefolded
+    #: (:func:`lienthong.hub.petitions.search_text`), written with every change of ``record``.
+    search_text: Mapped[str | None] = mapped_column(Text)
+    #: The levels of ``unit`` joined by dots (``H56.13``; None when ``unit`` does not parse),
+    #: so that the units under a scope are one prefix (:func:`lienthong.hub.petitions.unit_path`).
+    unit_path: Mapped[str | None] = mapped_column(String(40))
+    #: When it was sent: ``NgayGuiPAKN``, else ``created_at`` (the date window of the lists).
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class PetitionFile(Base):
@@ -328,6 +340,8 @@ class Question(Base):
     __table_args__ = (
         Index(None, "source", "unit", "status"),
         UniqueConstraint("source", "unit", "hoidap_id"),
+        Index(None, "status", "updated_at"),
+        Index(None, "source", "status", "unit_path"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -340,6 +354,13 @@ class Question(Base):
     answer: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+    #: What the public keyword search reads: ``TIEUDE``, ``NOIDUNG`` and the answer's text,
+    #: casefolded; None while there is no answer text (nothing of it is public).
+    search_text: Mapped[str | None] = mapped_column(Text)
+    #: As :attr:`Petition.unit_path`.
+    unit_path: Mapped[str | None] = mapped_column(String(40))
+    #: When it was sent: ``NGAYGUI``, else ``created_at``.
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 # --------------------------------------------------------------------------------------------
@@ -486,7 +507,8 @@ class PublicSubmission(Base):
     (``lookup``). Rows older than the window are purged as new ones come."""
 
     __tablename__ = "public_submissions"
-    __table_args__ = (Index(None, "kind", "client", "at"),)
+    #: (kind, client, at) counts a client's requests; (kind, at) finds a kind's expired rows
+    __table_args__ = (Index(None, "kind", "client", "at"), Index(None, "kind", "at"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), default="submit", server_default="submit")
