@@ -10,6 +10,7 @@ concurrently against the database, as several uvicorn workers would.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any
