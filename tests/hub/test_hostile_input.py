@@ -250,6 +250,18 @@ def test_a_token_written_with_escapes_is_redacted_in_every_spelling() -> None:
     assert redacted(body, token) == b'{"session":"***",  "data":[]}'
 
 
+@pytest.mark.parametrize("first", ["1", "a", "-"])
+def test_a_token_is_redacted_when_its_plain_spelling_ends_an_escape(first: str) -> None:
+    """``"\\u0031"`` followed by the rest of a token that starts with ``1`` holds the token
+    itself: replacing it cut the escape, the body could no longer be read and was kept empty."""
+    token = first + "Zx9_-Qw" * 6
+    escaped = "\\u00" + f"{ord(token[0]):02x}" + token[1:]
+    body = ('{"session":"' + escaped + '","data":[{"GhiChu":"' + token + '"}]}').encode()
+    kept = redacted(body, token)
+    assert kept and token.encode() not in kept and escaped.encode() not in kept
+    assert orjson.loads(kept) == {"session": "***", "data": [{"GhiChu": "***"}]}
+
+
 def test_the_message_log_keeps_no_escaped_token(running: RunningHub, engine: Engine) -> None:
     from tests.hub.test_protocol import _dossier
 

@@ -533,10 +533,14 @@ def redacted(body: bytes, token: str) -> bytes:
     """
     kept = body.replace(token.encode("utf-8", "surrogatepass"), b"***")
     value, problem, _ = loads(kept)
-    if problem is not None:  # unreadable after the replacement: keep nothing of it
-        return b""
-    if not _mentions(value, token):
+    if problem is None and not _mentions(value, token):
         return kept
+    if problem is not None:
+        # the replacement cut into an escape: "\u0031" + the rest of a token starting with
+        # "1" holds the token itself; redact the body as read instead
+        value, problem, _ = loads(body)
+        if problem is not None:  # never kept: only accepted (readable) bodies are
+            return b""
     return json.dumps(_without(value, token), ensure_ascii=True).encode("ascii")
 
 
