@@ -16,7 +16,7 @@ from lienthong.hub.errors import HubError
 from lienthong.hub.settings import HubSettings
 from lienthong.spec.identifiers import parse_agency_code
 from lienthong.store.accounts import Accounts
-from lienthong.store.db import begin_sqlite_write
+from lienthong.store.db import begin_sqlite_write, purge_expired
 from lienthong.store.tables import Account, HubSession, LoginFailure
 
 
@@ -55,10 +55,6 @@ def _within_any(unit: str, units: tuple[str, ...]) -> bool:
         if parsed is not None and target.is_within(parsed):
             return True
     return False
-
-
-#: At most this many expired login-failure rows are deleted per login (the purge never holds one).
-PURGE_BATCH = 500
 
 
 def _lock_key(kind: str, value: str) -> int:
@@ -104,25 +100,18 @@ def _admit_attempt(
         db.execute(select(func.pg_advisory_xact_lock(_lock_key("account", username))))
         db.execute(select(func.pg_advisory_xact_lock(_lock_key("client", client))))
     window_start = now - dt.timedelta(seconds=settings.login_window_seconds)
-    expired = (
-        select(LoginFailure.id)
-        .where(LoginFailure.at < window_start)
-        .order_by(LoginFailure.at)
-        .limit(PURGE_BATCH)
-        .with_for_update(skip_locked=True)
-    )
-    db.execute(delete(LoginFailure).where(LoginFailure.id.in_(expired)))
+    purge_expired(db, LoginFailure.id, LoginFailure.at, window_start)
     per_account: int | None = 0
     if not exempt:
         per_account = db.scalar(
             select(func.count())
             .select_from(LoginFailure)
-            .where(LoginFailure.username == username, LoginFailure.at >= window_start)
+            .where(LoginFailure.username == username, LoginFailure.at > window_start)
         )
     per_client = db.scalar(
         select(func.count())
         .select_from(LoginFailure)
-        .where(LoginFailure.client == client, LoginFailure.at >= window_start)
+        .where(LoginFailure.client == client, LoginFailure.at > window_start)
     )
     if (per_account or 0) >= settings.login_failures_per_account or (
         per_client or 0

@@ -31,13 +31,13 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
 
-from lienthong.store.db import begin_sqlite_write
+from lienthong.store.db import PURGE_BATCH, begin_sqlite_write, purge_expired
 from lienthong.store.tables import FormNonce, HubSecret
 
 __all__ = [
@@ -65,8 +65,6 @@ CLOCK_SKEW_SECONDS = 60
 MIN_SECRET_KEY_LENGTH = 32
 #: The row of ``hub_secrets`` that holds the generated key.
 SECRET_NAME = "form_tokens"
-#: At most this many expired nonces are deleted per accepted token.
-PURGE_BATCH = 500
 
 _VERSION = "1"
 #: Keeps these MACs apart from anything else the same key may ever sign.
@@ -175,15 +173,7 @@ class FormTokens:
             return False
         with self._sessions() as db:
             begin_sqlite_write(db.connection())
-            # nonces another request is deleting are skipped (PostgreSQL), never waited for
-            expired = (
-                select(FormNonce.nonce)
-                .where(FormNonce.expires_at <= now)
-                .order_by(FormNonce.expires_at)
-                .limit(PURGE_BATCH)
-                .with_for_update(skip_locked=True)
-            )
-            db.execute(delete(FormNonce).where(FormNonce.nonce.in_(expired)))
+            purge_expired(db, FormNonce.nonce, FormNonce.expires_at, now)
             # RETURNING, not rowcount (psycopg may not report it): no row, the nonce was there
             inserted = db.scalar(
                 _insert_ignoring_duplicates(db, FormNonce)

@@ -29,10 +29,11 @@ import hashlib
 import ipaddress
 import math
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lienthong.hub.settings import HubSettings
+from lienthong.store.db import PURGE_BATCH, purge_expired
 from lienthong.store.tables import PublicSubmission
 
 __all__ = [
@@ -47,9 +48,6 @@ __all__ = [
 
 #: The kinds of counted request (``public_submissions.kind``).
 SUBMIT, LOOKUP = "submit", "lookup"
-
-#: At most this many expired rows are deleted per attempt (the purge never holds a request).
-PURGE_BATCH = 500
 
 
 def _now() -> dt.datetime:
@@ -130,16 +128,10 @@ def admit(
     start = now - window
     if db.get_bind().dialect.name == "postgresql":
         db.execute(select(func.pg_advisory_xact_lock(_lock_key(kind, client))))
-    # rows of this kind that left its window, a batch at a time; rows another request is
-    # deleting are skipped rather than waited for (PostgreSQL), so two purges never block
-    expired = (
-        select(PublicSubmission.id)
-        .where(PublicSubmission.kind == kind, PublicSubmission.at <= start)
-        .order_by(PublicSubmission.at)
-        .limit(PURGE_BATCH)
-        .with_for_update(skip_locked=True)
+    # rows of this kind that left its window, a batch at a time
+    purge_expired(
+        db, PublicSubmission.id, PublicSubmission.at, start, PublicSubmission.kind == kind
     )
-    db.execute(delete(PublicSubmission).where(PublicSubmission.id.in_(expired)))
     # the limit-th newest request within the window: while it is there, the client waits
     edge = db.scalar(
         select(PublicSubmission.at)

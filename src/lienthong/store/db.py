@@ -22,6 +22,7 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.request import pathname2url
@@ -31,9 +32,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import ColumnElement, Connection, Engine, create_engine, delete, event, select
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 __all__ = [
@@ -371,3 +372,30 @@ def _release_on_reset(dbapi_connection: Any, record: Any, reset_state: Any) -> N
 
 def _release_on_invalidate(dbapi_connection: Any, record: Any, exception: Any) -> None:
     _release_pooled(record)
+
+
+#: At most this many expired rows are deleted by one :func:`purge_expired` (a purge never holds
+#: the request that runs it for long).
+PURGE_BATCH = 500
+
+
+def purge_expired(
+    session: Session,
+    key: InstrumentedAttribute[Any],
+    at: InstrumentedAttribute[Any],
+    before: datetime,
+    *conditions: ColumnElement[bool],
+    batch: int = PURGE_BATCH,
+) -> None:
+    """Delete up to ``batch`` rows whose ``at`` is ``before`` or earlier (and that meet
+    ``conditions``), oldest first, identified by their primary ``key``. Rows another
+    transaction is deleting are skipped rather than waited for (PostgreSQL), so two purges
+    never block each other; SQLite has one writer anyway."""
+    expired = (
+        select(key)
+        .where(at <= before, *conditions)
+        .order_by(at)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    )
+    session.execute(delete(key.class_).where(key.in_(expired)))
