@@ -42,6 +42,7 @@ class Server:
                 env={**os.environ, **self.env},
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: kill() reaches its workers
             )
         deadline = time.monotonic() + 60
         while True:
@@ -55,10 +56,15 @@ class Server:
             time.sleep(0.05)
 
     def kill(self) -> None:
-        """SIGKILL: no shutdown handler runs."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
+        """SIGKILL to the server and every process it started (uvicorn's workers, which would
+        otherwise live on, holding their database connections): no shutdown handler runs."""
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(10)
 
     def tail(self) -> str:
         return " | ".join(self.log.read_text("utf-8", "replace").splitlines()[-20:])

@@ -21,7 +21,7 @@ from lienthong.hub.attachments import ZIP_MAX_MEMBERS, ZIP_MAX_RATIO, ZIP_MAX_UN
 from lienthong.hub.petitions import CITIZEN_FILE_ACCEPT, CITIZEN_FILE_TYPES, citizen_attachment
 from lienthong.store.tables import Petition, PetitionFile
 from tests.hub import sample_files
-from tests.hub.conftest import RunningHub
+from tests.hub.conftest import RunningHub, form_token
 from tests.hub.sample_files import (
     MIB,
     ODT_TYPE,
@@ -39,7 +39,6 @@ from tests.hub.test_web_citizen_http import (
     _documents,
     _petition,
     _post_multipart,
-    _token,
 )
 
 #: One sample per accepted extension, built by the format's rules.
@@ -413,7 +412,7 @@ def test_the_api_refuses_documents_that_are_not_what_they_claim(roomy: RunningHu
 
 def test_the_form_refuses_documents_that_are_not_what_they_claim(roomy: RunningHub) -> None:
     with httpx.Client(base_url=roomy.base, timeout=60) as client:
-        fields = {**_petition(), "csrf": _token(client)}
+        fields = {**_petition(), "csrf": form_token(client)}
         answer = _post_multipart(client, roomy, fields, [(n, c) for n, c, _ in HOSTILE])
     assert answer.status_code == 422, answer.text[:300]
     beside = re.search(
@@ -440,7 +439,7 @@ def test_real_documents_of_every_type_reach_the_unit(roomy: RunningHub) -> None:
     assert [(item["TenTep"], base64.b64decode(item["NoiDung"])) for item in sent] == named
     assert [item["LoaiTep"] for item in sent][:3] == [by_type["pdf"], by_type["jpg"], "image/jpeg"]
     with httpx.Client(base_url=roomy.base, timeout=60) as client:
-        fields = {**_petition(), "csrf": _token(client)}
+        fields = {**_petition(), "csrf": form_token(client)}
         answer = _post_multipart(client, roomy, fields, named[5:])
     assert answer.status_code == 200, answer.text[:300]
     assert 'data-testid="so-tai-lieu">5 tệp<' in answer.text
