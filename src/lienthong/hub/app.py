@@ -30,8 +30,8 @@ from lienthong.asgi import MAX_COUNTED_BYTES, GuardMiddleware, declared_length, 
 from lienthong.hub import dossiers, petitions, questions, reference, reports
 from lienthong.hub.auth import Principal, login, logout, principal_for
 from lienthong.hub.errors import ANSWER_CODES, HubError
-from lienthong.hub.settings import HubSettings
 from lienthong.hub.openapi import OPENAPI_PATH, openapi_document, serialized
+from lienthong.hub.settings import HubSettings
 from lienthong.hub.web import Served, logged, web_routes
 from lienthong.spec import Catalog, Validator, load_catalog
 from lienthong.spec.inputs import loads, storable, unstorable_text

@@ -233,7 +233,9 @@ def _citizen_schemas() -> dict[str, Any]:
             schema = _text(f"{spec.vi} / {spec.en}" if spec is not None else "")
             schema["maxLength"] = spec.max_length if spec is not None else DEFAULT_MAX_LENGTH
             if field == kind.unit_name_field:
-                schema["description"] = "set by the hub from the unit list; a value sent is replaced"
+                schema["description"] = (
+                    "set by the hub from the unit list; a value sent is replaced"
+                )
             properties[field] = schema
         if kind.files_field:
             properties[kind.files_field] = {
