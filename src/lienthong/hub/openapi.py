@@ -267,7 +267,7 @@ def _citizen_schemas() -> dict[str, Any]:
         answer: dict[str, Any] = {"Id": _text("the id to follow it with"), "TrangThai": _text()}
         if kind.files_field:
             answer["SoTaiLieu"] = {"type": "string", "pattern": "^[0-9]+$"}
-        schemas[f"{name}.answer"] = _success(answer, answer)
+        schemas[f"{name}.answer"] = _success(answer, list(answer))
     schemas["CitizenError"] = {
         "allOf": [_ref("Error")],
         "properties": {
