@@ -30,13 +30,17 @@ test: $(STAMP) browser
 	$(BIN)/mypy
 	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
-## A longer run of the hub's fuzzing suite (make test sends 600 requests per database):
-## FUZZ_REQUESTS per database, FUZZ_SEED to replay a run.
+## A longer run of the hub's fuzzing suites (make test sends 600 requests per database, and
+## schemathesis 150 generated requests per envelope operation): FUZZ_REQUESTS and
+## OPENAPI_EXAMPLES per database, FUZZ_SEED to replay a run.
 FUZZ_REQUESTS ?= 20000
+OPENAPI_EXAMPLES ?= 2000
 FUZZ_SEED ?= 120
 fuzz: $(STAMP)
 	LIENTHONG_FUZZ_REQUESTS=$(FUZZ_REQUESTS) LIENTHONG_FUZZ_SEED=$(FUZZ_SEED) \
 		$(BIN)/pytest -q -n 2 tests/hub/test_fuzz.py
+	LIENTHONG_OPENAPI_EXAMPLES=$(OPENAPI_EXAMPLES) LIENTHONG_OPENAPI_SEED=$(FUZZ_SEED) \
+		$(BIN)/pytest -q -n 2 tests/hub/test_openapi.py -k schemathesis
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

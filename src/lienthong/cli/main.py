@@ -35,7 +35,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-spec_app = typer.Typer(help="The packet catalog: list, show, export.", no_args_is_help=True)
+spec_app = typer.Typer(
+    help="The packet catalog: list, show, export, the hub's OpenAPI document.",
+    no_args_is_help=True,
+)
 app.add_typer(spec_app, name="spec")
 
 
@@ -240,6 +243,33 @@ def spec_export(
             json.dumps(schema, ensure_ascii=False, indent=2) + "\n", "utf-8"
         )
     err_console.print(f"wrote {len(schemas)} schemas to {output}")
+
+
+@spec_app.command("openapi")
+def spec_openapi(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write; default stdout.")
+    ] = None,
+    profile: ProfileOption = None,
+) -> None:
+    """Write the hub's OpenAPI 3.1 document, as GET /openapi.json serves it: the paths and the
+    catalog profile come from the LIENTHONG_* settings the hub would start with."""
+    from lienthong.hub.openapi import hub_document, serialized
+    from lienthong.hub.settings import HubSettings
+
+    settings = HubSettings.from_env(profile=profile)
+    try:
+        document = serialized(hub_document(settings))
+    except CatalogError as exc:
+        raise fail(
+            f"danh mục gói tin không hợp lệ: {exc}", f"invalid packet catalog: {exc}"
+        ) from None
+    if output is None:
+        sys.stdout.buffer.write(document)
+        sys.stdout.flush()
+        return
+    output.write_bytes(document)
+    err_console.print(f"wrote {output}")
 
 
 @spec_app.command("codes")

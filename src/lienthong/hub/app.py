@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import anyio
@@ -30,9 +31,10 @@ from lienthong.hub import dossiers, petitions, questions, reference, reports
 from lienthong.hub.auth import Principal, login, logout, principal_for
 from lienthong.hub.csrf import FormTokens
 from lienthong.hub.errors import ANSWER_CODES, HubError
+from lienthong.hub.openapi import OPENAPI_PATH, openapi_document, serialized
 from lienthong.hub.settings import HubSettings
-from lienthong.hub.web import web_routes
-from lienthong.spec import Validator, load_catalog
+from lienthong.hub.web import Served, logged, web_routes
+from lienthong.spec import Catalog, Validator, load_catalog
 from lienthong.spec.inputs import loads, storable, unstorable_text
 from lienthong.store.accounts import Accounts
 from lienthong.store.db import begin_sqlite_write, make_engine, session_factory, upgrade
@@ -109,28 +111,9 @@ class Hub:
         self.form_tokens = FormTokens.for_hub(self.sessions, settings.secret_key)
         self.validator = Validator(load_catalog(settings.profile))
         self.handlers: dict[str, Callable[[Session, Principal, dict[str, Any]], Answer]] = {
-            "DongBoHoSoMC": self._sync_dossiers,
-            "CapNhatTienDoHoSoMC": self._sync_progress,
-            "TraCuuHoSo": self._lookup,
-            "LayThuTuc": self._share,
-            "LayDanhSachTTHC": self._share,
-            "LayQDCB": self._share,
-            "DongBoDanhGia": self._sync_reports,
-            "DongBoThongKeHoSo": self._sync_reports,
-            "DoiSoatThongKeHoSo": self._reconcile,
-            "DongBoPAKNDiaPhuong": self._sync_petitions,
-            "DanhSachPAKNChoXuLy": self._petitions,
-            "DongBoKetQuaXuLyPAKN": self._sync_petition_answers,
-            "LayTaiLieuPAKN": self._petitions,
-            "DanhSachPAKNCongKhai": self._petitions,
-            "DongBoHoiDap": self._sync_questions,
-            "LayDanhSachHoiDapGuiTuDVCQG": self._questions,
-            "DongBoKetQuaHoiDapGuiTuDVCQG": self._sync_question_answers,
-            "LayDanhSachHoiDapBoCoQuan": self._questions,
+            name: partial(handler, self)
+            for name, handler in service_handlers(self.validator.catalog).items()
         }
-        for name in self.validator.catalog.packets:
-            if name.startswith("LayDanhMuc"):
-                self.handlers[name] = self._share
         with self.sessions() as db:
             reference.load_bundled_if_empty(db, self.validator)
             questions.load_bundled_if_empty(db, self.validator)
@@ -494,6 +477,41 @@ class Hub:
         )
 
 
+ServiceHandler = Callable[[Hub, Session, Principal, dict[str, Any]], Answer]
+
+#: The services this version answers, each with its handler; a catalog's other services get 13.
+_HANDLERS: dict[str, ServiceHandler] = {
+    "DongBoHoSoMC": Hub._sync_dossiers,
+    "CapNhatTienDoHoSoMC": Hub._sync_progress,
+    "TraCuuHoSo": Hub._lookup,
+    "LayThuTuc": Hub._share,
+    "LayDanhSachTTHC": Hub._share,
+    "LayQDCB": Hub._share,
+    "DongBoDanhGia": Hub._sync_reports,
+    "DongBoThongKeHoSo": Hub._sync_reports,
+    "DoiSoatThongKeHoSo": Hub._reconcile,
+    "DongBoPAKNDiaPhuong": Hub._sync_petitions,
+    "DanhSachPAKNChoXuLy": Hub._petitions,
+    "DongBoKetQuaXuLyPAKN": Hub._sync_petition_answers,
+    "LayTaiLieuPAKN": Hub._petitions,
+    "DanhSachPAKNCongKhai": Hub._petitions,
+    "DongBoHoiDap": Hub._sync_questions,
+    "LayDanhSachHoiDapGuiTuDVCQG": Hub._questions,
+    "DongBoKetQuaHoiDapGuiTuDVCQG": Hub._sync_question_answers,
+    "LayDanhSachHoiDapBoCoQuan": Hub._questions,
+}
+
+
+def service_handlers(catalog: Catalog) -> dict[str, ServiceHandler]:
+    """The handler of every service of ``catalog`` this version serves: the fixed ones, and
+    every category list (``LayDanhMuc*``) the catalog has, from the reference tables."""
+    handlers = dict(_HANDLERS)
+    for name in catalog.packets:
+        if name.startswith("LayDanhMuc"):
+            handlers[name] = Hub._share
+    return handlers
+
+
 #: Records whose issues an answer lists in full; later records list each issue by path and code.
 DETAILED_RECORDS = 10
 #: Issues listed per record at most; ``issues_omitted`` counts the rest.
@@ -639,6 +657,12 @@ def create_app(settings: HubSettings | None = None, hub: Hub | None = None) -> S
         Route("/healthz", health, methods=["GET"]),
     ]
     routes += web_routes(state)
+    document = serialized(openapi_document(state.validator.catalog, settings, state.handlers))
+
+    async def openapi(request: Request) -> Served:
+        return Served(Response(document, media_type="application/json"))
+
+    routes.append(Route(OPENAPI_PATH, logged(state, "web", OPENAPI_PATH, openapi), methods=["GET"]))
     app = Starlette(routes=routes, middleware=[Middleware(GuardMiddleware)])
     app.state.hub = state
     return app
