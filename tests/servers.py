@@ -3,6 +3,7 @@ reaching the test's own database (its PostgreSQL schema included)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -60,10 +61,8 @@ class Server:
         otherwise live on, holding their database connections): no shutdown handler runs."""
         if self.process is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):  # gone already
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.process.wait(10)
 
     def tail(self) -> str:
