@@ -30,9 +30,9 @@ __all__ = [
 SESSION_CODES = frozenset({"22", "23"})
 
 #: Sending again later can succeed: too many failed logins (21), sessions (22, 23), too many
-#: submissions from one address (43; the hub's citizen API, not met on the wire API), an
-#: internal error of the portal (99).
-RETRYABLE_CODES = frozenset({"21", "22", "23", "43", "99"})
+#: submissions or lookups from one address (43, 44; the hub's citizen API and pages, not met on
+#: the wire API), an internal error of the portal (99).
+RETRYABLE_CODES = frozenset({"21", "22", "23", "43", "44", "99"})
 
 #: Sending the same thing again cannot succeed: malformed request (10, 11, 12), unknown service
 #: (13), too large (14), invalid data (15), wrong credentials or disabled account (20, 24), unit or

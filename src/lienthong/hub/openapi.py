@@ -316,18 +316,24 @@ def _pages() -> dict[str, Any]:
 
     words = ("tukhoa", "search words")
     number = ("trang", "page number, from 1")
+    limited = "too many lookups from this address (code 44 in the message log; Retry-After)"
     return {
         "/": page("Home page: a search box for a dossier code", {200: "the page"}),
         "/tra-cuu": page(
             "A citizen's dossier lookup",
-            {200: "found, or the search form", 400: "malformed code", 404: "unknown code"},
+            {
+                200: "found, or the search form",
+                400: "malformed code",
+                404: "unknown code",
+                429: limited,
+            },
             ("mahoso", "the dossier code"),
         ),
-        "/pakn": page("Published petitions", {200: "the list"}, words, number),
+        "/pakn": page("Published petitions", {200: "the list", 429: limited}, words, number),
         "/pakn/gui": page("The petition form", {200: "the form"}),
         "/hoi-dap": page(
             "Answered questions and the ministries' Q&A sets",
-            {200: "the list"},
+            {200: "the list", 429: limited},
             words,
             ("nguon", "cong-dan, don-vi or bo-nganh; empty for all"),
             number,
