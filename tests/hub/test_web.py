@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from lienthong.demo import dossiers
-from lienthong.hub.web import is_overdue, mask_name
+from lienthong.hub.web import LATE, OVERDUE, deadline_mark, mask_name
 from lienthong.spec.dates import VIETNAM, format_wire_date
 from tests.hub.conftest import UNIT, RunningHub
 
@@ -211,7 +211,10 @@ def test_an_overdue_dossier_is_marked(
     page.goto(f"{running.base}/tra-cuu?mahoso={pushed['late']}")
     assert page.get_by_test_id("trang-thai").inner_text() == "Đã trả kết quả"
     assert page.get_by_test_id("ngay-tra").inner_text() == "18/03/2026 09:00"
-    assert page.get_by_test_id("qua-han").is_visible()  # finished after its due date
+    # finished after its due date: late (trễ hạn), not overdue (quá hạn: still open)
+    late = page.get_by_test_id("tre-han")
+    assert late.is_visible() and late.inner_text().startswith("Trễ hạn")
+    assert page.get_by_test_id("qua-han").count() == 0
     _screenshot(page, request, "returned-late")
 
 
@@ -269,11 +272,14 @@ def test_owner_names_are_masked(name: str, masked: str) -> None:
     assert mask_name(name) == masked
 
 
-def test_overdue_rules() -> None:
+def test_overdue_and_late_rules() -> None:
     due = dt.datetime(2026, 3, 5, 0, 35, tzinfo=dt.UTC)
     before, after = due - dt.timedelta(hours=1), due + dt.timedelta(hours=1)
-    assert is_overdue("4", due, None, after) and not is_overdue("4", due, None, before)
-    assert is_overdue("10", due, after, after) and not is_overdue("10", due, before, after)
-    assert not is_overdue("9", due, None, after)  # finished, time unknown: taken as on time
-    assert not is_overdue("3", due, None, after) and not is_overdue("7", due, None, after)
-    assert not is_overdue("4", None, None, after)
+    assert deadline_mark("4", due, None, after) == OVERDUE
+    assert deadline_mark("4", due, None, before) is None
+    assert deadline_mark("10", due, after, after) == LATE  # trễ hạn, never quá hạn
+    assert deadline_mark("10", due, before, after) is None
+    assert deadline_mark("9", due, None, after) is None  # finished, time unknown: on time
+    assert deadline_mark("3", due, None, after) is None
+    assert deadline_mark("7", due, None, after) is None
+    assert deadline_mark("4", None, None, after) is None

@@ -185,6 +185,15 @@ def test_override_can_replace_a_provisional_packet(tmp_path: Path) -> None:
             "extends: qcvn120-2019\npackets:\n  DongBoHoSoMC:\n    rules: [teleport]\n",
             "unknown rules",
         ),
+        (
+            "extends: qcvn120-2019\npackets:\n  DongBoHoSoMC:\n    official_fields: -1\n",
+            "official_fields must be a non-negative integer",
+        ),
+        (
+            "extends: qcvn120-2019\npackets:\n  DongBoHoSoMC:\n    fields:\n"
+            "      Email: {beyond_official: ''}\n",
+            "beyond_official must say where the field comes from",
+        ),
         ("extends: no-such-profile\n", "unknown profile"),
         ("[1, 2\n", "not valid YAML"),
         ("- just a list\n", "must be a YAML mapping"),
@@ -205,3 +214,38 @@ def test_missing_override_file_is_a_catalog_error(tmp_path: Path) -> None:
 def test_profile_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LIENTHONG_PROFILE", "dvcqg-2025")
     assert load_catalog().profile == "dvcqg-2025"
+
+
+#: Table 1 of QCVN 120: the official field count of each packet (of a returned row for a share).
+TABLE_1 = {
+    "1.1": 27, "1.2": 9, "2": 8, "3.1": 18, "4.1": 25, "4.2": 5, "5.1.1": 23, "5.2.1": 24,
+    "5.2.2": 7, "5.2.3": 3, "5.3.1": 26, "6.1.1": 11, "6.2.1": 12, "6.2.2": 6, "6.3.1": 11,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("profile", ["qcvn120-2019", "dvcqg-2025"])
+def test_every_packet_has_its_official_count(profile: str) -> None:
+    packets = [p for p in load_catalog(profile).packets.values() if p.is_qcvn120]
+    assert {p.id: p.official_fields for p in packets} == TABLE_1
+    for packet in packets:
+        known, official = len(packet.fields), packet.official_fields or 0
+        marked = [f for f in packet.fields if f.beyond_official]
+        # the fields beyond the count are marked, or the packet says why they cannot be
+        assert len(marked) == known - official or (known != official and packet.official_note)
+    sent = load_catalog(profile).packet("LayTaiLieuPAKN")
+    assert (sent.official_params, len(sent.params)) == (1, 1)
+
+
+def test_the_official_count_says_the_difference() -> None:
+    base, later = load_catalog("qcvn120-2019"), load_catalog("dvcqg-2025")
+    assert base.packet("DongBoHoSoMC").official_count() == "28 of 27 (1 beyond: SoBienNhan)"
+    assert base.packet("DongBoThongKeHoSo").official_count() == "19 of 18 (1 beyond: GhiChu)"
+    assert base.packet("LayQDCB").official_count() == "3 of 5 (2 unknown)"
+    assert base.packet("LayThuTuc").official_count() == "28 of 25 (3 beyond)"
+    assert base.packet("CapNhatTienDoHoSoMC").official_count() == "9 of 9"
+    assert base.packet("TraCuuHoSo").official_count() == str(len(base.packet("TraCuuHoSo").fields))
+    dossier = later.packet("DongBoHoSoMC")  # the 2025 revision's fields belong to its profile
+    assert dossier.official_count(names=False) == "38 of 27 (11 beyond)"
+    revision = [f.name for f in dossier.fields if f.beyond_official and "2025" in f.beyond_official]
+    assert len(revision) == 10 and "KenhThucHien" in revision
+    assert dossier.field("SoBienNhan").beyond_official.startswith("a real client's extra")  # type: ignore[union-attr]

@@ -128,7 +128,7 @@ def spec_list(profile: ProfileOption = None, catalog_files: CatalogOption = None
     """List the packets of the catalog with their status."""
     catalog = get_catalog(profile, catalog_files)
     table = Table(title=f"{catalog.profile}: {len(catalog.packets)} packets")
-    for column in ("QCVN 120", "packet", "kind", "status", "fields", "purpose"):
+    for column in ("QCVN 120", "packet", "kind", "status", "fields (known of official)", "purpose"):
         table.add_column(column)
     for packet in catalog.packets.values():
         colour = {"confirmed": "green", "partial": "yellow", "provisional": "red"}[
@@ -139,7 +139,7 @@ def spec_list(profile: ProfileOption = None, catalog_files: CatalogOption = None
             packet.name,
             packet.kind.value,
             f"[{colour}]{packet.status.value}[/{colour}]",
-            str(len(packet.fields)),
+            packet.official_count(names=False),
             safe(packet.vi),
         )
     console.print(table)
@@ -171,6 +171,17 @@ def spec_show(
         )
     else:
         console.print(f"status: {spec.status.value}")
+    if spec.official_fields is not None:
+        sent = (
+            f"; sent: {len(spec.params)} of {spec.official_params}"
+            if spec.official_params is not None
+            else ""
+        )
+        console.print(
+            f"fields (known of official, QCVN 120 Table 1): {spec.official_count()}{sent}"
+        )
+        if spec.official_note:
+            console.print(f"[dim]{safe(spec.official_note)}[/dim]")
     for title, fields in (("params", spec.params), ("fields", spec.fields)):
         if not fields:
             continue

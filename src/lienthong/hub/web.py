@@ -2,7 +2,7 @@
 
 ``GET /`` is the home page with a search box; ``GET /tra-cuu?mahoso=CODE`` is the citizen's
 dossier lookup: procedure, owner (masked), status in words, dates in Asia/Ho_Chi_Minh, an
-overdue mark and the processing timeline. The petition (PAKN) and Q&A pages and the citizens'
+overdue (quá hạn) or late (trễ hạn) mark and the processing timeline. The petition (PAKN) and Q&A pages and the citizens'
 JSON API are in :mod:`lienthong.hub.web_citizen`. Templates live in ``hub/templates/`` (Jinja2,
 autoescaped). ``web_routes(hub)`` returns the routes; ``create_app`` registers them. Every
 request to them is written to the message log (endpoint ``web`` or ``public``, service
@@ -40,9 +40,9 @@ __all__ = [
     "DossierView",
     "Served",
     "StepView",
+    "deadline_mark",
     "dossier_view",
     "format_time",
-    "is_overdue",
     "logged",
     "lookup_wait",
     "lookups_refused",
@@ -108,24 +108,28 @@ def mask_name(name: str) -> str:
     return " ".join([words[0], *middle, words[-1][0] + "*"])
 
 
-def is_overdue(
+OVERDUE, LATE = "overdue", "late"
+
+
+def deadline_mark(
     status: str,
     due: dt.datetime | None,
     finished: dt.datetime | None,
     now: dt.datetime,
-) -> bool:
-    """Overdue: open and past its due date, or finished (status 9/10) after its due date.
+) -> str | None:
+    """``overdue`` (quá hạn): still open and past its due date; ``late`` (trễ hạn): finished
+    (status 9/10) after its due date; None otherwise.
 
-    A dossier refused at reception, withdrawn or stopped (3, 7, 8) is never overdue; a finished
-    one without a finishing time is taken as on time.
+    A dossier refused at reception, withdrawn or stopped (3, 7, 8) is neither; a finished one
+    without a finishing time is taken as on time.
     """
     if due is None:
-        return False
+        return None
     if status in FINISHED_STATUSES:
-        return finished is not None and finished > due
+        return LATE if finished is not None and finished > due else None
     if status in CLOSED_STATUSES:
-        return False
-    return now > due
+        return None
+    return OVERDUE if now > due else None
 
 
 @dataclass(slots=True)
@@ -158,7 +162,8 @@ class DossierView:
     due_at: dt.datetime | None
     returned_at: dt.datetime | None
     finished_at: dt.datetime | None
-    overdue: bool
+    deadline: str | None
+    """:func:`deadline_mark`: ``overdue``, ``late`` or None."""
     steps: list[StepView] = field(default_factory=list)
 
 
@@ -205,7 +210,7 @@ def dossier_view(hub: Hub, code: str, now: dt.datetime | None = None) -> Dossier
             due_at=dossier.due_at,
             returned_at=dossier.returned_at,
             finished_at=dossier.finished_at,
-            overdue=is_overdue(
+            deadline=deadline_mark(
                 dossier.status, dossier.due_at, finished, now or dt.datetime.now(dt.UTC)
             ),
         )

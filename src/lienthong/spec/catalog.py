@@ -120,6 +120,9 @@ class FieldSpec:
     confidence: str = "confirmed"
     source: tuple[str, ...] = ()
     fields: tuple[FieldSpec, ...] = ()
+    beyond_official: str | None = None
+    """Why the field is one beyond the packet's official count (Table 1 of QCVN 120): where it
+    comes from (a real client's extra, optional; a lienthong design); None: one of the count."""
 
     @property
     def is_provisional(self) -> bool:
@@ -144,10 +147,36 @@ class PacketSpec:
     params: tuple[FieldSpec, ...]
     fields: tuple[FieldSpec, ...]
     rules: tuple[str, ...] = ()
+    official_fields: int | None = None
+    """How many fields Table 1 of QCVN 120 gives the packet's records (returned rows for a
+    share); None: no official count (not one of the 15 packets)."""
+    official_params: int | None = None
+    """How many fields Table 1 gives what is sent for a share, when it counts them apart."""
+    official_note: str = ""
+    """What is known of the difference between the catalog's fields and the official count."""
 
     @property
     def is_provisional(self) -> bool:
         return self.status is PacketStatus.PROVISIONAL
+
+    def official_count(self, names: bool = True) -> str:
+        """``known of official`` for the records' fields, with the difference in words:
+        ``"28 of 27 (1 beyond: SoBienNhan)"``, ``"3 of 5 (2 unknown)"``, ``"13"`` without a count;
+        ``names=False`` leaves the names of the fields beyond out."""
+        known = len(self.fields)
+        if self.official_fields is None:
+            return str(known)
+        text = f"{known} of {self.official_fields}"
+        marked = [field.name for field in self.fields if field.beyond_official]
+        if known > self.official_fields:
+            beyond = known - self.official_fields
+            named = f": {', '.join(marked)}" if marked and names else ""
+            unnamed = beyond - len(marked)
+            rest = f"; {unnamed} not identified" if unnamed > 0 and marked and names else ""
+            return f"{text} ({beyond} beyond{named}{rest})"
+        if known < self.official_fields:
+            return f"{text} ({self.official_fields - known} unknown)"
+        return text
 
     @property
     def is_qcvn120(self) -> bool:
@@ -338,6 +367,23 @@ def _as_str(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _optional_beyond(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise CatalogError(f"{where}: beyond_official must say where the field comes from")
+    return value
+
+
+def _count_of(entry: Mapping[str, Any], key: str, name: str) -> int | None:
+    value = entry.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise CatalogError(f"{name}: {key} must be a non-negative integer")
+    return value
+
+
 def _build_field(raw: Any, where: str) -> FieldSpec:
     if not isinstance(raw, Mapping):
         raise CatalogError(f"{where}: a field must be a mapping")
@@ -398,6 +444,7 @@ def _build_field(raw: Any, where: str) -> FieldSpec:
         en=_as_str(raw.get("en")),
         confidence=confidence,
         source=tuple(str(s) for s in ([source] if isinstance(source, str) else source)),
+        beyond_official=_optional_beyond(raw.get("beyond_official"), here),
         fields=tuple(_build_field(child, here) for child in children),
     )
 
@@ -485,6 +532,9 @@ def _build_catalog(raw: dict[str, Any], chain: tuple[str, ...]) -> Catalog:
             params=_build_fields(entry.get("params"), f"{name}.params"),
             fields=_build_fields(entry.get("fields"), name),
             rules=tuple(entry.get("rules") or ()),
+            official_fields=_count_of(entry, "official_fields", name),
+            official_params=_count_of(entry, "official_params", name),
+            official_note=_as_str(entry.get("official_note")),
         )
     login = raw.get("login") or {}
     envelope = raw.get("envelope") or {}

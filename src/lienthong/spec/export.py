@@ -167,9 +167,14 @@ def _field_rows(specs: Sequence[FieldSpec], prefix: str = "") -> Iterator[str]:
         if spec.type == "date":
             checks.append(" or ".join(spec.date_formats))
         name = f"`{prefix}{spec.name}`"
+        en = (
+            f"{spec.en} (beyond the official count: {spec.beyond_official})"
+            if spec.beyond_official
+            else spec.en
+        )
         yield (
             f"| {name} | {spec.type} | {'yes' if spec.required else ''} | {_cell(', '.join(checks))} "
-            f"| {spec.confidence} | {_cell(spec.vi)} | {_cell(spec.en)} |"
+            f"| {spec.confidence} | {_cell(spec.vi)} | {_cell(en)} |"
         )
         if spec.fields:
             yield from _field_rows(spec.fields, f"{prefix}{spec.name}[].")
@@ -204,13 +209,18 @@ def markdown(catalog: Catalog) -> str:
         "",
         "## Packets",
         "",
-        "| QCVN 120 | packet | kind | status | fields | provisional fields |",
+        "**Fields.** Known of official: the fields the catalog knows beside the count Table 1 of",
+        "QCVN 120 gives the packet (for a share, the fields of a returned row). A field beyond the",
+        "count says where it comes from; a packet with fewer says how many are unknown.",
+        "",
+        "| QCVN 120 | packet | kind | status | fields (known of official) | provisional fields |",
         "|---|---|---|---|---|---|",
     ]
     for packet in catalog.packets.values():
         lines.append(
             f"| {packet.id or ''} | [`{packet.name}`](#{packet.name.lower()}) | {packet.kind.value} "
-            f"| {packet.status.value} | {len(packet.fields)} | {len(packet.provisional_fields())} |"
+            f"| {packet.status.value} | {_cell(packet.official_count())} "
+            f"| {len(packet.provisional_fields())} |"
         )
     provisional = [p.name for p in catalog.provisional_packets()]
     lines += ["", f"Provisional packets: {', '.join(f'`{n}`' for n in provisional) or 'none'}.", ""]
@@ -231,6 +241,14 @@ def markdown(catalog: Catalog) -> str:
                 "",
             ]
         lines += [f"{packet.vi}", "", f"_{packet.en}_", ""]
+        if packet.official_fields is not None:
+            sent = (
+                f"; sent: {len(packet.params)} of {packet.official_params}"
+                if packet.official_params is not None
+                else ""
+            )
+            note = f" {packet.official_note}" if packet.official_note else ""
+            lines += [f"Fields, known of official: {packet.official_count()}{sent}.{note}", ""]
         if packet.params:
             lines += [
                 "Parameters (beside `session`, `madonvi`, `service`):",
