@@ -534,3 +534,20 @@ def test_a_push_on_sqlite_waits_for_the_writer_ahead_of_it(
     push.join(timeout=30)
     assert answers and answers[0]["error_code"] == "00"
     assert logged() == before + 1
+
+
+def test_a_returned_dossier_without_its_return_date_is_taken_with_a_warning(
+    running: RunningHub,
+) -> None:
+    """Issue 11: a real client reports returned dossiers (status 10) without NgayTra and with
+    NgayHenTra as "". Completeness: a warning for received data, stored; an error in strict
+    mode (``lienthong check --strict``)."""
+    session = running.login()
+    record = {**_dossier(7), "TrangThaiHoSo": "10", "NgayHenTra": ""}
+    record.pop("NgayTra", None)
+    answer = running.call(_push(session, [record])).json()
+    assert answer["error_code"] == "00", answer
+    (outcome,) = answer["records"]
+    assert outcome["status"] == "accepted"
+    assert [i["code"] for i in outcome["issues"]] == ["dossier.returned_without_date"]
+    assert outcome["issues"][0]["severity"] == "warning"

@@ -36,6 +36,7 @@ from lienthong.hub.settings import HubSettings
 from lienthong.hub.web import Served, logged, web_routes
 from lienthong.spec import Catalog, Validator, load_catalog
 from lienthong.spec.inputs import loads, storable, unstorable_text
+from lienthong.spec.validate import EnvelopeResult
 from lienthong.store.accounts import Accounts
 from lienthong.store.db import begin_sqlite_write, make_engine, session_factory, upgrade
 from lienthong.store.tables import MessageLog
@@ -274,8 +275,17 @@ class Hub:
     # -- services ---------------------------------------------------------------------------------
 
     def _push_answer(
-        self, outcomes: list[dossiers.Outcome], envelope_issues: list[dict[str, Any]]
+        self,
+        outcomes: list[dossiers.Outcome],
+        envelope_issues: list[dict[str, Any]],
+        result: EnvelopeResult | None = None,
     ) -> Answer:
+        if result is not None:  # a record taken despite warnings says what they were
+            warned = {r.index: r.issues for r in result.records if r.issues}
+            for outcome in outcomes if warned else ():
+                found = warned.get(outcome.index)
+                if found and outcome.status != "rejected" and not outcome.issues:
+                    outcome.issues = [issue.as_dict() for issue in found if not issue.is_error]
         refused = [o for o in outcomes if o.status in ("rejected", "exists")]
         taken = len(outcomes) - len(refused)
         if not refused:
@@ -319,11 +329,11 @@ class Hub:
         result, notes = self._validate_push(envelope)
         updating = str(envelope.get("isUpdating")).lower() in ("true", "1")
         outcomes = dossiers.sync_dossiers(db, principal, str(envelope["madonvi"]), updating, result)
-        return self._push_answer(outcomes, notes)
+        return self._push_answer(outcomes, notes, result)
 
     def _sync_progress(self, db: Session, principal: Principal, envelope: dict[str, Any]) -> Answer:
         result, notes = self._validate_push(envelope)
-        return self._push_answer(dossiers.sync_progress(db, principal, result), notes)
+        return self._push_answer(dossiers.sync_progress(db, principal, result), notes, result)
 
     def _lookup(self, db: Session, principal: Principal, envelope: dict[str, Any]) -> Answer:
         code = envelope.get("mahoso")
@@ -343,7 +353,9 @@ class Hub:
     def _sync_reports(self, db: Session, principal: Principal, envelope: dict[str, Any]) -> Answer:
         result, notes = self._validate_push(envelope)
         kind, unit = str(envelope["service"]), str(envelope["madonvi"])
-        return self._push_answer(reports.sync_reports(db, principal, kind, unit, result), notes)
+        return self._push_answer(
+            reports.sync_reports(db, principal, kind, unit, result), notes, result
+        )
 
     def _reconcile(self, db: Session, principal: Principal, envelope: dict[str, Any]) -> Answer:
         """DoiSoatThongKeHoSo (lienthong): reported statistics beside the hub's own figures."""
@@ -386,13 +398,13 @@ class Hub:
         self, db: Session, principal: Principal, envelope: dict[str, Any]
     ) -> Answer:
         result, notes = self._validate_push(envelope)
-        return self._push_answer(petitions.sync_local(db, principal, result), notes)
+        return self._push_answer(petitions.sync_local(db, principal, result), notes, result)
 
     def _sync_petition_answers(
         self, db: Session, principal: Principal, envelope: dict[str, Any]
     ) -> Answer:
         result, notes = self._validate_push(envelope)
-        return self._push_answer(petitions.sync_answers(db, principal, result), notes)
+        return self._push_answer(petitions.sync_answers(db, principal, result), notes, result)
 
     def _petitions(self, db: Session, principal: Principal, envelope: dict[str, Any]) -> Answer:
         """DanhSachPAKNChoXuLy, LayTaiLieuPAKN, DanhSachPAKNCongKhai."""
@@ -411,13 +423,15 @@ class Hub:
     ) -> Answer:
         result, notes = self._validate_push(envelope)
         unit = str(envelope["madonvi"])
-        return self._push_answer(questions.sync_questions(db, principal, unit, result), notes)
+        return self._push_answer(
+            questions.sync_questions(db, principal, unit, result), notes, result
+        )
 
     def _sync_question_answers(
         self, db: Session, principal: Principal, envelope: dict[str, Any]
     ) -> Answer:
         result, notes = self._validate_push(envelope)
-        return self._push_answer(questions.sync_answers(db, principal, result), notes)
+        return self._push_answer(questions.sync_answers(db, principal, result), notes, result)
 
     def _questions(self, db: Session, principal: Principal, envelope: dict[str, Any]) -> Answer:
         """LayDanhSachHoiDapGuiTuDVCQG, LayDanhSachHoiDapBoCoQuan."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from lienthong.spec.catalog import Catalog, FieldSpec, PacketKind, PacketSpec
 from lienthong.spec.compiler import BOOL_TEXT
-from lienthong.spec.issues import ISSUE_CODES
+from lienthong.spec.issues import ISSUE_CODES, STRICT_ONLY_CODES
 
 INTEGER_PATTERN = r"-?[0-9]+"
 DECIMAL_PATTERN = r"-?[0-9]+(?:\.[0-9]+)?"
@@ -278,7 +278,8 @@ def markdown(catalog: Catalog) -> str:
         "|---|---|---|---|",
     ]
     lines += [
-        f"| `{entry.code}` | {entry.severity.value} | {_cell(entry.vi)} | {_cell(entry.en)} |"
+        f"| `{entry.code}` | {entry.severity.value}{' (strict: error)' if entry.code in STRICT_ONLY_CODES else ''} "
+        f"| {_cell(entry.vi)} | {_cell(entry.en)} |"
         for entry in ISSUE_CODES.values()
     ]
     lines.append("")

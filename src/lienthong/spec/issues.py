@@ -197,7 +197,7 @@ _TABLE: tuple[IssueCode, ...] = (
     ),
     _c(
         "dossier.returned_without_date",
-        "error",
+        "warning",
         "Hồ sơ ở trạng thái 10 (Đã trả kết quả) phải có NgayTra",
         "A dossier in status 10 (result returned) must have NgayTra",
     ),
@@ -215,7 +215,7 @@ _TABLE: tuple[IssueCode, ...] = (
     ),
     _c(
         "stats.percent",
-        "error",
+        "warning",
         "{field} = {value} không khớp với số liệu ({expected})",
         "{field} = {value} does not agree with the counts ({expected})",
     ),
@@ -228,6 +228,14 @@ _TABLE: tuple[IssueCode, ...] = (
 )
 
 ISSUE_CODES: Mapping[str, IssueCode] = {entry.code: entry for entry in _TABLE}
+
+#: Cross-field rules about completeness or derived figures rather than the meaning of what is
+#: stored: a warning for received data (lenient), an error in strict mode. A rule protecting
+#: meaning (dates in order, none in the future, open unit codes, totals that add up, survey
+#: percentages that add up to 100 within rounding) is an error in both.
+STRICT_ONLY_CODES = frozenset(
+    {"dossier.returned_without_date", "stats.percent", "survey.percent_sum"}
+)
 
 
 class _Blank(dict[str, Any]):

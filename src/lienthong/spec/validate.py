@@ -7,6 +7,7 @@ an error in strict mode.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from lienthong.spec.batch import BatchChecker
 from lienthong.spec.catalog import Catalog, PacketKind, PacketSpec, load_catalog
 from lienthong.spec.compiler import Check, compile_checker, short
 from lienthong.spec.dates import now_vietnam
-from lienthong.spec.issues import Issue, make_issue
+from lienthong.spec.issues import STRICT_ONLY_CODES, Issue, Severity, make_issue
 from lienthong.spec.models import PacketModel, model_for
 from lienthong.spec.rules import BATCH_RULES, RULES, BatchRule, Rule, RuleContext
 
@@ -114,6 +115,12 @@ class _Compiled:
     envelope_check: Check
     rules: tuple[Rule, ...]
     key_field: str | None
+
+
+def _tightened(issue: Issue) -> Issue:
+    if issue.code in STRICT_ONLY_CODES and not issue.is_error:
+        return dataclasses.replace(issue, severity=Severity.ERROR)
+    return issue
 
 
 class Validator:
@@ -268,7 +275,10 @@ class Validator:
         if compiled.rules:
             ctx = RuleContext(today=self._today)
             for rule in compiled.rules:
-                issues.extend(rule(record, path, ctx))
+                found = rule(record, path, ctx)
+                if self.strict:  # completeness is an error for what is about to be sent
+                    found = [_tightened(issue) for issue in found]
+                issues.extend(found)
         if scan_unicode:
             _scan_unicode(record, path, issues)
         return RecordResult(index, path, _shown_key(record, compiled.key_field), issues, record)
