@@ -139,3 +139,40 @@ def test_computed_statistics_agree_with_monthly_stats_in_every_month(
         for year, month in months:
             expected = monthly_stats(records, year, month).to_wire(UNIT)
             assert computed_statistics(db, UNIT, year, month) == expected, (year, month)
+
+
+def test_an_empty_month_with_nan_percentages_is_stored_without_them(
+    running: RunningHub, engine: Engine
+) -> None:
+    """Issue 11: the OpenCPS statistics screen sends "NaN" (0/0) for the percentages of a
+    month without dossiers, and could send "Infinity": taken with a warning, no value stored,
+    and the reconciliation still works."""
+    from sqlalchemy import select
+
+    from lienthong.store.tables import UnitReport
+
+    session = running.login()
+    empty = monthly_stats([], 2026, 4).to_wire(UNIT, "UBND tỉnh Thanh Hóa")
+    percents = sorted(name for name in empty if name.startswith("PhanTram"))
+    sent = {**empty, **dict.fromkeys(percents, "NaN"), percents[0]: "Infinity"}
+    answer = running.call(_envelope(session, "DongBoThongKeHoSo", [sent])).json()
+    assert answer["error_code"] == "00", answer
+    (record,) = answer["records"]
+    assert record["status"] == "accepted"
+    warned = {(i["code"], i["path"].rsplit(".", 1)[-1], i["severity"]) for i in record["issues"]}
+    assert warned == {("percent.not_a_number", name, "warning") for name in percents}
+    with engine.connect() as connection:
+        stored = connection.scalar(select(UnitReport.record).where(UnitReport.period == "2026-04"))
+    assert stored is not None and not set(percents) & set(stored)
+    assert stored["SoNhanTrongKy"] == empty["SoNhanTrongKy"]
+    reconcile = {
+        "session": session,
+        "madonvi": UNIT,
+        "service": "DoiSoatThongKeHoSo",
+        "Thang": "4",
+        "Nam": "2026",
+    }
+    agreed = running.call(reconcile).json()
+    assert agreed["error_code"] == "00" and agreed["DaBaoCao"] == "True", agreed
+    counts = [row for row in agreed["result"] if not row["TruongThongTin"].startswith("PhanTram")]
+    assert counts and {row["ChenhLech"] for row in counts} == {"False"}

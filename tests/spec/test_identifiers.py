@@ -134,7 +134,7 @@ def test_agency_code_unknown_level1_is_a_warning(value: str) -> None:
 
 
 def test_warning_codes() -> None:
-    assert frozenset({"agency.unknown_level1"}) == WARNING_CODES
+    assert frozenset({"agency.unknown_level1", "percent.not_a_number"}) == WARNING_CODES
 
 
 def test_closed_level1_code_is_still_well_formed() -> None:
@@ -858,14 +858,20 @@ def test_percent_valid(value: str, expected: float) -> None:
         " 97.5",
         "97.5 ",
         "1e2",
-        "nan",
-        "inf",
+        "nanx",
+        "infinite",
         "٩٧",
         "97.5\n",
     ],
 )
 def test_percent_format(value: str) -> None:
     assert code_of(check_percent(value)) == "percent.format"
+    assert parse_percent(value) is None
+
+
+@pytest.mark.parametrize("value", ["NaN", "nan", "Infinity", "-Infinity", "inf", "∞"])
+def test_a_division_by_zero_is_a_warning_not_a_format_error(value: str) -> None:
+    assert code_of(check_percent(value)) == "percent.not_a_number"
     assert parse_percent(value) is None
 
 

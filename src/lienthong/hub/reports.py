@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from lienthong.hub.auth import Principal
 from lienthong.hub.dossiers import Outcome, rejected
+from lienthong.spec import identifiers
 from lienthong.spec.identifiers import parse_agency_code, parse_dossier_code
 from lienthong.spec.stats import month_bounds, monthly_stats
 from lienthong.spec.validate import EnvelopeResult
@@ -40,6 +41,23 @@ def period_of(kind: str, record: dict[str, Any]) -> str | None:
     return f"{int(year):04d}-{int(month):02d}"
 
 
+def without_not_a_number(record: dict[str, Any]) -> dict[str, Any]:
+    """The record without the percentages sent as ``NaN`` or ``Infinity`` (0/0 in an empty
+    month): no value is stored for them, as for a percentage not sent (the warning
+    ``percent.not_a_number`` says so)."""
+
+    def kept(item: dict[str, Any]) -> dict[str, Any]:
+        return {
+            name: [kept(v) if isinstance(v, dict) else v for v in value]
+            if isinstance(value, list)
+            else value
+            for name, value in item.items()
+            if not (name.startswith("PhanTram") and identifiers.is_not_a_number(value))
+        }
+
+    return kept(record)
+
+
 def sync_reports(
     db: Session, principal: Principal, kind: str, unit: str, result: EnvelopeResult
 ) -> list[Outcome]:
@@ -51,7 +69,7 @@ def sync_reports(
         if not record_result.ok or record_result.record is None:
             outcomes[position] = rejected(record_result)
             continue
-        record = record_result.record
+        record = without_not_a_number(record_result.record)
         owner = str(record.get("Madonvi") or unit)
         period = period_of(kind, record)
         key = f"{owner} {period}"

@@ -30,6 +30,8 @@ _INT_RE = re.compile(r"-?[0-9]+")
 _DECIMAL_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 BOOL_TEXT = frozenset({"True", "False", "true", "false", "1", "0"})
 _WARNING_FORMATS = identifiers.WARNING_CODES
+#: Format warnings reported per field (the others are reported by a rule of their own).
+_SHOWN_WARNINGS = frozenset({"percent.not_a_number"})
 
 _EXPECTED = {
     "string": ("chuỗi ký tự", "a string"),
@@ -203,6 +205,7 @@ class _Source:
             "_DECIMAL_RE": _DECIMAL_RE,
             "_BOOLS": BOOL_TEXT,
             "_WARN": _WARNING_FORMATS,
+            "_SHOWN": _SHOWN_WARNINGS,
             "_required": _required,
             "_wrong_type": _wrong_type,
             "_too_long": _too_long,
@@ -388,7 +391,7 @@ class _Source:
             check = self.constant(checker)
             format_lines = [
                 f"p = {check}(v)",
-                "if p is not None and p.code not in _WARN:",
+                "if p is not None and (p.code not in _WARN or p.code in _SHOWN):",
                 f"    _bad_format(path, {name}, {label}, p, issues)",
             ]
             if lines:

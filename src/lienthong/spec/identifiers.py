@@ -65,6 +65,7 @@ __all__ = [
     "check_social_insurance",
     "check_tthc_code",
     "check_url",
+    "is_not_a_number",
     "parse_agency_code",
     "parse_dossier_code",
     "parse_percent",
@@ -82,7 +83,7 @@ class IdentifierProblem:
 
 
 #: Problem codes that are warnings (the value may still be right); all others are errors.
-WARNING_CODES: frozenset[str] = frozenset({"agency.unknown_level1"})
+WARNING_CODES: frozenset[str] = frozenset({"agency.unknown_level1", "percent.not_a_number"})
 
 #: Vietnam has used UTC+7 without daylight saving since 1975; a fixed offset avoids a tzdata
 #: dependency.
@@ -234,6 +235,15 @@ _P_PERCENT_FORMAT = _problem(
     "percent.format",
     "Tỷ lệ phần trăm phải là số từ 0 đến 100 (ví dụ 97.50 hoặc 71%)",
     "Percentage must be a number from 0 to 100 (e.g. 97.50 or 71%)",
+)
+_P_PERCENT_NOT_A_NUMBER = _problem(
+    "percent.not_a_number",
+    "Tỷ lệ không phải là số (NaN, Infinity: chia cho 0 ở một tháng không có hồ sơ); không lưu giá trị này",
+    "The percentage is not a number (NaN, Infinity: 0/0 in a month without dossiers); no value is stored",
+)
+#: What a client's division by zero writes for a percentage (JavaScript, Java, .NET spellings).
+NOT_A_NUMBER = frozenset(
+    {"nan", "infinity", "+infinity", "-infinity", "inf", "+inf", "-inf", "∞", "-∞", "+∞"}
 )
 _P_MONTH_YEAR_FORMAT = _problem(
     "month_year.format",
@@ -733,9 +743,17 @@ def parse_percent(value: str) -> float | None:
     return number if number <= 100.0 else None
 
 
+def is_not_a_number(value: object) -> bool:
+    """True for ``"NaN"``, ``"Infinity"`` and their kin: a percentage of 0/0 or n/0."""
+    return isinstance(value, str) and len(value) <= 9 and value.strip().lower() in NOT_A_NUMBER
+
+
 def check_percent(value: str) -> IdentifierProblem | None:
-    """``percent.format``: a number from 0 to 100, optionally followed by ``%``."""
-    return _P_PERCENT_FORMAT if parse_percent(value) is None else None
+    """``percent.format``: a number from 0 to 100, optionally followed by ``%``; the warning
+    ``percent.not_a_number`` for ``NaN`` or ``Infinity`` (a month without dossiers)."""
+    if parse_percent(value) is not None:
+        return None
+    return _P_PERCENT_NOT_A_NUMBER if is_not_a_number(value) else _P_PERCENT_FORMAT
 
 
 def check_month_year(value: str) -> IdentifierProblem | None:

@@ -175,6 +175,7 @@ _TABLE: tuple[IssueCode, ...] = (
     _c("phone.format", "error", "{field}: {vi}", "{field}: {en}"),
     _c("url.format", "error", "{field}: {vi}", "{field}: {en}"),
     _c("percent.format", "error", "{field}: {vi}", "{field}: {en}"),
+    _c("percent.not_a_number", "warning", "{field}: {vi}", "{field}: {en}"),
     _c("month_year.format", "error", "{field}: {vi}", "{field}: {en}"),
     # Cross-field rules
     _c(
