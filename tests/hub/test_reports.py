@@ -176,3 +176,56 @@ def test_an_empty_month_with_nan_percentages_is_stored_without_them(
     assert agreed["error_code"] == "00" and agreed["DaBaoCao"] == "True", agreed
     counts = [row for row in agreed["result"] if not row["TruongThongTin"].startswith("PhanTram")]
     assert counts and {row["ChenhLech"] for row in counts} == {"False"}
+
+
+def _opencps_question(text: str, very: str, good: str, bad: str) -> dict[str, Any]:
+    """One record per survey question, all 13 keys flat, as the OpenCPS client sends them."""
+    return {
+        "NgayTongHop": "3-2026",
+        "TongSoNguoiDanhGia": 120,
+        "PhanTramDanhGiaRatHaiLong": "70%",
+        "PhanTramDanhGiaHaiLong": "25%",
+        "PhanTramDanhGiaChuaHaiLong": "5%",
+        "DanhSachNoiDungYKien": "",
+        "MaThuTuc": "",
+        "NoiDung": text,
+        "PhanTramDanhGiaDichVuRatHaiLong": very,
+        "PhanTramDanhGiaDichVuHaiLong": good,
+        "PhanTramDanhGiaDichVuChuaHaiLong": bad,
+        "Madonvi": UNIT,
+        "TenDonVi": "UBND tỉnh Thanh Hóa",
+    }
+
+
+def test_the_opencps_survey_layout_is_stored_as_one_nested_report(
+    running: RunningHub, engine: Engine
+) -> None:
+    """Issue 11: OpenCPS sends DongBoDanhGia flat, one record per question; the hub takes it
+    with a warning and stores the unit's month as one report in the catalog's layout."""
+    from sqlalchemy import select
+
+    from lienthong.store.tables import UnitReport
+
+    session = running.login()
+    batch = [
+        _opencps_question("Thái độ phục vụ", "85%", "10%", "5%"),
+        _opencps_question("Thời gian giải quyết", "60%", "30%", "10%"),
+    ]
+    answer = running.call(_envelope(session, "DongBoDanhGia", batch)).json()
+    assert answer["error_code"] == "00", answer
+    assert [r["status"] for r in answer["records"]] == ["accepted", "accepted"]
+    assert all(r["key"] == f"{UNIT} 2026-03" for r in answer["records"])
+    layouts = [{i["code"] for i in r.get("issues", [])} for r in answer["records"]]
+    assert layouts == [{"record.layout"}, {"record.layout"}]
+    with engine.connect() as connection:
+        stored = connection.scalars(select(UnitReport.record)).all()
+    assert len(stored) == 1
+    (report,) = stored
+    assert [item["NoiDung"] for item in report["DanhSachNoiDungYKien"]] == [
+        "Thái độ phục vụ",
+        "Thời gian giải quyết",
+    ]
+    assert report["DanhSachNoiDungYKien"][0]["PhanTramDanhGiaDichVuRatHaiLong"] == "85%"
+    assert "NoiDung" not in report and report["TongSoNguoiDanhGia"] == 120
+    again = running.call(_envelope(session, "DongBoDanhGia", batch)).json()
+    assert [r["status"] for r in again["records"]] == ["unchanged", "unchanged"]

@@ -9,6 +9,7 @@ dossiers the hub actually received (:func:`lienthong.spec.stats.monthly_stats`).
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,17 @@ def period_of(kind: str, record: dict[str, Any]) -> str | None:
     return f"{int(year):04d}-{int(month):02d}"
 
 
+def merged_survey(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+    """Two survey records of one unit and period as one: the later one's totals, and the
+    questions of both (``DanhSachNoiDungYKien``), a question sent again replaced in place."""
+    items: dict[tuple[str, str], Any] = {}
+    for record in (earlier, later):
+        for item in record.get("DanhSachNoiDungYKien") or []:
+            if isinstance(item, dict):
+                items[(str(item.get("MaThuTuc", "")), str(item.get("NoiDung", "")))] = item
+    return {**later, "DanhSachNoiDungYKien": list(items.values())}
+
+
 def without_not_a_number(record: dict[str, Any]) -> dict[str, Any]:
     """The record without the percentages sent as ``NaN`` or ``Infinity`` (0/0 in an empty
     month): no value is stored for them, as for a percentage not sent (the warning
@@ -65,6 +77,7 @@ def sync_reports(
     one INSERT and one UPDATE. A re-sent identical report changes nothing."""
     outcomes: list[Outcome | None] = [None] * len(result.records)
     wanted: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
+    together: defaultdict[tuple[str, str], list[int]] = defaultdict(list)
     for position, record_result in enumerate(result.records):
         if not record_result.ok or record_result.record is None:
             outcomes[position] = rejected(record_result)
@@ -92,6 +105,12 @@ def sync_reports(
                 message_en="The report period cannot be read",
             )
         else:
+            earlier = wanted.get((owner, period))
+            if kind == SURVEY and earlier is not None:
+                # one survey question per record (OpenCPS's layout, rewritten by the
+                # validator): the records of one unit and period are one report
+                record = merged_survey(earlier[1], record)
+                together[(owner, period)].append(earlier[0])
             wanted[(owner, period)] = (position, record)  # a later copy in the batch wins
     existing: dict[tuple[str, str], tuple[int, str]] = {}
     if wanted:
@@ -128,6 +147,12 @@ def sync_reports(
         db.execute(insert(UnitReport).execution_options(render_nulls=True), inserts)
     if updates:
         db.execute(update(UnitReport), updates)
+    for report, positions in together.items():  # the records merged into one report
+        final = outcomes[wanted[report][0]]
+        for position in positions:
+            if final is not None:
+                index = result.records[position].index
+                outcomes[position] = Outcome(index, final.key, final.status, final.code)
     for position, record_result in enumerate(result.records):
         if outcomes[position] is None:  # an earlier copy of a report the batch sends twice
             outcomes[position] = Outcome(record_result.index, None, "unchanged")

@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from lienthong.spec.layouts import LAYOUTS
+
 DEFAULT_PROFILE = "qcvn120-2019"
 PROFILE_ENV = "LIENTHONG_PROFILE"
 OVERRIDES_ENV = "LIENTHONG_CATALOG"
@@ -147,6 +149,8 @@ class PacketSpec:
     params: tuple[FieldSpec, ...]
     fields: tuple[FieldSpec, ...]
     rules: tuple[str, ...] = ()
+    layouts: tuple[str, ...] = ()
+    """Other record layouts real clients send, rewritten before checks (spec.layouts)."""
     official_fields: int | None = None
     """How many fields Table 1 of QCVN 120 gives the packet's records (returned rows for a
     share); None: no official count (not one of the 15 packets)."""
@@ -502,6 +506,11 @@ def _check_references(catalog: Catalog) -> None:
     for packet in catalog.packets.values():
         walk(packet.fields, packet.name)
         walk(packet.params, packet.name + ".params")
+        unknown_layouts = set(packet.layouts) - set(LAYOUTS)
+        if unknown_layouts:
+            raise CatalogError(
+                f"{packet.name}: unknown layouts {sorted(unknown_layouts)}; known: {sorted(LAYOUTS)}"
+            )
         unknown = set(packet.rules) - RULES
         if unknown:
             raise CatalogError(
@@ -532,6 +541,7 @@ def _build_catalog(raw: dict[str, Any], chain: tuple[str, ...]) -> Catalog:
             params=_build_fields(entry.get("params"), f"{name}.params"),
             fields=_build_fields(entry.get("fields"), name),
             rules=tuple(entry.get("rules") or ()),
+            layouts=tuple(entry.get("layouts") or ()),
             official_fields=_count_of(entry, "official_fields", name),
             official_params=_count_of(entry, "official_params", name),
             official_note=_as_str(entry.get("official_note")),

@@ -260,6 +260,12 @@ def markdown(catalog: Catalog) -> str:
         lines += [f"Fields of each record in {where}:", "", *_field_table(packet.fields), ""]
         if packet.rules:
             lines += [f"Cross-field rules: {', '.join(f'`{r}`' for r in packet.rules)}.", ""]
+        if packet.layouts:
+            names = ", ".join(f"`{name}`" for name in packet.layouts)
+            lines += [
+                f"Other layouts taken (rewritten into this one, warning `record.layout`): {names}.",
+                "",
+            ]
     lines += ["## Code lists", ""]
     for code_list in catalog.code_lists.values():
         lines += [

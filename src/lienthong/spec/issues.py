@@ -177,6 +177,12 @@ _TABLE: tuple[IssueCode, ...] = (
     _c("percent.format", "error", "{field}: {vi}", "{field}: {en}"),
     _c("percent.not_a_number", "warning", "{field}: {vi}", "{field}: {en}"),
     _c("month_year.format", "error", "{field}: {vi}", "{field}: {en}"),
+    _c(
+        "record.layout",
+        "warning",
+        "Bản ghi theo bố cục khác ({layout}): đã chuyển về bố cục của danh mục trước khi kiểm tra",
+        "Record in another layout ({layout}): rewritten into the catalog's before the checks",
+    ),
     # Cross-field rules
     _c(
         "date.order",

@@ -21,6 +21,7 @@ from lienthong.spec.catalog import Catalog, PacketKind, PacketSpec, load_catalog
 from lienthong.spec.compiler import Check, compile_checker, short
 from lienthong.spec.dates import now_vietnam
 from lienthong.spec.issues import STRICT_ONLY_CODES, Issue, Severity, make_issue
+from lienthong.spec.layouts import LAYOUTS, Layout
 from lienthong.spec.models import PacketModel, model_for
 from lienthong.spec.rules import BATCH_RULES, RULES, BatchRule, Rule, RuleContext
 
@@ -115,6 +116,7 @@ class _Compiled:
     envelope_check: Check
     rules: tuple[Rule, ...]
     key_field: str | None
+    layouts: tuple[tuple[str, Layout], ...] = ()
 
 
 def _tightened(issue: Issue) -> Issue:
@@ -178,6 +180,7 @@ class Validator:
                 envelope_check=envelope_check,
                 rules=tuple(RULES[rule] for rule in spec.rules),
                 key_field=next((f.name for f in spec.fields if f.required), None),
+                layouts=tuple((name, LAYOUTS[name]) for name in spec.layouts),
             )
             self._compiled[name] = compiled
         return compiled
@@ -210,7 +213,8 @@ class Validator:
     ) -> tuple[list[RecordResult], dict[str, Sequence[Any]] | None]:
         """One result per record, and the records as columns when every one is clean
         (:attr:`EnvelopeResult.clean_columns`)."""
-        big = len(records) >= BATCH_FAST_PATH_MIN
+        # a packet with other layouts rewrites records one by one: no column-wise proof
+        big = len(records) >= BATCH_FAST_PATH_MIN and not compiled.layouts
         columns = compiled.batch.clean_columns(records) if big else None
         if columns is not None and not scan_unicode and compiled.batch_rules is not None:
             # Every field of every record is clean and each rule has a column form: only the
@@ -267,6 +271,12 @@ class Validator:
         if record.__class__ is not dict:
             return RecordResult(index, path, None, [make_issue(path, "record.not_object")])
         issues: list[Issue] = []
+        for name, layout in compiled.layouts:
+            rewritten = layout(record)
+            if rewritten is not None:  # checked, kept and stored in the catalog's layout
+                record = rewritten
+                issues.append(make_issue(path, "record.layout", layout=name))
+                break
         if not fields_clean:
             try:
                 compiled.check(record, path, issues)
