@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from lienthong.hub import questions
 from lienthong.hub.petitions import PetitionError
 from lienthong.hub.questions import PORTAL_IDS, submit_question
 from lienthong.spec import Validator, load_catalog
+from lienthong.store.tables import Question
 from tests.hub.conftest import OTHER_UNIT, UNIT, RunningHub
 
 VALIDATOR = Validator(load_catalog())
@@ -261,3 +263,31 @@ def test_portal_questions_are_filtered_by_the_date_sent(running: RunningHub) -> 
     assert listed(tuNgay=f"{today}000000", denNgay=f"{today}000000") == [str(hoidap_id)]
     assert listed(tuNgay=f"{tomorrow}000000") == []
     assert listed(denNgay=f"{yesterday}000000") == []
+
+
+def test_qa_pushes_with_the_senders_own_codes_are_taken_with_warnings(running: RunningHub) -> None:
+    """Issue 11: OpenCPS pushes its own field and agency codes ("HT01", "STP"), HOIDAPID as a
+    number in DongBoHoiDap and as a string in the answer, NGAYTRALOI as dd/MM/yyyy."""
+    session = running.login()
+    compiled = {**_compiled(HOIDAPID="777", MaLinhVuc="HT01", MADONVI="STP")}
+    compiled["HOIDAPID"] = 777  # a JSON number
+    pushed = _call(running, session, "DongBoHoiDap", data=[compiled])
+    assert pushed["error_code"] == "00", pushed
+    (record,) = pushed["records"]
+    assert record["status"] == "accepted"
+    assert {(i["code"], i["severity"]) for i in record["issues"]} == {
+        ("linhvuc_code.format", "warning"),
+        ("agency.format", "warning"),
+    }
+    with running.hub.sessions() as db:
+        stored = db.scalars(
+            select(Question).where(Question.source == "unit", Question.hoidap_id == 777)
+        ).one()
+    assert stored.unit == UNIT and stored.record["MADONVI"] == "STP"  # kept as sent
+    assert stored.record["MaLinhVuc"] == "HT01"
+
+    hoidap_id = _ask(running)
+    answer = {**_reply(str(hoidap_id)), "MADONVI": "STP", "NGAYTRALOI": "12/03/2026"}
+    answered = _call(running, session, "DongBoKetQuaHoiDapGuiTuDVCQG", data=[answer])
+    assert answered["records"][0]["status"] == "updated", answered
+    assert [i["code"] for i in answered["records"][0]["issues"]] == ["agency.format"]

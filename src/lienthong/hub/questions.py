@@ -211,6 +211,15 @@ def submit_question(db: Session, fields: dict[str, Any], validator: Validator | 
 # -- pushes ---------------------------------------------------------------------------------------
 
 
+def _unit_named(record: dict[str, Any], fallback: str) -> str:
+    """The record's ``MADONVI`` when it is an agency code; a sender's own code (OpenCPS sends
+    "STP"), kept as sent in the record with a warning, names no unit: ``fallback`` then."""
+    code = record.get("MADONVI")
+    if isinstance(code, str) and parse_agency_code(code) is not None:
+        return code
+    return fallback
+
+
 def _refused(index: int, key: str | None, unit: str) -> Outcome:
     return outside_units(index, key, unit, "Hỏi đáp", "question")
 
@@ -231,7 +240,7 @@ def sync_questions(
             continue
         record = record_result.record
         key = str(record["HOIDAPID"])
-        owner = str(record.get("MADONVI") or unit)
+        owner = _unit_named(record, unit)
         if not principal.may_act_for(owner):
             outcomes.append(_refused(record_result.index, key, owner))
             continue
@@ -321,7 +330,7 @@ def sync_answers(db: Session, principal: Principal, result: EnvelopeResult) -> l
                 )
             )
             continue
-        answering = str(answer.get("MADONVI") or row.unit)
+        answering = _unit_named(answer, row.unit)
         if not principal.may_act_for(answering):
             outcomes.append(_refused(record_result.index, key, answering))
             continue

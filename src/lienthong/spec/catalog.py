@@ -122,6 +122,9 @@ class FieldSpec:
     confidence: str = "confirmed"
     source: tuple[str, ...] = ()
     fields: tuple[FieldSpec, ...] = ()
+    local_codes: bool = False
+    """The field takes the sender's own codes too (OpenCPS sends "HT01", "STP"): a format
+    problem is a warning for received data (an error in strict mode) and the value is kept."""
     beyond_official: str | None = None
     """Why the field is one beyond the packet's official count (Table 1 of QCVN 120): where it
     comes from (a real client's extra, optional; a lienthong design); None: one of the count."""
@@ -449,6 +452,7 @@ def _build_field(raw: Any, where: str) -> FieldSpec:
         confidence=confidence,
         source=tuple(str(s) for s in ([source] if isinstance(source, str) else source)),
         beyond_official=_optional_beyond(raw.get("beyond_official"), here),
+        local_codes=raw.get("local_codes") is True,
         fields=tuple(_build_field(child, here) for child in children),
     )
 

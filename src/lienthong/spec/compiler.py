@@ -22,7 +22,7 @@ from typing import Any
 from lienthong.spec import identifiers
 from lienthong.spec.catalog import Catalog, FieldSpec
 from lienthong.spec.dates import parse_any
-from lienthong.spec.issues import Issue, make_issue
+from lienthong.spec.issues import Issue, Severity, make_issue
 
 Check = Callable[[dict[str, Any], str, list[Issue]], None]
 
@@ -180,6 +180,23 @@ def _bad_format(
     )
 
 
+def _local_code(
+    path: str, name: str, label: str, problem: identifiers.IdentifierProblem, issues: list[Issue]
+) -> None:
+    """A field that takes a sender's own codes (``local_codes``): the format problem is a
+    warning; the value is kept as sent."""
+    issues.append(
+        make_issue(
+            f"{path}.{name}",
+            problem.code,
+            Severity.WARNING,
+            field=label,
+            vi=f"{problem.vi} (mã riêng của đơn vị: lưu như đã gửi)",
+            en=f"{problem.en} (the sender's own code: kept as sent)",
+        )
+    )
+
+
 def _item_not_object(path: str, name: str, index: int, label: str, issues: list[Issue]) -> None:
     vi, en = _EXPECTED["object"]
     issues.append(
@@ -199,12 +216,14 @@ class _Source:
         self.today = today
         self.catalog = catalog
         self.unknown_code = unknown_code
+        self.strict = unknown_code == "field.unknown_strict"
         self.packet = packet
         self.names: dict[str, Any] = {
             "_INT_RE": _INT_RE,
             "_DECIMAL_RE": _DECIMAL_RE,
             "_BOOLS": BOOL_TEXT,
             "_WARN": _WARNING_FORMATS,
+            "_local_code": _local_code,
             "_SHOWN": _SHOWN_WARNINGS,
             "_required": _required,
             "_wrong_type": _wrong_type,
@@ -392,7 +411,8 @@ class _Source:
             format_lines = [
                 f"p = {check}(v)",
                 "if p is not None and (p.code not in _WARN or p.code in _SHOWN):",
-                f"    _bad_format(path, {name}, {label}, p, issues)",
+                f"    {'_local_code' if spec.local_codes and not self.strict else '_bad_format'}"
+                f"(path, {name}, {label}, p, issues)",
             ]
             if lines:
                 lines += ["else:"] + ["    " + line for line in format_lines]
