@@ -13,6 +13,7 @@ from lienthong.cli.main import app
 from lienthong.demo import dossiers
 from lienthong.spec.stats import monthly_stats
 from tests.hub.conftest import OTHER_UNIT, UNIT, RunningHub
+from tests.spec.test_layouts import FLAT as FLAT_SURVEY
 
 SURVEY = {
     "NgayTongHop": "3-2026",
@@ -181,19 +182,12 @@ def test_an_empty_month_with_nan_percentages_is_stored_without_them(
 def _opencps_question(text: str, very: str, good: str, bad: str) -> dict[str, Any]:
     """One record per survey question, all 13 keys flat, as the OpenCPS client sends them."""
     return {
-        "NgayTongHop": "3-2026",
-        "TongSoNguoiDanhGia": 120,
-        "PhanTramDanhGiaRatHaiLong": "70%",
-        "PhanTramDanhGiaHaiLong": "25%",
-        "PhanTramDanhGiaChuaHaiLong": "5%",
-        "DanhSachNoiDungYKien": "",
-        "MaThuTuc": "",
+        **FLAT_SURVEY,
+        "Madonvi": UNIT,
         "NoiDung": text,
         "PhanTramDanhGiaDichVuRatHaiLong": very,
         "PhanTramDanhGiaDichVuHaiLong": good,
         "PhanTramDanhGiaDichVuChuaHaiLong": bad,
-        "Madonvi": UNIT,
-        "TenDonVi": "UBND tỉnh Thanh Hóa",
     }
 
 
