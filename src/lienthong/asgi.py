@@ -6,7 +6,9 @@ They meet nowhere else: the hub and the agent never import each other.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 
+import anyio
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,25 +39,52 @@ def declared_length(request: Request) -> int:
     return min(int(declared), MAX_COUNTED_BYTES)
 
 
+#: An oversized body is still read (and thrown away) up to this many bytes and seconds before
+#: the 413 goes out: a client that sends its whole body before reading the answer (Java's
+#: HttpURLConnection, Python's urllib) would otherwise see a connection reset, not the 413.
+DRAIN_MAX_BYTES = 64 * 1024 * 1024
+DRAIN_SECONDS = 5.0
+
+
+async def _drain(stream: AsyncIterator[bytes], declared: int | None) -> None:
+    """Read and discard the rest of a refused body, bounded in bytes and time."""
+    budget = min(declared, DRAIN_MAX_BYTES) if declared is not None else DRAIN_MAX_BYTES
+    drained = 0
+    with anyio.move_on_after(DRAIN_SECONDS):
+        try:
+            async for chunk in stream:
+                drained += len(chunk)
+                if drained >= budget:
+                    return
+        except ClientDisconnect:  # gone: nobody to answer
+            return
+
+
 async def read_limited_body(request: Request, limit: int) -> bytes | None:
     """The request body, or None when it exceeds ``limit`` bytes.
 
-    A body declared larger (``Content-Length``) is refused unread; one that is not declared is
-    read only until it crosses the limit, so an oversized upload never sits in memory whole.
+    A body declared larger (``Content-Length``) is refused without being kept; one that is not
+    declared is kept only until it crosses the limit, so an oversized upload never sits in
+    memory whole. Before the refusal the rest of the body is read and discarded (at most
+    :data:`DRAIN_MAX_BYTES`, :data:`DRAIN_SECONDS`), unless the client asked to be told first
+    (``Expect: 100-continue``) or declared more than that bound.
     """
-    declared = request.headers.get("content-length")
-    if (
-        declared is not None
-        and declared.isascii()
-        and declared.isdigit()
-        and (len(declared) > 20 or int(declared) > limit)
-    ):
+    text = request.headers.get("content-length")
+    digits = text is not None and text.isascii() and text.isdigit()
+    declared = int(text) if text is not None and digits and len(text) <= 20 else None
+    drain = request.headers.get("expect", "").lower() != "100-continue"
+    stream = request.stream()
+    if digits and (declared is None or declared > limit):  # declared larger: refused unkept
+        if drain and declared is not None and declared <= DRAIN_MAX_BYTES:
+            await _drain(stream, declared)
         return None
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in stream:
         size += len(chunk)
         if size > limit:
+            if drain and (declared is None or declared <= DRAIN_MAX_BYTES):
+                await _drain(stream, None if declared is None else declared - size)
             return None
         chunks.append(chunk)
     return b"".join(chunks)

@@ -551,3 +551,29 @@ def test_a_returned_dossier_without_its_return_date_is_taken_with_a_warning(
     assert outcome["status"] == "accepted"
     assert [i["code"] for i in outcome["issues"]] == ["dossier.returned_without_date"]
     assert outcome["issues"][0]["severity"] == "warning"
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_a_client_that_sends_its_whole_body_first_still_reads_the_413(
+    running: RunningHub, declared: bool
+) -> None:
+    """Issue 11: Java's HttpURLConnection and Python's urllib send the whole body before they
+    read; an oversized one used to meet a connection reset instead of the 413. The hub now
+    reads and discards the rest (bounded) before it answers."""
+    import socket
+
+    body = b" " * 2_000_000  # ten times the hub's limit of 200000 bytes
+    length = f"Content-Length: {len(body)}\r\n" if declared else "Transfer-Encoding: chunked\r\n"
+    head = (
+        f"POST {running.settings.integration_path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Type: application/json\r\n{length}Connection: close\r\n\r\n"
+    ).encode()
+    payload = body if declared else b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    with socket.create_connection(("127.0.0.1", running.settings.port), timeout=30) as sock:
+        sock.sendall(head + payload)  # everything first, as those clients do
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 413 Request Entity Too Large", answer[:200]
+    assert b'"error_code":"14"' in rest
