@@ -531,3 +531,23 @@ def test_kept_raw_bodies_are_compressed_with_lz4_where_the_server_can(engine: En
             )
         )
     assert method == ("l" if supported else "")
+
+
+def test_insert_ignoring_duplicates_reports_whether_a_row_went_in(engine: Engine) -> None:
+    from lienthong.store.db import insert_ignoring_duplicates
+    from lienthong.store.tables import HubSecret
+
+    sessions = session_factory(engine)
+    inserted = []
+    for value in ("first", "second"):
+        with sessions() as db:
+            row = db.scalar(
+                insert_ignoring_duplicates(db, HubSecret)
+                .values(name="k", value=value, created_at=datetime.now(UTC))
+                .returning(HubSecret.name)
+            )
+            db.commit()
+            inserted.append(row)
+    assert inserted == ["k", None]
+    with sessions() as db:
+        assert db.get(HubSecret, "k").value == "first"  # type: ignore[union-attr]

@@ -29,15 +29,18 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
 
-from lienthong.store.db import PURGE_BATCH, begin_sqlite_write, purge_expired
+from lienthong.store.db import (
+    PURGE_BATCH,
+    begin_sqlite_write,
+    insert_ignoring_duplicates,
+    purge_expired,
+)
 from lienthong.store.tables import FormNonce, HubSecret
 
 __all__ = [
@@ -76,16 +79,6 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _insert_ignoring_duplicates(db: Session, table: type[Any]) -> Any:
-    """``INSERT ... ON CONFLICT DO NOTHING`` on the session's database."""
-    dialect = db.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing()
-    raise NotImplementedError(f"form tokens need SQLite or PostgreSQL, not {dialect}")
-
-
 def secret_key_problem(configured_key: str | None) -> str | None:
     """Why the hub cannot sign with ``configured_key`` (never quoting it), or None."""
     if configured_key and len(configured_key) < MIN_SECRET_KEY_LENGTH:
@@ -101,7 +94,7 @@ def stored_key(sessions: sessionmaker[Session]) -> bytes:
     wins: the others read what it stored)."""
     with sessions() as db:
         db.execute(
-            _insert_ignoring_duplicates(db, HubSecret).values(
+            insert_ignoring_duplicates(db, HubSecret).values(
                 name=SECRET_NAME, value=secrets.token_urlsafe(32), created_at=_now()
             )
         )
@@ -176,7 +169,7 @@ class FormTokens:
             purge_expired(db, FormNonce.nonce, FormNonce.expires_at, now)
             # RETURNING, not rowcount (psycopg may not report it): no row, the nonce was there
             inserted = db.scalar(
-                _insert_ignoring_duplicates(db, FormNonce)
+                insert_ignoring_duplicates(db, FormNonce)
                 .values(nonce=verified.nonce, expires_at=verified.expires_at)
                 .returning(FormNonce.nonce)
             )

@@ -33,6 +33,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import ColumnElement, Connection, Engine, create_engine, delete, event, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -399,3 +400,15 @@ def purge_expired(
         .with_for_update(skip_locked=True)
     )
     session.execute(delete(key.class_).where(key.in_(expired)))
+
+
+def insert_ignoring_duplicates(session: Session, table: type[Any]) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` for the session's database (the two the store
+    supports); add ``.values(...)`` and, to learn whether a row went in, ``.returning(...)``
+    (psycopg may not report ``rowcount``)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise ValueError(f"lienthong stores data in SQLite or PostgreSQL, not {dialect}")
