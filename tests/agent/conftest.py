@@ -115,7 +115,7 @@ class Pair:
                 "mahoso": mahoso,
             },
         ).json()
-        assert answer["error_code"] == "00", answer
+        assert answer["error_code"] == "0", answer
         return answer
 
     def wait_settled(self, timeout: float = 30.0) -> None:

@@ -74,7 +74,7 @@ def test_dossiers_and_progress_arrive_in_order(start_pair: Callable[..., Pair]) 
     assert looked_up["TrangThaiHoSo"] == "5"
     assert [s["TrangThai"] for s in looked_up["QuaTrinhXuLy"]] == ["2", "4"]
     pushes = [row for row in _message_log(pair) if row.endpoint == "integration"]
-    assert all(row.error_code in ("00", "3") for row in pushes)
+    assert all(row.error_code in ("0", "3") for row in pushes)
     assert max(row.records for row in pushes) > 1  # batches, not one record per call
     assert all(row.dstcode == "VN:GOV:000.00.00.G22:vpcpdvcprovider" for row in pushes)
 
@@ -93,7 +93,7 @@ def test_session_expired_at_the_hub_is_renewed(start_pair: Callable[..., Pair]) 
         pair.wait_settled()
     assert pair.agent.outbox.summary().counts["delivered"] == 4
     log = _message_log(pair)
-    assert [row.error_code for row in log if row.endpoint == "login"] == ["00", "00"]
+    assert [row.error_code for row in log if row.endpoint == "login"] == ["0", "0"]
     assert "23" in [row.error_code for row in log if row.endpoint == "integration"]
     state = pair.agent.outbox.state("portal.session")
     assert state is not None and state["logins"] == 2 and "session" not in state
@@ -109,8 +109,8 @@ def test_session_is_refreshed_before_it_expires(start_pair: Callable[..., Pair])
         agent.submit("DongBoHoSoMC", records[2:], madonvi=UNIT, isUpdating="False")
         pair.wait_settled()
     log = _message_log(pair)
-    assert [row.error_code for row in log if row.endpoint == "login"] == ["00", "00"]
-    assert {row.error_code for row in log if row.endpoint == "integration"} == {"00"}
+    assert [row.error_code for row in log if row.endpoint == "login"] == ["0", "0"]
+    assert {row.error_code for row in log if row.endpoint == "integration"} == {"0"}
 
 
 def test_refused_records_go_to_dead_letters_and_a_replay_delivers_them(

@@ -255,3 +255,32 @@ def test_bind_and_unbind_networks(database: str, password_file: Path) -> None:
     assert gone.exit_code == 0, gone.output
     account = accounts_of(database).get("mcdt")
     assert account is not None and account.networks == ["203.0.113.7/32"]
+
+
+def test_success_code_sets_and_clears_an_accounts_form(database: str, password_file: Path) -> None:
+    assert (
+        run(
+            "accounts",
+            "add",
+            "mc",
+            "-u",
+            HANOI,
+            "--password-file",
+            str(password_file),
+            "--database",
+            database,
+        ).exit_code
+        == 0
+    )
+    chosen = run("accounts", "success-code", "mc", "integer", "--database", database)
+    assert chosen.exit_code == 0, chosen.output
+    assert "mc -> integer" in chosen.output
+    assert accounts_of(database).get("mc").success_code == "integer"  # type: ignore[union-attr]
+    listed = run("accounts", "list", "--database", database)
+    assert "integer" in listed.output
+    cleared = run("accounts", "success-code", "mc", "default", "--database", database)
+    assert cleared.exit_code == 0 and "mc -> default" in cleared.output
+    assert accounts_of(database).get("mc").success_code is None  # type: ignore[union-attr]
+    wrong = run("accounts", "success-code", "mc", "zero", "--database", database)
+    assert wrong.exit_code == 2
+    assert "choose 0, 00, integer" in wrong.output and "chọn 0, 00, integer" in wrong.output

@@ -40,7 +40,7 @@ class RunningHub:
         answer = self.client.post(
             self.settings.login_path, json={"username": username, "password": password}
         ).json()
-        assert answer["error_code"] == "00", answer
+        assert answer["error_code"] == "0", answer
         return str(answer["session"])
 
     def call(

@@ -52,7 +52,7 @@ def test_an_account_change_ends_its_sessions(
         ("tinh_thanhhoa", "wrong", False, "20"),
         ("tinh_thanhhoa", "wrong", True, "20"),
         ("tinh_thanhhoa", PASSWORD, True, "24"),
-        ("tinh_thanhhoa", PASSWORD, False, "00"),
+        ("tinh_thanhhoa", PASSWORD, False, "0"),
     ],
 )
 def test_every_login_path_computes_exactly_one_password_hash(

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from lienthong.hub.app import Hub
-from lienthong.hub.errors import ANSWER_CODES
+from lienthong.hub.errors import ANSWER_CODES, SUCCESS, SUCCESS_SPELLINGS
 from lienthong.hub.settings import HubSettings
 from lienthong.store.tables import MessageLog
 from tests.hub.conftest import PASSWORD, UNIT, RunningHub, free_port, serve
@@ -94,6 +94,8 @@ def problems_of(
     if not isinstance(answer, dict):
         return [*problems, "not an object"]
     code = answer.get("error_code")
+    if code in SUCCESS_SPELLINGS.values():  # success in the hub's form (docs/protocol.md, 5)
+        code = SUCCESS
     entry = ANSWER_CODES.get(code) if isinstance(code, str) else None
     if entry is None:
         return [*problems, f"error_code {code!r} not in ANSWER_CODES"]

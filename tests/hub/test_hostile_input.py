@@ -280,11 +280,11 @@ def test_the_message_log_keeps_no_escaped_token(running: RunningHub, engine: Eng
     ).decode()
     text = text.replace('"SESSION"', f'"{escaped}"')
     status, answer = _raw(running, running.settings.integration_path, text.encode())
-    assert (status, answer["error_code"]) == (200, "00"), answer
+    assert (status, answer["error_code"]) == (200, "0"), answer
     with engine.connect() as connection:
         kept = connection.scalar(
             select(MessageLog.raw_body).where(
-                MessageLog.service == "DongBoHoSoMC", MessageLog.error_code == "00"
+                MessageLog.service == "DongBoHoSoMC", MessageLog.error_code == "0"
             )
         )
     assert kept is not None

@@ -95,7 +95,7 @@ def _attempt(
             login(db, accounts, settings, USER, password, client)
         except HubError as error:
             return error.answer.code
-    return "00"
+    return "0"
 
 
 def test_strangers_cannot_lock_out_a_bound_account(engine: Engine) -> None:
@@ -109,7 +109,7 @@ def test_strangers_cannot_lock_out_a_bound_account(engine: Engine) -> None:
     assert _attempt(sessions, accounts, settings, PASSWORD, AGENT_HOST) == "21"  # locked out
 
     accounts.bind(USER, [f"{AGENT_HOST}/30"])
-    assert _attempt(sessions, accounts, settings, PASSWORD, AGENT_HOST) == "00"
+    assert _attempt(sessions, accounts, settings, PASSWORD, AGENT_HOST) == "0"
     assert _attempt(sessions, accounts, settings, PASSWORD, STRANGER) == "21"  # still locked
     # the bound system's own mistakes are still limited, per client
     own = [_attempt(sessions, accounts, settings, "sai", AGENT_HOST) for _ in range(9)]
@@ -144,7 +144,7 @@ def test_a_bound_agent_logs_in_over_http_after_a_lockout(running: RunningHub) ->
         assert _login(running.client, path, "sai") == "20"
     assert _login(running.client, path, PASSWORD) == "21"
     running.hub.accounts.bind(USER, ["127.0.0.1"])
-    assert _login(running.client, path, PASSWORD) == "00"
+    assert _login(running.client, path, PASSWORD) == "0"
 
 
 # -- logout ---------------------------------------------------------------------------------------
@@ -153,10 +153,10 @@ def test_a_bound_agent_logs_in_over_http_after_a_lockout(running: RunningHub) ->
 def test_logout_ends_the_session_and_keeps_no_token(running: RunningHub, engine: Engine) -> None:
     session = running.login()
     envelope = {"session": session, "madonvi": UNIT, "service": "LayDanhSachTTHC"}
-    assert running.call(envelope).json()["error_code"] == "00"
+    assert running.call(envelope).json()["error_code"] == "0"
     path = running.settings.logout_path
     ended = running.client.post(path, json={"session": session})
-    assert ended.status_code == 200 and ended.json()["error_code"] == "00"
+    assert ended.status_code == 200 and ended.json()["error_code"] == "0"
     assert running.call(envelope).json()["error_code"] == "22"
     # an unknown or already ended session is answered alike (nothing is told about it)
     again = running.client.post(path, json={"session": session})
@@ -172,6 +172,6 @@ def test_logout_ends_the_session_and_keeps_no_token(running: RunningHub, engine:
             )
         ).all()
         left = connection.scalar(select(func.count()).select_from(HubSession))
-    assert [row.error_code for row in rows] == ["00", "00", "12", "10"]
+    assert [row.error_code for row in rows] == ["0", "0", "12", "10"]
     assert all(row.raw_body is None or session.encode() not in row.raw_body for row in rows)
     assert left == 0

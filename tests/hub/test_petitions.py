@@ -55,7 +55,7 @@ def _call(running: RunningHub, session: str, service: str, **params: Any) -> dic
 
 
 def _valid(service: str, answer: dict[str, Any]) -> None:
-    assert answer["error_code"] == "00", answer
+    assert answer["error_code"] == "0", answer
     errors = [i for i in VALIDATOR.validate_response(service, answer).all_issues() if i.is_error]
     assert errors == []
 
@@ -109,9 +109,9 @@ def test_the_whole_workflow(running: RunningHub) -> None:
     assert _call(running, session, "DanhSachPAKNCongKhai")["result"] == []  # not published yet
 
     answered = _call(running, session, "DongBoKetQuaXuLyPAKN", data=[_answer(pakn_id)])
-    assert answered["error_code"] == "00", answered
+    assert answered["error_code"] == "0", answered
     assert answered["records"] == [
-        {"index": 0, "key": pakn_id, "status": "updated", "error_code": "00"}
+        {"index": 0, "key": pakn_id, "status": "updated", "error_code": "0"}
     ]
     assert _call(running, session, "DanhSachPAKNChoXuLy")["result"] == []
 
@@ -124,7 +124,7 @@ def test_the_whole_workflow(running: RunningHub) -> None:
 
     # the same answer again changes nothing; another answer to an answered petition is refused
     again = _call(running, session, "DongBoKetQuaXuLyPAKN", data=[_answer(pakn_id)])
-    assert again["error_code"] == "00" and again["records"][0]["status"] == "unchanged"
+    assert again["error_code"] == "0" and again["records"][0]["status"] == "unchanged"
     other = _call(
         running, session, "DongBoKetQuaXuLyPAKN", data=[_answer(pakn_id, text="Trả lời khác")]
     )
@@ -160,7 +160,7 @@ def test_the_public_list_pages_and_searches(running: RunningHub) -> None:
     ids.append(_submit(running, TieuDe="Rác thải", NoiDungPAKN="Bãi rác tự phát gần CHỢ"))
     session = running.login()
     pushed = _call(running, session, "DongBoKetQuaXuLyPAKN", data=[_answer(i) for i in ids])
-    assert pushed["error_code"] == "00" and len(pushed["records"]) == 13
+    assert pushed["error_code"] == "0" and len(pushed["records"]) == 13
 
     first = _call(running, session, "DanhSachPAKNCongKhai")
     _valid("DanhSachPAKNCongKhai", first)
@@ -197,7 +197,7 @@ def test_another_province_can_neither_read_nor_answer(running: RunningHub) -> No
     own = {"session": other, "madonvi": OTHER_UNIT}
 
     listed = running.call({**own, "service": "DanhSachPAKNChoXuLy"}).json()
-    assert listed["error_code"] == "00" and listed["result"] == []
+    assert listed["error_code"] == "0" and listed["result"] == []
     foreign = running.call({**own, "madonvi": UNIT, "service": "DanhSachPAKNChoXuLy"})
     assert foreign.status_code == 403 and foreign.json()["error_code"] == "30"
 
@@ -248,8 +248,8 @@ def test_local_petitions_are_stored_once(running: RunningHub) -> None:
     session = running.login()
     key = f"{DISTRICT}-TH-2026-0007"
     first = _call(running, session, "DongBoPAKNDiaPhuong", data=[_local()])
-    assert first["error_code"] == "00", first
-    assert first["records"][0] == {"index": 0, "key": key, "status": "accepted", "error_code": "00"}
+    assert first["error_code"] == "0", first
+    assert first["records"][0] == {"index": 0, "key": key, "status": "accepted", "error_code": "0"}
     resent = _call(running, session, "DongBoPAKNDiaPhuong", data=[_local()])
     assert resent["records"][0]["status"] == "unchanged"
     changed = _call(running, session, "DongBoPAKNDiaPhuong", data=[_local(Ten="Trần Thị Cúc Hoa")])
@@ -323,7 +323,7 @@ def test_pending_petitions_are_filtered_by_the_date_sent(running: RunningHub) ->
     for record in records:
         for name in ("NoiDungTraLoi", "NgayTraLoi"):
             record.pop(name)
-    assert _call(running, session, "DongBoPAKNDiaPhuong", data=records)["error_code"] == "00"
+    assert _call(running, session, "DongBoPAKNDiaPhuong", data=records)["error_code"] == "0"
 
     def listed(**dates: str) -> list[str]:
         rows = _call(running, session, "DanhSachPAKNChoXuLy", **dates)["result"]

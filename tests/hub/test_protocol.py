@@ -57,12 +57,12 @@ def test_the_call_sequence_of_an_existing_one_stop_system(running: RunningHub) -
     lookup = {"session": session, "madonvi": UNIT, "service": "TraCuuHoSo", "mahoso": code}
 
     first = running.call(lookup).json()
-    assert first["error_code"] == "00" and first["result"] == []  # not synced yet
+    assert first["error_code"] == "0" and first["result"] == []  # not synced yet
 
     created = running.call(_push(session, [record])).json()
-    assert created["error_code"] == "00"
+    assert created["error_code"] == "0"
     assert created["records"] == [
-        {"index": 0, "key": code, "status": "accepted", "error_code": "00"}
+        {"index": 0, "key": code, "status": "accepted", "error_code": "0"}
     ]
 
     record["TrangThaiHoSo"] = "4"
@@ -72,7 +72,7 @@ def test_the_call_sequence_of_an_existing_one_stop_system(running: RunningHub) -
     )  # clients resend with True
 
     updated = running.call(_push(session, [record], updating="True")).json()
-    assert updated["error_code"] == "00" and updated["records"][0]["status"] == "updated"
+    assert updated["error_code"] == "0" and updated["records"][0]["status"] == "updated"
 
     progress = {
         "session": session,
@@ -83,7 +83,7 @@ def test_the_call_sequence_of_an_existing_one_stop_system(running: RunningHub) -
     assert running.call(progress).json()["records"][0]["status"] == "accepted"
 
     found = running.call(lookup, path=running.settings.share_path).json()  # either endpoint
-    assert found["error_code"] == "00"
+    assert found["error_code"] == "0"
     assert found["result"][0]["MaHoSo"] == code and found["result"][0]["TrangThaiHoSo"] == "4"
     assert [s["NoiDungXuLy"] for s in found["result"][0]["QuaTrinhXuLy"]] == ["Thẩm định hồ sơ"]
 
@@ -91,7 +91,7 @@ def test_the_call_sequence_of_an_existing_one_stop_system(running: RunningHub) -
 def test_identical_pushes_change_nothing(running: RunningHub, engine: Engine) -> None:
     session = running.login()
     record = _dossier()
-    assert running.call(_push(session, [record])).json()["error_code"] == "00"
+    assert running.call(_push(session, [record])).json()["error_code"] == "0"
     repeat = running.call(_push(session, [record], updating="True")).json()
     assert repeat["records"][0]["status"] == "unchanged"
     step = {
@@ -142,7 +142,7 @@ def test_progress_for_an_unknown_dossier_is_refused(running: RunningHub, engine:
 def test_cross_unit_writes_and_reads_are_refused(running: RunningHub, engine: Engine) -> None:
     thanhhoa, lamdong = running.login(), running.login("tinh_lamdong")
     record = _dossier()
-    assert running.call(_push(thanhhoa, [record])).json()["error_code"] == "00"
+    assert running.call(_push(thanhhoa, [record])).json()["error_code"] == "0"
     # another province's account pushing under its own madonvi a dossier of Thanh Hóa
     other = running.call(_push(lamdong, [record], updating="True", unit=OTHER_UNIT)).json()
     assert other["records"][0]["error_code"] == "30"
@@ -278,7 +278,7 @@ def test_a_disabled_account_is_named_only_to_who_knows_its_password(running: Run
 def test_copies_of_one_dossier_in_a_batch_share_its_answer(running: RunningHub) -> None:
     session = running.login()
     record = _dossier()
-    assert running.call(_push(session, [record])).json()["error_code"] == "00"
+    assert running.call(_push(session, [record])).json()["error_code"] == "0"
     answer = running.call(_push(session, [record, dict(record, GhiChu="x")])).json()
     assert [(r["status"], r["error_code"]) for r in answer["records"]] == [
         ("exists", "3"),
@@ -307,7 +307,7 @@ def test_an_escaped_session_token_is_still_blanked_in_the_evidence(
         content=body,
         headers={"content-type": "application/json"},
     )
-    assert response.json()["error_code"] == "00"
+    assert response.json()["error_code"] == "0"
     with engine.connect() as connection:
         kept = connection.scalar(
             select(MessageLog.raw_body).order_by(MessageLog.id.desc()).limit(1)
@@ -378,9 +378,9 @@ def test_a_clean_batch_of_new_dossiers_is_stored_as_record_by_record(
     records = [copy.deepcopy(r) for r in dossiers(40)]
     answer = running.call(_push(session, records[:20])).json()
     assert taken == [True]
-    assert answer["error_code"] == "00"
+    assert answer["error_code"] == "0"
     assert answer["records"] == [
-        {"index": i, "key": r["MaHoSo"], "status": "accepted", "error_code": "00"}
+        {"index": i, "key": r["MaHoSo"], "status": "accepted", "error_code": "0"}
         for i, r in enumerate(records[:20])
     ]
     # the same kind of batch, one record already stored: the general path, same rows
@@ -391,7 +391,7 @@ def test_a_clean_batch_of_new_dossiers_is_stored_as_record_by_record(
     twice = [records[39], copy.deepcopy(records[39])] + [
         copy.deepcopy(r) for r in dossiers(58)[40:]
     ]
-    assert running.call(_push(session, twice)).json()["error_code"] == "00"
+    assert running.call(_push(session, twice)).json()["error_code"] == "0"
     assert taken == [True, False, False]
     # isUpdating True: the dossiers are looked up first; new ones still take the column path
     fresh = [copy.deepcopy(r) for r in dossiers(78)[58:]]
@@ -469,16 +469,16 @@ def test_concurrent_pushes_are_all_taken_and_leave_the_writer_lock_free(
         thread.start()
     for thread in threads:
         thread.join()
-    assert [answer["error_code"] for answer in answers] == ["00"] * 48
+    assert [answer["error_code"] for answer in answers] == ["0"] * 48
     assert all(answer["result"] for answer in answers if "result" in answer)  # found, each
     with engine.connect() as connection:
         stored = connection.scalar(select(func.count()).select_from(MessageLog))
     assert stored is not None and stored >= 49  # login + 48 calls, each logged
     assert writer_lock_is_free(running.hub.engine)
     refused = running.call(_push("not-a-session", [records[0]])).json()
-    assert refused["error_code"] != "00"
+    assert refused["error_code"] != "0"
     assert writer_lock_is_free(running.hub.engine)
-    assert running.call(_push(session, [records[0]], "True")).json()["error_code"] == "00"
+    assert running.call(_push(session, [records[0]], "True")).json()["error_code"] == "0"
     assert writer_lock_is_free(running.hub.engine)
 
 
@@ -532,7 +532,7 @@ def test_a_push_on_sqlite_waits_for_the_writer_ahead_of_it(
     finally:
         watched.release()
     push.join(timeout=30)
-    assert answers and answers[0]["error_code"] == "00"
+    assert answers and answers[0]["error_code"] == "0"
     assert logged() == before + 1
 
 
@@ -546,7 +546,7 @@ def test_a_returned_dossier_without_its_return_date_is_taken_with_a_warning(
     record = {**_dossier(7), "TrangThaiHoSo": "10", "NgayHenTra": ""}
     record.pop("NgayTra", None)
     answer = running.call(_push(session, [record])).json()
-    assert answer["error_code"] == "00", answer
+    assert answer["error_code"] == "0", answer
     (outcome,) = answer["records"]
     assert outcome["status"] == "accepted"
     assert [i["code"] for i in outcome["issues"]] == ["dossier.returned_without_date"]

@@ -50,7 +50,7 @@ def _local(code: str, title: str, text: str = "Nội dung.", **extra: str) -> di
 
 def _push(running: RunningHub, session: str, service: str, data: list[dict[str, Any]]) -> None:
     answer = _call(running, session, service, data=data)
-    assert answer["error_code"] == "00", answer
+    assert answer["error_code"] == "0", answer
     assert {record["status"] for record in answer["records"]} == {"accepted"}, answer
 
 
@@ -93,7 +93,7 @@ def test_many_published_petitions_are_paged_and_counted(running: RunningHub) -> 
     assert _ids(last) == newest_first[230:]
     for past in ({"trangHienTai": "25"}, {"trangHienTai": BIG, "soBanGhiMoiTrang": "500"}):
         beyond = _call(running, session, "DanhSachPAKNCongKhai", **past)
-        assert (beyond["error_code"], beyond["result"]) == ("00", [])  # no offset overflow
+        assert (beyond["error_code"], beyond["result"]) == ("0", [])  # no offset overflow
 
     with running.hub.sessions() as db, _loaded(Petition) as seen:
         rows = petitions.public(db, {"trangHienTai": "2", "keyword": "KIẾN NGHỊ"})
@@ -216,7 +216,7 @@ def test_pending_lists_follow_the_unit_hierarchy(running: RunningHub) -> None:
     def pending(scope: str, **params: str) -> tuple[list[str], set[str]]:
         envelope = {"session": session, "madonvi": scope, "service": "DanhSachPAKNChoXuLy"}
         answer = running.call({**envelope, **params}).json()
-        assert answer["error_code"] == "00", answer
+        assert answer["error_code"] == "0", answer
         rows = answer["result"]
         return [str(row["MaPAKNDiaPhuong"]) for row in rows], {row["TongSo"] for row in rows}
 

@@ -23,7 +23,7 @@ def _share(running: RunningHub, session: str, service: str, **params: str) -> di
 def test_procedures_decisions_and_categories_are_served(running: RunningHub) -> None:
     session = running.login()
     listing = _share(running, session, "LayDanhSachTTHC")
-    assert listing["error_code"] == "00" and len(listing["result"]) >= 20
+    assert listing["error_code"] == "0" and len(listing["result"]) >= 20
     code = listing["result"][0]["MATTHC"]
     procedure = _share(running, session, "LayThuTuc", maTTHC=code)["result"]
     assert len(procedure) == 1 and procedure[0]["MATTHC"] == code and procedure[0]["THANHPHANHOSO"]

@@ -66,7 +66,7 @@ def test_statistics_are_reconciled_with_the_received_dossiers(
         "isUpdating": "False",
         "data": records,
     }
-    assert running.call(push).json()["error_code"] == "00"
+    assert running.call(push).json()["error_code"] == "0"
     computed = monthly_stats(records, 2026, 3).to_wire(UNIT, "UBND tỉnh Thanh Hóa")
     reconcile = {
         "session": session,
@@ -77,11 +77,11 @@ def test_statistics_are_reconciled_with_the_received_dossiers(
     }
 
     before = running.call(reconcile, path=running.settings.share_path).json()
-    assert before["error_code"] == "00" and before["DaBaoCao"] == "False"
+    assert before["error_code"] == "0" and before["DaBaoCao"] == "False"
 
     assert (
         running.call(_envelope(session, "DongBoThongKeHoSo", [computed])).json()["error_code"]
-        == "00"
+        == "0"
     )
     agreed = running.call(reconcile).json()
     assert agreed["DaBaoCao"] == "True"
@@ -129,7 +129,7 @@ def test_computed_statistics_agree_with_monthly_stats_in_every_month(
             "isUpdating": "False",
             "data": records[start : start + 200],
         }
-        assert running.call(push).json()["error_code"] == "00"
+        assert running.call(push).json()["error_code"] == "0"
     months = sorted(
         {(d.year, d.month) for r in records if (d := parse_wire_date(r["NgayTiepNhan"]))}
     )
@@ -157,7 +157,7 @@ def test_an_empty_month_with_nan_percentages_is_stored_without_them(
     percents = sorted(name for name in empty if name.startswith("PhanTram"))
     sent = {**empty, **dict.fromkeys(percents, "NaN"), percents[0]: "Infinity"}
     answer = running.call(_envelope(session, "DongBoThongKeHoSo", [sent])).json()
-    assert answer["error_code"] == "00", answer
+    assert answer["error_code"] == "0", answer
     (record,) = answer["records"]
     assert record["status"] == "accepted"
     warned = {(i["code"], i["path"].rsplit(".", 1)[-1], i["severity"]) for i in record["issues"]}
@@ -174,7 +174,7 @@ def test_an_empty_month_with_nan_percentages_is_stored_without_them(
         "Nam": "2026",
     }
     agreed = running.call(reconcile).json()
-    assert agreed["error_code"] == "00" and agreed["DaBaoCao"] == "True", agreed
+    assert agreed["error_code"] == "0" and agreed["DaBaoCao"] == "True", agreed
     counts = [row for row in agreed["result"] if not row["TruongThongTin"].startswith("PhanTram")]
     assert counts and {row["ChenhLech"] for row in counts} == {"False"}
 
@@ -206,7 +206,7 @@ def test_the_opencps_survey_layout_is_stored_as_one_nested_report(
         _opencps_question("Thời gian giải quyết", "60%", "30%", "10%"),
     ]
     answer = running.call(_envelope(session, "DongBoDanhGia", batch)).json()
-    assert answer["error_code"] == "00", answer
+    assert answer["error_code"] == "0", answer
     assert [r["status"] for r in answer["records"]] == ["accepted", "accepted"]
     assert all(r["key"] == f"{UNIT} 2026-03" for r in answer["records"])
     layouts = [{i["code"] for i in r.get("issues", [])} for r in answer["records"]]

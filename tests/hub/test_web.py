@@ -138,7 +138,7 @@ def pushed(running: RunningHub) -> dict[str, str]:
             "data": [on_time, overdue, late],
         }
     ).json()
-    assert answer["error_code"] == "00", answer
+    assert answer["error_code"] == "0", answer
     code = on_time["MaHoSo"]
     steps = [  # newest first on the wire: the page must still show the oldest first
         _step(code, "20260303090000", "4", "Phòng Tư pháp", "Thẩm định hồ sơ"),
@@ -147,7 +147,7 @@ def pushed(running: RunningHub) -> dict[str, str]:
     progress = running.call(
         {"session": session, "madonvi": UNIT, "service": "CapNhatTienDoHoSoMC", "data": steps}
     ).json()
-    assert progress["error_code"] == "00", progress
+    assert progress["error_code"] == "0", progress
     return {
         "on_time": code,
         "overdue": overdue["MaHoSo"],

@@ -48,7 +48,7 @@ def _documents(running: RunningHub, pakn_id: str) -> list[dict[str, Any]]:
         "PAKNID": pakn_id,
     }
     answer = running.call(envelope).json()
-    assert answer["error_code"] == "00", answer
+    assert answer["error_code"] == "0", answer
     result: list[dict[str, Any]] = answer["result"]
     return result
 
@@ -71,7 +71,7 @@ def _answer_petition(running: RunningHub, pakn_id: str) -> None:
             ],
         }
     ).json()
-    assert answer["error_code"] == "00", answer
+    assert answer["error_code"] == "0", answer
 
 
 def test_a_citizen_sends_a_petition_and_finds_the_answer(
@@ -250,7 +250,7 @@ def test_a_citizen_asks_a_question_and_reads_the_qa(
             ],
         }
     ).json()
-    assert answer["error_code"] == "00", answer
+    assert answer["error_code"] == "0", answer
     page.goto(running.base + "/hoi-dap?nguon=cong-dan")
     item = page.get_by_test_id(f"hoi-dap-{hoidap_id}")
     assert item.get_by_test_id("nguoi-hoi").inner_text() == "Trần T*** B*"

@@ -96,7 +96,7 @@ def test_the_api_takes_a_petition_for_the_unit(running: RunningHub) -> None:
     assert sent.status_code == 200, sent.text
     answer = sent.json()
     assert set(answer) == {"error_code", "message", "message_en", "Id", "TrangThai", "SoTaiLieu"}
-    assert answer["error_code"] == "00" and answer["message"] == "Thành công"
+    assert answer["error_code"] == "0" and answer["message"] == "Thành công"
     assert answer["message_en"] == "Success" and answer["TrangThai"] == "1"
     assert answer["SoTaiLieu"] == "0"
     assert re.fullmatch(r"PAKN-\d{6}", answer["Id"])
@@ -114,7 +114,7 @@ def test_the_api_takes_a_question_for_the_unit(running: RunningHub) -> None:
     sent = running.client.post(QA_API, json=_question(SODIENTHOAI=PHONE))
     assert sent.status_code == 200, sent.text
     answer = sent.json()
-    assert answer["error_code"] == "00" and answer["TrangThai"] == "1"
+    assert answer["error_code"] == "0" and answer["TrangThai"] == "1"
     assert int(answer["Id"]) > PORTAL_IDS
     pending = _call(running, "LayDanhSachHoiDapGuiTuDVCQG")["result"]
     assert [(row["HOIDAPID"], row["HOVATEN"]) for row in pending] == [(answer["Id"], NAME)]
@@ -321,7 +321,7 @@ def test_the_petition_list_pages_and_searches(running: RunningHub) -> None:
 
     records = [json.loads(item) for item in _published(23)]
     pushed = _call(running, "DongBoPAKNDiaPhuong", data=records)
-    assert pushed["error_code"] == "00", pushed
+    assert pushed["error_code"] == "0", pushed
     first = running.client.get("/pakn")
     ids = _ids(first.text, "pakn")
     assert len(ids) == 10 and ids[0] == f"{UNIT}-TH-023"  # newest first
@@ -357,7 +357,7 @@ def test_the_qa_list_pages_searches_and_filters(running: RunningHub) -> None:
         for number in range(1, 13)
     ]
     pushed = _call(running, "DongBoHoiDap", data=compiled)
-    assert pushed["error_code"] == "00", pushed
+    assert pushed["error_code"] == "0", pushed
     pending = running.client.post(QA_API, json=_question())  # not answered: never listed
     assert pending.status_code == 200
 
@@ -423,7 +423,7 @@ def test_every_web_and_public_request_is_logged(
         ("web", "web:/pakn/gui", 200, "00", UNIT, 1, 1),
         ("web", "web:/pakn/gui", 403, "csrf", None, 1, 0),
         ("web", "web:/hoi-dap", 200, "00", None, 0, 0),
-        ("public", f"public:{QA_API}", 200, "00", UNIT, 1, 1),
+        ("public", f"public:{QA_API}", 200, "0", UNIT, 1, 1),
         ("public", f"public:{PAKN_API}", 422, "15", None, 1, 0),
         ("public", f"public:{PAKN_API}", 413, "14", None, 1, 0),
     ]
@@ -538,7 +538,7 @@ def _post_multipart(
 def _documents(running: RunningHub, pakn_id: str) -> list[dict[str, Any]]:
     """LayTaiLieuPAKN of ``pakn_id``, as the unit's account gets it."""
     answer = _call(running, "LayTaiLieuPAKN", PAKNID=pakn_id)
-    assert answer["error_code"] == "00", answer
+    assert answer["error_code"] == "0", answer
     result: list[dict[str, Any]] = answer["result"]
     return result
 

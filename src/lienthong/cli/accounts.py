@@ -162,9 +162,10 @@ def _read_password(password_file: Path | None) -> str:
 def _describe(account: Account) -> str:
     state = "tạm khóa / disabled" if account.disabled else "hoạt động / enabled"
     bound = f"; mạng / networks {', '.join(account.networks)}" if account.networks else ""
+    form = f"; mã thành công / success code {account.success_code}" if account.success_code else ""
     return (
         f"{account.username}: đơn vị / units {', '.join(account.units) or '-'}; "
-        f"dịch vụ / services {', '.join(account.services) or '-'}{bound}; {state}"
+        f"dịch vụ / services {', '.join(account.services) or '-'}{bound}{form}; {state}"
     )
 
 
@@ -195,6 +196,7 @@ def list_accounts(database: DatabaseOption = None) -> None:
     table.add_column("Dịch vụ / Services")
     table.add_column("Mạng / Networks")
     table.add_column("Tạm khóa / Disabled")
+    table.add_column("Mã thành công / Success code")
     for account in accounts:
         table.add_row(
             safe(account.username),
@@ -202,6 +204,7 @@ def list_accounts(database: DatabaseOption = None) -> None:
             "\n".join(safe(service) for service in account.services),
             "\n".join(safe(network) for network in account.networks or []) or "-",
             "có / yes" if account.disabled else "không / no",
+            safe(account.success_code or "default"),
         )
     console.print(table)
 
@@ -289,3 +292,27 @@ def passwd(
     password = _read_password(password_file)
     account = _run(database, lambda accounts: accounts.set_password(username, password))
     console.print(f"Đã đổi mật khẩu / Password changed: {safe(account.username)}")
+
+
+@accounts_app.command("success-code")
+def success_code(
+    username: Annotated[str, typer.Argument()],
+    form: Annotated[
+        str,
+        typer.Argument(
+            help='"0" (the string "0"), "00" (QCVN 120\'s table), "integer" (the number 0), '
+            'or "default" for the hub\'s LIENTHONG_SUCCESS_CODE.'
+        ),
+    ],
+    database: DatabaseOption = None,
+) -> None:
+    """Mã thành công trả cho tài khoản / How answers to the account spell success.
+
+    Real clients differ: one compares error_code with the string "0", OpenCPS parses an
+    integer, none accepts "00". Its sessions go on."""
+    chosen = None if form == "default" else form
+    account = _run(database, lambda accounts: accounts.set_success_code(username, chosen))
+    console.print(
+        f"Mã thành công / Success code: {safe(account.username)} -> "
+        f"{safe(account.success_code or 'default')}"
+    )

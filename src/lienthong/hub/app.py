@@ -30,7 +30,7 @@ from lienthong.asgi import MAX_COUNTED_BYTES, GuardMiddleware, declared_length, 
 from lienthong.hub import dossiers, petitions, questions, reference, reports
 from lienthong.hub.auth import Principal, login, logout, principal_for
 from lienthong.hub.csrf import FormTokens
-from lienthong.hub.errors import ANSWER_CODES, HubError
+from lienthong.hub.errors import ANSWER_CODES, SUCCESS, HubError, spell_success
 from lienthong.hub.openapi import OPENAPI_PATH, openapi_document, serialized
 from lienthong.hub.settings import HubSettings
 from lienthong.hub.web import Served, logged, web_routes
@@ -64,6 +64,8 @@ class Answer:
     """The serialized body, once it is known."""
     logged: bool = False
     """True when the message log row was committed with the call's own transaction."""
+    success_code: str | None = None
+    """The form success is spelled in for the caller's account (None: the hub's setting)."""
 
     def serialized(self) -> bytes:
         if self.payload is None:
@@ -92,10 +94,10 @@ def _error(error: HubError, **context: Any) -> Answer:
 
 
 def _ok(body: dict[str, Any], **context: Any) -> Answer:
-    success = ANSWER_CODES["00"]
+    success = ANSWER_CODES[SUCCESS]
     return Answer(
         200,
-        {"error_code": "00", "message": success.vi, "message_en": success.en, **body},
+        {"error_code": SUCCESS, "message": success.vi, "message_en": success.en, **body},
         **context,
     )
 
@@ -137,10 +139,12 @@ class Hub:
             return _error(HubError("12", f"{bad}: ký tự không hợp lệ", f"{bad}: invalid character"))
         with self.sessions() as db:
             try:
-                token, ttl = login(db, self.accounts, self.settings, username, password, client)
+                token, ttl, form = login(
+                    db, self.accounts, self.settings, username, password, client
+                )
             except HubError as error:
                 return _error(error, account=username[:128])
-        return _ok({"session": token, "expires_in": ttl}, account=username)
+        return _ok({"session": token, "expires_in": ttl}, account=username, success_code=form)
 
     def logout(self, body: bytes) -> Answer:
         """End the session named by ``{"session"}``. Like a token revocation (RFC 7009), an
@@ -179,6 +183,7 @@ class Hub:
             except Exception as exc:  # a fault of ours, never of the client's input: say so
                 logger.exception("request failed")
                 answer = _error(HubError("99", "", type(exc).__name__))
+        self.spell(answer)
         answer.serialized()
         if not answer.logged:
             try:
@@ -189,6 +194,12 @@ class Hub:
             except Exception:  # the answer still goes out; the operator sees why in the log
                 logger.exception("message log row not written")
         return answer
+
+    def spell(self, answer: Answer) -> None:
+        """Spell success in the answer as its account (or else the hub's setting) asks, once,
+        before it is serialized and logged: the log keeps the bytes that were sent."""
+        if answer.payload is None:
+            spell_success(answer.body, answer.success_code or self.settings.success_code)
 
     def envelope(self, body: bytes, call: Call | None = None) -> Answer:
         value, problem, scan_strings = loads(body)
@@ -262,6 +273,8 @@ class Hub:
                 answer.service, answer.account = service, principal.username
                 answer.unit = context["unit"]
                 answer.secret = value.get("session")
+                answer.success_code = principal.success_code
+                self.spell(answer)
                 if call is not None:
                     answer.serialized()
                     db.add(self._log_row(call, answer, body))

@@ -36,6 +36,9 @@ class Principal:
     username: str
     units: tuple[str, ...]
     services: frozenset[str]
+    success_code: str | None = None
+    """How the account's answers spell success (``store.accounts.SUCCESS_CODE_FORMS``); None:
+    the hub's setting."""
 
     def may_use(self, service: str) -> bool:
         return "*" in self.services or service in self.services
@@ -135,8 +138,9 @@ def login(
     username: str,
     password: str,
     client: str,
-) -> tuple[str, int]:
-    """Check credentials (rate-limited per account and per client); returns (token, ttl).
+) -> tuple[str, int, str | None]:
+    """Check credentials (rate-limited per account and per client); returns (token, ttl, the
+    account's success code form or None).
 
     The attempt is counted before the password is checked (:func:`_admit_attempt`), so the
     limit holds however many attempts run at once; a right password then removes its count.
@@ -169,7 +173,7 @@ def login(
     )
     db.execute(delete(HubSession).where(HubSession.expires_at < now - dt.timedelta(days=1)))
     db.commit()
-    return token, settings.session_ttl_seconds
+    return token, settings.session_ttl_seconds, account.success_code
 
 
 def logout(db: Session, token: object) -> bool:
@@ -197,5 +201,9 @@ def principal_for(db: Session, token: object) -> Principal:
     if account.disabled:
         raise HubError("24")
     return Principal(
-        account.id, account.username, tuple(account.units), frozenset(account.services)
+        account.id,
+        account.username,
+        tuple(account.units),
+        frozenset(account.services),
+        account.success_code,
     )

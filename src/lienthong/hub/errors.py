@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +131,28 @@ ANSWER_CODES: Mapping[str, AnswerCode] = {
         _a("99", 500, "Lỗi hệ thống; thử lại sau", "Internal error; try again later", True),
     )
 }
+
+
+#: The internal spelling of success; answers spell it as the account's form asks.
+SUCCESS = "00"
+#: Each form's spelling on the wire (the names are ``store.accounts.SUCCESS_CODE_FORMS``).
+SUCCESS_SPELLINGS: Mapping[str, str | int] = {"0": "0", "00": "00", "integer": 0}
+
+
+def spell_success(body: dict[str, Any], form: str) -> None:
+    """Write success in ``body`` (the answer's ``error_code`` and each record outcome's) in
+    ``form``, in place. Real clients differ: one compares ``error_code == "0"`` as a string,
+    OpenCPS parses it as an integer, none accepts ``"00"`` (docs/protocol.md)."""
+    spelling = SUCCESS_SPELLINGS[form]
+    if spelling == SUCCESS:
+        return
+    if body.get("error_code") == SUCCESS:
+        body["error_code"] = spelling
+    records = body.get("records")
+    if isinstance(records, list):
+        for outcome in records:
+            if isinstance(outcome, dict) and outcome.get("error_code") == SUCCESS:
+                outcome["error_code"] = spelling
 
 
 def shown(text: str, limit: int = 200) -> str:

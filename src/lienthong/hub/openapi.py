@@ -18,7 +18,7 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from lienthong import __version__
-from lienthong.hub.errors import ANSWER_CODES
+from lienthong.hub.errors import ANSWER_CODES, SUCCESS_SPELLINGS
 from lienthong.hub.settings import HubSettings
 from lienthong.spec.catalog import Catalog, PacketKind
 from lienthong.spec.export import packet_schema
@@ -35,7 +35,7 @@ ENVELOPE_CODES = (
 )
 CITIZEN_CODES = ("10", "11", "12", "14", "15", "43")
 #: The top-level codes of a push answer, which sum up its records (always HTTP 200).
-PUSH_CODES = ("00", "01", "3", "15")
+PUSH_CODES: tuple[str | int, ...] = (*SUCCESS_SPELLINGS.values(), "01", "3", "15")
 OUTCOME_STATUSES = ("accepted", "updated", "unchanged", "exists", "rejected")
 
 JSON = "application/json"
@@ -54,11 +54,16 @@ def _text(description: str = "") -> dict[str, Any]:
 
 
 def _success(properties: Mapping[str, Any], required: Iterable[str] = ()) -> dict[str, Any]:
-    """An answer with ``error_code`` ``00``, its messages and ``properties``."""
+    """A successful answer (``error_code`` in the form of the account or the hub's setting),
+    its messages and ``properties``."""
     return {
         "type": "object",
         "properties": {
-            "error_code": {"const": "00"},
+            "error_code": {
+                "enum": list(SUCCESS_SPELLINGS.values()),
+                "description": 'Success: "0" by default; "00" or the number 0 where the '
+                "account or LIENTHONG_SUCCESS_CODE asks for it",
+            },
             "message": _text(),
             "message_en": _text(),
             **properties,
@@ -131,7 +136,7 @@ def _push_answer() -> dict[str, Any]:
             "index": {"type": "integer", "minimum": 0},
             "key": {"type": ["string", "null"]},
             "status": {"enum": list(OUTCOME_STATUSES)},
-            "error_code": _text(),
+            "error_code": {"type": ["string", "integer"]},
             "issues": {"type": "array", "items": _ref("Issue")},
             "issues_omitted": {"type": "integer", "minimum": 1},
             "message": _text(),

@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from lienthong.hub.errors import SUCCESS_SPELLINGS
+
 
 @dataclass(frozen=True)
 class HubSettings:
@@ -46,10 +48,23 @@ class HubSettings:
     trusted_proxies: str = ""
     """Comma-separated addresses or networks (CIDR) of reverse proxies whose ``X-Forwarded-For``
     names the client; empty: no proxy is trusted and the peer address is the client."""
+    success_code: str = "0"
+    """How answers spell success unless an account has its own form (``lienthong accounts
+    success-code``): ``0`` the string "0" (every known real client accepts it: one compares
+    the text with "0", OpenCPS parses an integer), ``00`` QCVN 120's table, ``integer`` the
+    JSON number 0."""
     keep_raw_bodies: bool = True
     """Keep the raw body of accepted pushes in the message log (evidence)."""
     profile: str | None = None
     """Packet catalog profile (default: ``LIENTHONG_PROFILE`` or qcvn120-2019)."""
+
+    def __post_init__(self) -> None:
+        if self.success_code not in SUCCESS_SPELLINGS:
+            forms = ", ".join(SUCCESS_SPELLINGS)
+            raise ValueError(
+                f"LIENTHONG_SUCCESS_CODE: {self.success_code!r} không hợp lệ, chọn {forms} / "
+                f"is not a known form, choose {forms}"
+            )
 
     def proxy_options(self) -> dict[str, Any]:
         """uvicorn's ``proxy_headers`` and ``forwarded_allow_ips`` for ``trusted_proxies``;

@@ -62,7 +62,7 @@ from starlette.routing import Route
 
 from lienthong.asgi import declared_length, read_limited_body
 from lienthong.hub import csrf, petitions, questions
-from lienthong.hub.errors import ANSWER_CODES, HubError
+from lienthong.hub.errors import ANSWER_CODES, SUCCESS, HubError, spell_success
 from lienthong.hub.limits import admit_submission, client_key
 from lienthong.hub.web import (
     HEADERS,
@@ -1151,9 +1151,9 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
                 ident = await anyio.to_thread.run_sync(store, kind, values, attachments)
             except petitions.PetitionError as refusal:  # the domain refused after all
                 return invalid(kind, {name: (vi, en) for name, vi, en in refusal.problems}, size)
-            success = ANSWER_CODES["00"]
+            success = ANSWER_CODES[SUCCESS]
             answer = {
-                "error_code": "00",
+                "error_code": SUCCESS,
                 "message": success.vi,
                 "message_en": success.en,
                 "Id": ident,
@@ -1161,7 +1161,9 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
             }
             if kind.files_field:  # the number of documents stored, as DanhSachPAKNChoXuLy says it
                 answer["SoTaiLieu"] = str(len(attachments))
-            return Served(api_answer(200, answer), "00", values[kind.unit_field], 1, 1, 0, size)
+            spell_success(answer, hub.settings.success_code)
+            code = str(answer["error_code"])
+            return Served(api_answer(200, answer), code, values[kind.unit_field], 1, 1, 0, size)
 
         return handle
 

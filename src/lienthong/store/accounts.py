@@ -32,6 +32,7 @@ from lienthong.store.tables import Account, HubSession
 
 __all__ = [
     "ALL_SERVICES",
+    "SUCCESS_CODE_FORMS",
     "AccountError",
     "Accounts",
     "hash_password",
@@ -59,6 +60,10 @@ _SERVICE_MAX = 64
 MIN_PREFIX = {4: 16, 6: 32}
 #: At most this many networks per account.
 MAX_NETWORKS = 32
+#: How an answer may spell success, by name: the string "0" (what one real client compares
+#: with, and what an integer parser also reads), the string "00" (QCVN 120's table), or the
+#: JSON integer 0. The hub's default is a setting; an account may have its own.
+SUCCESS_CODE_FORMS = ("0", "00", "integer")
 
 
 def _b64(data: bytes) -> str:
@@ -123,7 +128,7 @@ class AccountError(ValueError):
 
     ``str(error)`` is ``"<vi> / <en>"``; ``error.vi`` and ``error.en`` are the two halves.
     Codes: ``account.unknown``, ``account.exists``, ``account.username``,
-    ``account.password``, ``account.unit``, ``account.service``.
+    ``account.password``, ``account.unit``, ``account.service``, ``account.success_code``.
     """
 
     def __init__(self, code: str, vi: str, en: str) -> None:
@@ -415,6 +420,20 @@ class Accounts:
             account.networks = kept or None
 
         return self._update(username, change)
+
+    def set_success_code(self, username: str, form: str | None) -> Account:
+        """Answer this account's successes in ``form`` (one of :data:`SUCCESS_CODE_FORMS`), or
+        in the hub's default form when None. Its sessions go on: this grants nothing."""
+        if form is not None and form not in SUCCESS_CODE_FORMS:
+            raise AccountError(
+                "account.success_code",
+                f"mã thành công {form!r} không hợp lệ; chọn {', '.join(SUCCESS_CODE_FORMS)}",
+                f"success code form {form!r} is unknown; choose {', '.join(SUCCESS_CODE_FORMS)}",
+            )
+        with self._session() as session, session.begin():
+            account = self._load(session, username)
+            account.success_code = form
+        return account
 
     def set_password(self, username: str, password: str) -> Account:
         password = _check_password(password)

@@ -132,6 +132,9 @@ class Account(Base):
     #: Client networks (CIDR) the account logs in from; a login from one of them is exempt
     #: from the per-account failure limit, so that no stranger can lock a machine account out.
     networks: Mapped[list[str] | None] = mapped_column(JsonType, nullable=True)
+    #: How answers to this account spell success (``"0"``, ``"00"`` or ``"integer"``, see
+    #: :data:`lienthong.store.accounts.SUCCESS_CODE_FORMS`); None: the hub's setting.
+    success_code: Mapped[str | None] = mapped_column(String(8), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     def __repr__(self) -> str:
