@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -69,8 +70,8 @@ _DEFAULT_TTL = 3600
 
 def message_says_taken(message: str) -> bool:
     """The rule of the clients that read only the message: every record was taken iff it says
-    "thành công" and not "không thành công"."""
-    text = message.casefold()
+    "thành công" and not "không thành công" (in any case, composed or not)."""
+    text = unicodedata.normalize("NFC", message).casefold()
     return "thành công" in text and "không thành công" not in text
 
 
