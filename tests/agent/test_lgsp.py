@@ -310,9 +310,7 @@ def dossier(n: int, **fields: str) -> dict[str, Any]:
     return {"MaHoSo": f"000.00.13.H56-260302-{n:04d}", "TrangThaiHoSo": "2", **fields}
 
 
-def queue(
-    outbox: Outbox, service: str, records: list[dict[str, Any]], **params: str
-) -> list[int]:
+def queue(outbox: Outbox, service: str, records: list[dict[str, Any]], **params: str) -> list[int]:
     rows = []
     for record in records:
         key, order = record_identity(service, UNIT, record)
@@ -428,7 +426,9 @@ def test_per_record_outcomes_settle_each_row(
     assert dead.last_answer["status"] == "rejected" and "rejected (15)" in (dead.last_error or "")
     # a step of a dossier the adapter does not have: refused for good (40)
     [orphan] = queue(
-        outbox, "CapNhatTienDoHoSoMC", [step("000.00.13.H56-260302-9999", "20260302080000", "2", "x")]
+        outbox,
+        "CapNhatTienDoHoSoMC",
+        [step("000.00.13.H56-260302-9999", "20260302080000", "2", "x")],
     )
     assert worker.deliver_once()
     assert fake.calls[-1].query == {"MaDinhDanhDV": UNIT, "isUpdating": "False"}
@@ -625,11 +625,11 @@ def test_an_agent_configured_for_an_adapter_delivers_through_it(
     service = AgentService(settings, engine=agent_engine)
     assert isinstance(service.portal, LgspClient)
     records = demo_dossiers(5)
-    with serve(create_agent_app(service), settings.port) as agent_url:
-        with Client(agent_url, API_KEY) as agent:
-            assert agent.submit("DongBoHoSoMC", records, madonvi=UNIT, isUpdating="False").ok
-            wait_until(
-                lambda: service.outbox.summary().counts["delivered"] == 5, 30, "delivery"
-            )
+    with (
+        serve(create_agent_app(service), settings.port) as agent_url,
+        Client(agent_url, API_KEY) as agent,
+    ):
+        assert agent.submit("DongBoHoSoMC", records, madonvi=UNIT, isUpdating="False").ok
+        wait_until(lambda: service.outbox.summary().counts["delivered"] == 5, 30, "delivery")
     assert set(fake.dossiers) == {record["MaHoSo"] for record in records}
     assert all(call.query["MaDinhDanhDV"] == UNIT for call in fake.calls)

@@ -181,7 +181,7 @@ def test_the_client_secret_is_never_shown_and_defaults_to_the_password(tmp_path:
 
 
 def test_the_portal_kind_is_checked() -> None:
-    with pytest.raises(SettingsError, match="portal.kind"):
+    with pytest.raises(SettingsError, match=r"portal\.kind"):
         AgentSettings(portal=PortalSettings(kind="soap", username="u")).validate()
     with pytest.raises(SettingsError, match="lgsp_client_id"):
         AgentSettings(portal=PortalSettings(kind="lgsp")).validate()
