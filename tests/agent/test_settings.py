@@ -136,3 +136,52 @@ def test_validate_refuses_what_cannot_run() -> None:
     with pytest.raises(SettingsError, match="at least one unit"):
         AgentSettings(api_keys=(ApiKey("a", "0" * 64),), deliver=False).validate()
     AgentSettings(deliver=False).validate()
+
+
+def test_a_provincial_adapter_from_toml_and_the_environment(tmp_path: Path) -> None:
+    secret_file = tmp_path / "client-secret"
+    secret_file.write_text(SECRET + "\n", encoding="utf-8")
+    config = _write(
+        tmp_path,
+        f"""
+[portal]
+kind = "lgsp"
+base_url = "https://lgsp.example.gov.vn/lgsp"
+lgsp_client_id = "mcdt_thanhhoa"
+lgsp_client_secret_file = "{secret_file}"
+lgsp_add_path = "ThemMoiHoSo"
+""",
+    )
+    environ = {"LIENTHONG_AGENT_PORTAL_LGSP_UPDATE_PATH": "CapNhatHoSo"}
+    portal = AgentSettings.load(config, environ=environ).portal
+    assert (portal.kind, portal.account, portal.lgsp_token_path) == (
+        "lgsp",
+        "mcdt_thanhhoa",
+        "/token",
+    )
+    assert (portal.lgsp_add_path, portal.lgsp_update_path, portal.lgsp_progress_path) == (
+        "ThemMoiHoSo",
+        "CapNhatHoSo",
+        "",
+    )
+    assert portal.lgsp_share_prefix == "KetNoiMotCuaQuocGia"
+    assert portal.resolved_client_secret() == SECRET
+    AgentSettings(portal=portal).validate()  # the client id stands for the username
+
+
+def test_the_client_secret_is_never_shown_and_defaults_to_the_password(tmp_path: Path) -> None:
+    portal = PortalSettings(kind="lgsp", username="mcdt", lgsp_client_secret=SECRET)
+    settings = AgentSettings(portal=portal)
+    assert SECRET not in repr(settings) and SECRET not in str(settings.describe())
+    assert settings.describe()["portal"]["lgsp_client_secret"] == "***"
+    assert portal.account == "mcdt" and portal.resolved_client_secret() == SECRET
+    assert PortalSettings(kind="lgsp", password=SECRET).resolved_client_secret() == SECRET
+    with pytest.raises(SettingsError, match="lgsp_client_secret_file"):
+        PortalSettings(lgsp_client_secret_file=str(tmp_path / "missing")).resolved_client_secret()
+
+
+def test_the_portal_kind_is_checked() -> None:
+    with pytest.raises(SettingsError, match=r"portal\.kind"):
+        AgentSettings(portal=PortalSettings(kind="soap", username="u")).validate()
+    with pytest.raises(SettingsError, match="lgsp_client_id"):
+        AgentSettings(portal=PortalSettings(kind="lgsp")).validate()

@@ -24,7 +24,7 @@ from lienthong.agent.classify import (
     classify_record,
 )
 from lienthong.agent.outbox import Batch, Outbox, RowOutcome
-from lienthong.agent.portal import PortalAnswer, PortalClient, PortalLoginFailed, PortalUnavailable
+from lienthong.agent.portal import Portal, PortalAnswer, PortalLoginFailed, PortalUnavailable
 from lienthong.agent.settings import AgentSettings
 from lienthong.store.tables import utcnow
 
@@ -54,7 +54,7 @@ class DeliveryWorker:
     def __init__(
         self,
         outbox: Outbox,
-        portal: PortalClient,
+        portal: Portal,
         settings: AgentSettings,
         *,
         rng: random.Random | None = None,

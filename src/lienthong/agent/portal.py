@@ -10,6 +10,10 @@ Exceptions (all :class:`PortalError`):
 - :class:`PortalUnavailable`: no usable answer (network error, timeout). Retry later.
 - :class:`PortalLoginFailed`: the login was refused; ``code`` says why (20 wrong credentials,
   21 too many failures, 24 disabled). The rows are fine; the account needs attention.
+
+:class:`Portal` is what the rest of the agent uses of a client; :func:`open_portal` makes the one
+``portal.kind`` names: this envelope client, or :class:`lienthong.agent.lgsp.LgspClient` for a
+provincial adapter.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import orjson
@@ -28,12 +32,15 @@ from lienthong.agent.classify import SESSION_CODES, normalize_code
 from lienthong.agent.settings import PortalSettings
 
 __all__ = [
+    "Portal",
     "PortalAnswer",
     "PortalClient",
     "PortalError",
     "PortalLoginFailed",
     "PortalUnavailable",
     "SessionInfo",
+    "open_portal",
+    "refresh_margin",
 ]
 
 logger = logging.getLogger("lienthong.agent.portal")
@@ -79,6 +86,42 @@ class SessionInfo:
     expires_in: int
     logins: int
     """Logins since the client was made (each refresh is one)."""
+
+
+class Portal(Protocol):
+    """What the delivery worker, the pulls and the status use of a portal client."""
+
+    @property
+    def session_info(self) -> SessionInfo | None: ...
+
+    def integration(
+        self,
+        service: str,
+        madonvi: str,
+        params: Mapping[str, Any] | None = None,
+        data: list[dict[str, Any]] | None = None,
+    ) -> PortalAnswer: ...
+
+    def share(
+        self, service: str, madonvi: str, params: Mapping[str, Any] | None = None
+    ) -> PortalAnswer: ...
+
+    def close(self) -> None: ...
+
+
+def open_portal(settings: PortalSettings, *, timeout: float = 30.0) -> Portal:
+    """The client ``settings.kind`` names (``envelope`` or ``lgsp``)."""
+    if settings.kind == "lgsp":
+        from lienthong.agent.lgsp import LgspClient  # it builds on this module
+
+        return LgspClient(settings, timeout=timeout)
+    return PortalClient(settings, timeout=timeout)
+
+
+def refresh_margin(ttl: int) -> float:
+    """Seconds ahead of a session's expiry to renew it: 10 % of the lifetime, at least 1 s, at
+    most 5 minutes, and never more than half of a very short lifetime."""
+    return min(300.0, max(1.0, ttl * 0.1), ttl / 2)
 
 
 class PortalClient:
@@ -139,11 +182,8 @@ class PortalClient:
                 if isinstance(expires_in, (int, float, str)) and str(expires_in).isdigit()
                 else 1800
             )
-            # refresh ahead of expiry: 10 % of the lifetime, at least 1 s, at most 5 minutes,
-            # and never more than half of a very short lifetime
-            margin = min(300.0, max(1.0, ttl * 0.1), ttl / 2)
             self._session = token
-            self._refresh_at = self._clock() + max(0.0, ttl - margin)
+            self._refresh_at = self._clock() + max(0.0, ttl - refresh_margin(ttl))
             self._logins += 1
             self._info = SessionInfo(time.time(), ttl, self._logins)
             logger.info("logged in to %s as %s", self.settings.base_url, self.settings.username)

@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lienthong.agent.intake import key_field_of
-from lienthong.agent.portal import PortalAnswer, PortalClient, PortalError
+from lienthong.agent.portal import Portal, PortalAnswer, PortalError, open_portal
 from lienthong.agent.settings import AgentSettings
 from lienthong.spec import Catalog
 from lienthong.store.tables import AgentPulledItem, AgentState, AgentWebhookDelivery, utcnow
@@ -278,7 +278,7 @@ class Puller:
         sessions: sessionmaker[Session],
         settings: AgentSettings,
         catalog: Catalog,
-        portal: PortalClient | None = None,
+        portal: Portal | None = None,
         *,
         notify: bool = True,
         on_stored: Callable[[], None] | None = None,
@@ -318,10 +318,10 @@ class Puller:
         """Every service :meth:`pull_now` pulls by default."""
         return [job.name for job in self.jobs()]
 
-    def _portal_client(self) -> PortalClient:
+    def _portal_client(self) -> Portal:
         if self._portal is None:
             # the CLI (``lienthong agent pull``) with delivery off: a client of our own
-            self._portal = PortalClient(
+            self._portal = open_portal(
                 self.settings.portal, timeout=self.settings.request_timeout_seconds
             )
             self._own_portal = True

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from lienthong.agent.delivery import DeliveryWorker
 from lienthong.agent.intake import Intake, SubmitReceipt, key_field_of
 from lienthong.agent.outbox import Outbox, OutboxError, record_identity
-from lienthong.agent.portal import PortalClient
+from lienthong.agent.portal import Portal, open_portal
 from lienthong.agent.pulls import Puller, PullResult
 from lienthong.agent.runlock import RunLock
 from lienthong.agent.settings import AgentSettings, ApiKey
@@ -41,7 +41,7 @@ class AgentService:
         settings: AgentSettings,
         *,
         engine: Engine | None = None,
-        portal: PortalClient | None = None,
+        portal: Portal | None = None,
     ) -> None:
         settings.validate()
         self.settings = settings
@@ -51,9 +51,9 @@ class AgentService:
         self.outbox = Outbox(self.sessions)
         self.validator = Validator(load_catalog(settings.profile))
         self.intake = Intake(settings, self.validator, self.outbox)
-        self.portal: PortalClient | None = portal
+        self.portal: Portal | None = portal
         if self.portal is None and settings.deliver:
-            self.portal = PortalClient(settings.portal, timeout=settings.request_timeout_seconds)
+            self.portal = open_portal(settings.portal, timeout=settings.request_timeout_seconds)
         self.worker = (
             DeliveryWorker(self.outbox, self.portal, settings) if self.portal is not None else None
         )

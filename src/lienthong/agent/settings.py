@@ -37,6 +37,7 @@ from lienthong.spec.identifiers import agency_is_within
 
 __all__ = [
     "ENV_PREFIX",
+    "PORTAL_KINDS",
     "AgentSettings",
     "ApiKey",
     "PortalSettings",
@@ -83,10 +84,21 @@ class ApiKey:
         return any(agency_is_within(unit, own) for own in self.units)
 
 
+#: ``portal.kind``: the QCVN 120 envelope protocol (the hub, the portal) or a provincial adapter.
+PORTAL_KINDS = ("envelope", "lgsp")
+
+#: Portal settings that hold a secret: never shown, never logged.
+_PORTAL_SECRETS = ("password", "lgsp_client_secret")
+
+
 @dataclass(frozen=True)
 class PortalSettings:
-    """Where and as whom the agent delivers: the hub, or the real portal (adapter paths differ)."""
+    """Where and as whom the agent delivers: the hub, the real portal (adapter paths differ), or
+    a provincial adapter (LGSP) in front of the portal (``kind = "lgsp"``, the ``lgsp_*``
+    settings; see :mod:`lienthong.agent.lgsp`)."""
 
+    kind: str = "envelope"
+    """``envelope`` (QCVN 120 envelopes) or ``lgsp`` (a provincial adapter)."""
     base_url: str = "http://127.0.0.1:8120"
     login_path: str = "/api/login"
     integration_path: str = "/api/integration"
@@ -98,25 +110,62 @@ class PortalSettings:
     """Prefer ``password_file``; never logged, shown as ``***``."""
     password_file: str | None = None
     """A file holding the password (first line); read at start."""
+    lgsp_token_path: str = "/token"
+    """The adapter's OAuth2 token endpoint: a path under ``base_url``, or a full URL."""
+    lgsp_client_id: str = ""
+    """The adapter's client id (empty: ``username``)."""
+    lgsp_client_secret: str = field(default="", repr=False)
+    """The client secret (empty, and no file: the password); never logged, shown as ``***``."""
+    lgsp_client_secret_file: str | None = None
+    """A file holding the client secret (first line); read at start."""
+    lgsp_share_prefix: str = "KetNoiMotCuaQuocGia"
+    """Path segment in front of the share services (``GET {base_url}/{prefix}/{Service}``)."""
+    lgsp_add_path: str = ""
+    """Path of ``DongBoHoSoMC`` with ``isUpdating`` False on adapters with separate URLs
+    (``ThemMoiHoSo``); empty: ``DongBoHoSoMC``."""
+    lgsp_update_path: str = ""
+    """Path of ``DongBoHoSoMC`` with ``isUpdating`` True (``CapNhatHoSo``); empty: ``DongBoHoSoMC``."""
+    lgsp_progress_path: str = ""
+    """Path of ``CapNhatTienDoHoSoMC`` (``CapNhatTienDo``); empty: ``CapNhatTienDoHoSoMC``."""
 
     def __repr__(self) -> str:
         shown = ", ".join(
-            f"{spec.name}={_REDACTED if spec.name == 'password' and self.password else getattr(self, spec.name)!r}"
+            f"{spec.name}={_REDACTED if spec.name in _PORTAL_SECRETS and getattr(self, spec.name) else getattr(self, spec.name)!r}"
             for spec in fields(self)
         )
         return f"PortalSettings({shown})"
 
     def resolved_password(self) -> str:
         """The password, read from ``password_file`` when one is set."""
-        if self.password_file:
-            try:
-                text = Path(self.password_file).expanduser().read_text(encoding="utf-8")
-            except OSError as exc:
-                raise SettingsError(
-                    f"portal.password_file: cannot read {self.password_file}: {exc.strerror}"
-                ) from exc
-            return text.splitlines()[0] if text else ""
-        return self.password
+        return _first_line_or(self.password_file, self.password, "portal.password_file")
+
+    @property
+    def account(self) -> str:
+        """Who the agent is at the portal: ``username``, or the adapter's client id."""
+        if self.kind == "lgsp":
+            return self.lgsp_client_id or self.username
+        return self.username
+
+    def resolved_client_secret(self) -> str:
+        """The adapter's client secret: its file, the setting, else the password."""
+        if self.lgsp_client_secret_file or self.lgsp_client_secret:
+            return _first_line_or(
+                self.lgsp_client_secret_file,
+                self.lgsp_client_secret,
+                "portal.lgsp_client_secret_file",
+            )
+        return self.resolved_password()
+
+
+def _first_line_or(path: str | None, value: str, setting: str) -> str:
+    """The first line of the file ``path`` when one is set, else ``value``."""
+    if path:
+        try:
+            text = Path(path).expanduser().read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SettingsError(f"{setting}: cannot read {path}: {exc.strerror}") from exc
+        return text.splitlines()[0] if text else ""
+    return value
 
 
 #: The category lists pulled when ``pulls.categories`` is not set.
@@ -187,15 +236,7 @@ class WebhookSettings:
 
     def resolved_secret(self) -> str:
         """The secret, read from ``secret_file`` when one is set."""
-        if self.secret_file:
-            try:
-                text = Path(self.secret_file).expanduser().read_text(encoding="utf-8")
-            except OSError as exc:
-                raise SettingsError(
-                    f"webhook.secret_file: cannot read {self.secret_file}: {exc.strerror}"
-                ) from exc
-            return text.splitlines()[0] if text else ""
-        return self.secret
+        return _first_line_or(self.secret_file, self.secret, "webhook.secret_file")
 
 
 _NESTED: dict[str, type[PullSettings] | type[WebhookSettings]] = {
@@ -355,10 +396,15 @@ class AgentSettings:
                 raise SettingsError(f"api_keys.{key.name}: key_sha256 must be 64 hex digits")
             if not key.units:
                 raise SettingsError(f"api_keys.{key.name}: give at least one unit")
-        if self.deliver and not self.portal.username:
-            raise SettingsError("portal.username is required to deliver")
-        if self.pulls.enabled and not self.portal.username:
-            raise SettingsError("portal.username is required to pull")
+        if self.portal.kind not in PORTAL_KINDS:
+            raise SettingsError(f"portal.kind must be one of {', '.join(PORTAL_KINDS)}")
+        account = "portal.username" + (
+            " (or portal.lgsp_client_id)" if self.portal.kind == "lgsp" else ""
+        )
+        if self.deliver and not self.portal.account:
+            raise SettingsError(f"{account} is required to deliver")
+        if self.pulls.enabled and not self.portal.account:
+            raise SettingsError(f"{account} is required to pull")
         if self.pulls.page_size < 1 or self.pulls.max_pages < 1:
             raise SettingsError("pulls.page_size and pulls.max_pages must be at least 1")
         hook = self.webhook
@@ -386,7 +432,7 @@ class AgentSettings:
                 shown["portal"] = {
                     f.name: (
                         _REDACTED
-                        if f.name == "password" and value.password
+                        if f.name in _PORTAL_SECRETS and getattr(value, f.name)
                         else getattr(value, f.name)
                     )
                     for f in fields(PortalSettings)

@@ -129,8 +129,9 @@ def run_command(
     shown = settings.describe()
     console.print(
         f"[bold]lienthong agent[/bold] on http://{settings.host}:{settings.port}  "
-        f"(database {safe(shown['database_url'])}; portal {safe(settings.portal.base_url)} "
-        f"as {safe(settings.portal.username or '-')}; {len(settings.api_keys)} API key(s))"
+        f"(database {safe(shown['database_url'])}; portal ({settings.portal.kind}) "
+        f"{safe(settings.portal.base_url)} as {safe(settings.portal.account or '-')}; "
+        f"{len(settings.api_keys)} API key(s))"
     )
     uvicorn.run(create_app(service), host=settings.host, port=settings.port, log_level="info")
 
@@ -294,7 +295,7 @@ def pull_command(
     from lienthong.agent.service import AgentService
 
     settings = replace(_settings(ctx), deliver=False)
-    if not settings.portal.username:
+    if not settings.portal.account:
         _fail("thiếu portal.username", "portal.username is required to pull")
     try:
         service = AgentService(settings)
