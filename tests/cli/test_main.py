@@ -18,11 +18,11 @@ from xml.etree import ElementTree as ET
 
 import jsonschema
 import pytest
-from rich.console import Console
 from typer.testing import CliRunner, Result
 
 from lienthong.cli import main as cli_main
 from lienthong.cli.main import app
+from lienthong.cli.output import make_console
 from lienthong.spec import PacketKind, load_catalog
 
 OVERRIDES = Path(__file__).parents[1] / "spec" / "corpus" / "overrides"
@@ -59,8 +59,8 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     fresh consoles (a render that failed half-way leaves text in a console's buffer)."""
     monkeypatch.delenv("LIENTHONG_PROFILE", raising=False)
     monkeypatch.delenv("LIENTHONG_CATALOG", raising=False)
-    monkeypatch.setattr(cli_main, "console", Console(highlight=False))
-    monkeypatch.setattr(cli_main, "err_console", Console(stderr=True, highlight=False))
+    monkeypatch.setattr(cli_main, "console", make_console())
+    monkeypatch.setattr(cli_main, "err_console", make_console(stderr=True))
 
 
 def invoke(*args: str, input: bytes | str | None = None) -> Result:

@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from lienthong.cli.database import DatabaseOption, open_sessions
+from lienthong.cli.output import console
 from lienthong.cli.reports import safe
 
 log_app = typer.Typer(
     help="The hub's message log (every request and answer).", no_args_is_help=True
 )
-console = Console(highlight=False)
-
-DatabaseOption = Annotated[
-    str | None, typer.Option("--database", help="SQLAlchemy URL (LIENTHONG_DATABASE_URL).")
-]
-
-
-def _sessions(database: str | None):  # type: ignore[no-untyped-def]
-    from lienthong.store.db import DEFAULT_URL, make_engine, session_factory, upgrade
-
-    engine = make_engine(database or os.environ.get("LIENTHONG_DATABASE_URL", DEFAULT_URL))
-    upgrade(engine)
-    return session_factory(engine)
 
 
 @log_app.command("tail")
@@ -42,7 +29,7 @@ def tail(
     query = select(MessageLog).order_by(MessageLog.id.desc()).limit(lines)
     if service:
         query = query.where(MessageLog.service == service)
-    with _sessions(database)() as db:
+    with open_sessions(database) as sessions, sessions() as db:
         rows = list(reversed(db.scalars(query).all()))
     table = Table()
     for column in (
@@ -86,7 +73,7 @@ def show(
     """One entry with its kept raw body (accepted pushes only; the session token blanked out)."""
     from lienthong.store.tables import MessageLog
 
-    with _sessions(database)() as db:
+    with open_sessions(database) as sessions, sessions() as db:
         row = db.get(MessageLog, entry)
     if row is None:
         console.print(f"Không có mục {entry} / no entry {entry}")

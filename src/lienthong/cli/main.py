@@ -14,6 +14,7 @@ from rich.table import Table
 
 from lienthong import __version__
 from lienthong.cli import reports
+from lienthong.cli.output import fail, make_console
 from lienthong.cli.reports import safe
 from lienthong.spec import (
     Catalog,
@@ -63,8 +64,8 @@ def _register_operations() -> None:
 
 _register_operations()
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = make_console()
+err_console = make_console(stderr=True)
 
 ProfileOption = Annotated[
     str | None,
@@ -82,21 +83,11 @@ CatalogOption = Annotated[
 ]
 
 
-def fail(message_vi: str, message_en: str, code: int = 2) -> typer.Exit:
-    err_console.print(
-        f"[red]Lỗi:[/red] {safe(message_vi, multiline=True)}\n"
-        f"[red]Error:[/red] {safe(message_en, multiline=True)}"
-    )
-    return typer.Exit(code)
-
-
 def get_catalog(profile: str | None, overrides: list[Path] | None) -> Catalog:
     try:
         return load_catalog(profile, overrides or ())
     except CatalogError as exc:
-        raise fail(
-            f"danh mục gói tin không hợp lệ: {exc}", f"invalid packet catalog: {exc}"
-        ) from None
+        fail(f"danh mục gói tin không hợp lệ: {exc}", f"invalid packet catalog: {exc}")
 
 
 def get_packet(catalog: Catalog, name: str) -> PacketSpec:
@@ -105,7 +96,7 @@ def get_packet(catalog: Catalog, name: str) -> PacketSpec:
     matches = [p for p in catalog.packets if p.lower() == name.lower()]
     if len(matches) == 1:
         return catalog.packets[matches[0]]
-    raise fail(
+    fail(
         f"không có gói tin {name!r} trong hồ sơ {catalog.profile}",
         f"no packet {name!r} in profile {catalog.profile}; see `lienthong spec list`",
     )
@@ -272,9 +263,7 @@ def spec_openapi(
     try:
         document = serialized(hub_document(settings))
     except CatalogError as exc:
-        raise fail(
-            f"danh mục gói tin không hợp lệ: {exc}", f"invalid packet catalog: {exc}"
-        ) from None
+        fail(f"danh mục gói tin không hợp lệ: {exc}", f"invalid packet catalog: {exc}")
     if output is None:
         sys.stdout.buffer.write(document)
         sys.stdout.flush()
@@ -317,16 +306,16 @@ def run_check(files: list[Path], validator: Validator, packet: str | None) -> li
         if str(path) == "-":
             data = sys.stdin.buffer.read()
         elif not path.exists():
-            raise fail(f"không tìm thấy tệp {path}", f"file not found: {path}")
+            fail(f"không tìm thấy tệp {path}", f"file not found: {path}")
         elif path.is_dir():
-            raise fail(f"{path} là thư mục, cần một tệp", f"{path} is a directory, expected a file")
+            fail(f"{path} là thư mục, cần một tệp", f"{path} is a directory, expected a file")
         else:
             try:
                 data = path.read_bytes()
             except OSError as exc:
-                raise fail(
+                fail(
                     f"không đọc được {path}: {exc.strerror}", f"cannot read {path}: {exc.strerror}"
-                ) from None
+                )
         documents.extend(check_bytes(data, validator, str(path), packet))
     return documents
 

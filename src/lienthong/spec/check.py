@@ -60,7 +60,7 @@ def check_parsed(
             inference = infer_packet(validator.catalog, bare)
     checked: list[CheckedDocument] = []
     for part in parsed.parts:
-        if type(part) is Unreadable:
+        if isinstance(part, Unreadable):
             checked.append(CheckedDocument(part.location, None, [part.issue]))
             continue
         value = part.value

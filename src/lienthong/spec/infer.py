@@ -8,7 +8,7 @@ that the user picks one with ``--packet``. Pure: no I/O, the catalog only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +40,7 @@ def _names(spec: PacketSpec) -> frozenset[str]:
     return frozenset(f.name for f in spec.fields)
 
 
-def _keys(records: list[Mapping[str, Any]], spec: PacketSpec) -> set[str]:
+def _keys(records: Sequence[Mapping[str, Any]], spec: PacketSpec) -> set[str]:
     """The field names of the records as ``spec`` reads them (after its other layouts)."""
     keys: set[str] = set()
     for record in records:
