@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from lienthong.cli.database import DatabaseOption, open_database
 from lienthong.cli.output import console, fail
-from lienthong.cli.reports import safe
+from lienthong.cli.reports import json_text, safe
 from lienthong.store import AccountError, Accounts, session_factory
 from lienthong.store.db import database_problem
 from lienthong.store.tables import Account
@@ -111,9 +111,28 @@ def add(
 
 
 @accounts_app.command("list")
-def list_accounts(database: DatabaseOption = None) -> None:
+def list_accounts(
+    database: DatabaseOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")] = False,
+) -> None:
     """Liệt kê tài khoản / List the accounts."""
     accounts = _run(database, lambda accounts: accounts.list())
+    if as_json:
+        console.out(
+            json_text(
+                [
+                    {
+                        "username": account.username,
+                        "units": list(account.units),
+                        "services": list(account.services),
+                        "networks": list(account.networks or []),
+                        "disabled": account.disabled,
+                    }
+                    for account in accounts
+                ]
+            )
+        )
+        return
     table = Table(title="Tài khoản / Accounts")
     table.add_column("Tài khoản / Username")
     table.add_column("Đơn vị / Units")

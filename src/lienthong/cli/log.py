@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -10,11 +10,41 @@ from sqlalchemy import select
 
 from lienthong.cli.database import DatabaseOption, open_sessions
 from lienthong.cli.output import console
-from lienthong.cli.reports import safe
+from lienthong.cli.reports import json_text, safe
+
+if TYPE_CHECKING:
+    from lienthong.store.tables import MessageLog
 
 log_app = typer.Typer(
     help="The hub's message log (every request and answer).", no_args_is_help=True
 )
+
+
+#: The columns of an entry that ``show`` and ``tail --json`` print (the raw body apart).
+FIELDS = (
+    "id",
+    "at",
+    "endpoint",
+    "service",
+    "account",
+    "unit",
+    "client",
+    "dstcode",
+    "http_status",
+    "error_code",
+    "records",
+    "accepted",
+    "rejected",
+    "request_bytes",
+    "response_bytes",
+    "duration_ms",
+)
+
+
+def _entry(row: MessageLog) -> dict[str, Any]:
+    entry = {name: getattr(row, name) for name in FIELDS}
+    entry["at"] = row.at.isoformat()
+    return entry
 
 
 @log_app.command("tail")
@@ -22,6 +52,7 @@ def tail(
     lines: Annotated[int, typer.Option("-n", help="How many of the latest entries.")] = 20,
     service: Annotated[str | None, typer.Option(help="Only this service.")] = None,
     database: DatabaseOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")] = False,
 ) -> None:
     """The latest entries, oldest first."""
     from lienthong.store.tables import MessageLog
@@ -31,6 +62,9 @@ def tail(
         query = query.where(MessageLog.service == service)
     with open_sessions(database) as sessions, sessions() as db:
         rows = list(reversed(db.scalars(query).all()))
+    if as_json:
+        console.out(json_text([_entry(row) for row in rows]))
+        return
     table = Table()
     for column in (
         "id",
@@ -78,24 +112,7 @@ def show(
     if row is None:
         console.print(f"Không có mục {entry} / no entry {entry}")
         raise typer.Exit(2)
-    for name in (
-        "id",
-        "at",
-        "endpoint",
-        "service",
-        "account",
-        "unit",
-        "client",
-        "dstcode",
-        "http_status",
-        "error_code",
-        "records",
-        "accepted",
-        "rejected",
-        "request_bytes",
-        "response_bytes",
-        "duration_ms",
-    ):
+    for name in FIELDS:
         console.print(f"{name}: {safe(getattr(row, name))}")
     if row.raw_body is not None:
         console.print("raw body:")

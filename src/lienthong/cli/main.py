@@ -15,7 +15,7 @@ from rich.table import Table
 from lienthong import __version__
 from lienthong.cli import reports
 from lienthong.cli.output import fail, make_console
-from lienthong.cli.reports import safe
+from lienthong.cli.reports import json_text, safe
 from lienthong.spec import (
     Catalog,
     CatalogError,
@@ -97,7 +97,7 @@ def get_packet(catalog: Catalog, name: str) -> PacketSpec:
     if len(matches) == 1:
         return catalog.packets[matches[0]]
     fail(
-        f"không có gói tin {name!r} trong hồ sơ {catalog.profile}",
+        f"không có gói tin {name!r} trong cấu hình {catalog.profile}; xem `lienthong spec list`",
         f"no packet {name!r} in profile {catalog.profile}; see `lienthong spec list`",
     )
 
@@ -114,10 +114,31 @@ def main(
 # -- spec ---------------------------------------------------------------------------------------
 
 
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
+
+
 @spec_app.command("list")
-def spec_list(profile: ProfileOption = None, catalog_files: CatalogOption = None) -> None:
+def spec_list(
+    profile: ProfileOption = None, catalog_files: CatalogOption = None, as_json: JsonOption = False
+) -> None:
     """List the packets of the catalog with their status."""
     catalog = get_catalog(profile, catalog_files)
+    if as_json:
+        packets = [
+            {
+                "id": packet.id,
+                "name": packet.name,
+                "kind": packet.kind.value,
+                "status": packet.status.value,
+                "fields": len(packet.fields),
+                "official_fields": packet.official_fields,
+                "vi": packet.vi,
+                "en": packet.en,
+            }
+            for packet in catalog.packets.values()
+        ]
+        console.out(json_text({"profile": catalog.profile, "packets": packets}))
+        return
     table = Table(title=f"{catalog.profile}: {len(catalog.packets)} packets")
     for column in ("QCVN 120", "packet", "kind", "status", "fields (known of official)", "purpose"):
         table.add_column(column)
@@ -403,7 +424,7 @@ def sample_command(
 def demo(profile: ProfileOption = None) -> None:
     """Print the catalog summary and validate every bundled sample (what `make run` does)."""
     catalog = get_catalog(profile, None)
-    spec_list(profile, None)
+    spec_list(profile, None, as_json=False)
     validator = Validator(catalog, strict=True)
     table = Table(title="Bundled samples / Gói tin mẫu")
     for column in ("packet", "request", "response", "warnings"):
