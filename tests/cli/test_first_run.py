@@ -259,3 +259,31 @@ def test_log_tail_and_accounts_list_in_a_pipe_print_whole_names(
             "disabled": False,
         }
     ]
+
+
+# -- the README's CLI tour ----------------------------------------------------------------------
+
+
+def test_the_readme_cli_tour_runs_in_an_empty_folder(tmp_path: Path) -> None:
+    """Every file the tour uses, it creates first; every command in it succeeds."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text("utf-8")
+    tour = readme.split("## CLI tour", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("LIENTHONG_")}
+    environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment['PATH']}"
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", tour],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "packet DongBoHoSoMC assumed from the field names" in result.stdout
+    assert (tmp_path / "report.xml").is_file()
+
+
+def test_an_unknown_packet_names_the_profile_as_a_configuration(tmp_path: Path) -> None:
+    result = lienthong("spec", "show", "KhongCo", cwd=tmp_path)
+    assert_bilingual_exit_2(result, "trong cấu hình qcvn120-2019", "in profile qcvn120-2019")
+    assert "hồ sơ" not in result.stderr  # hồ sơ is a dossier, not a profile
