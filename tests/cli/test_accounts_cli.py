@@ -24,7 +24,7 @@ app.add_typer(db_app, name="db")
 @pytest.fixture
 def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.delenv("LIENTHONG_DATABASE_URL", raising=False)
-    return f"sqlite:///{tmp_path / 'var' / 'hub.db'}"
+    return f"sqlite:///{tmp_path / 'hub.db'}"
 
 
 @pytest.fixture
@@ -235,7 +235,8 @@ def test_unreachable_database_is_friendly_and_hides_the_password() -> None:
         "postgresql://hub:s3cret@127.0.0.1:1/nowhere?connect_timeout=2",
     )
     assert result.exit_code == 2
-    assert "database error" in result.output
+    assert "cannot reach the server" in result.output
+    assert "không kết nối được máy chủ" in result.output
     assert "s3cret" not in result.output
 
 

@@ -18,11 +18,11 @@ from xml.etree import ElementTree as ET
 
 import jsonschema
 import pytest
-from rich.console import Console
 from typer.testing import CliRunner, Result
 
 from lienthong.cli import main as cli_main
 from lienthong.cli.main import app
+from lienthong.cli.output import make_console
 from lienthong.spec import PacketKind, load_catalog
 
 OVERRIDES = Path(__file__).parents[1] / "spec" / "corpus" / "overrides"
@@ -59,8 +59,8 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     fresh consoles (a render that failed half-way leaves text in a console's buffer)."""
     monkeypatch.delenv("LIENTHONG_PROFILE", raising=False)
     monkeypatch.delenv("LIENTHONG_CATALOG", raising=False)
-    monkeypatch.setattr(cli_main, "console", Console(highlight=False))
-    monkeypatch.setattr(cli_main, "err_console", Console(stderr=True, highlight=False))
+    monkeypatch.setattr(cli_main, "console", make_console())
+    monkeypatch.setattr(cli_main, "err_console", make_console(stderr=True))
 
 
 def invoke(*args: str, input: bytes | str | None = None) -> Result:
@@ -745,3 +745,96 @@ def test_the_hub_does_not_start_with_a_short_secret_key(
     assert "LIENTHONG_SECRET_KEY must be at least 32 characters (it has 8)" in result.output
     assert key not in result.output
     assert not (tmp_path / "hub.db").exists()  # refused before the database was touched
+
+
+# -- input order and bare records without --packet ------------------------------------------------
+
+
+def test_check_reports_documents_in_input_order_across_packets_and_files(tmp_path: Path) -> None:
+    """A broken JSON Lines line stays between its neighbours; files keep their order."""
+    lines = [
+        json.dumps(sample_of("CapNhatTienDoHoSoMC"), ensure_ascii=False),
+        "{not json",
+        json.dumps(dossier_sample(), ensure_ascii=False),
+        json.dumps(sample_of("DongBoDanhGia"), ensure_ascii=False),
+    ]
+    first = tmp_path / "b.jsonl"
+    first.write_text("\n".join(lines) + "\n", "utf-8")
+    second = write(tmp_path / "a.json", [broken_dossier(), sample_of("DongBoThongKeHoSo")])
+    expected = [
+        (f"{first}:1", "CapNhatTienDoHoSoMC"),
+        (f"{first}:2", None),
+        (f"{first}:3", "DongBoHoSoMC"),
+        (f"{first}:4", "DongBoDanhGia"),
+        (f"{second}[0]", "DongBoHoSoMC"),
+        (f"{second}[1]", "DongBoThongKeHoSo"),
+    ]
+    for report_format in ("json", "junit", "text"):
+        result = invoke("check", "--format", report_format, str(first), str(second))
+        assert result.exit_code == 1, result.output
+        if report_format == "json":
+            found = [(d["location"], d.get("service")) for d in json_report(result)["documents"]]
+            assert found == expected
+        elif report_format == "junit":
+            suites = ET.fromstring(result.stdout).findall("testsuite")
+            assert [s.get("name") for s in suites] == [location for location, _ in expected]
+        else:
+            positions = [result.stdout.index(f"{location} ") for location, _ in expected]
+            assert positions == sorted(positions)
+
+
+def bare_dossiers(tmp_path: Path) -> Path:
+    records = sample_of("DongBoHoSoMC")["data"]
+    broken = {k: v for k, v in records[0].items() if k != "MaHoSo"}
+    return write(tmp_path / "hoso.json", [*records, broken])
+
+
+def test_check_infers_the_packet_of_a_bare_array_and_says_so(tmp_path: Path) -> None:
+    path = bare_dossiers(tmp_path)
+    count = len(json.loads(path.read_text("utf-8")))
+    text = invoke("check", str(path))
+    assert text.exit_code == 1, text.output
+    assert "packet DongBoHoSoMC assumed from the field names" in text.stdout
+    assert "gói tin DongBoHoSoMC: đoán từ tên các trường" in text.stdout
+    report = json_report(invoke("check", "--format", "json", str(path)))
+    assert [d["assumed_packet"] for d in report["documents"]] == ["DongBoHoSoMC"] * count
+    assert [d["ok"] for d in report["documents"]] == [True] * (count - 1) + [False]
+    assert ("$[0].MaHoSo", "field.required") in issue_codes(
+        {"documents": [report["documents"][-1]]}
+    )
+    suites = ET.fromstring(invoke("check", "--format", "junit", str(path)).stdout)
+    for suite in suites.findall("testsuite"):
+        assert suite.find("properties/property[@name='assumed_packet']").get("value") == (
+            "DongBoHoSoMC"
+        )
+        assert "assumed from the field names" in suite.find("system-out").text
+
+
+def test_check_infers_the_packet_of_one_bare_record(tmp_path: Path) -> None:
+    path = write(tmp_path / "one.json", sample_of("CapNhatTienDoHoSoMC")["data"][0])
+    report = json_report(invoke("check", "--format", "json", str(path)))
+    assert report["documents"][0]["assumed_packet"] == "CapNhatTienDoHoSoMC"
+    assert report["documents"][0]["ok"] is True
+
+
+def test_check_asks_for_packet_when_the_fields_fit_several(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "qa.json", sample_of("LayDanhSachHoiDapBoCoQuan", response=True)["result"]
+    )
+    result = invoke("check", "--format", "json", str(path))
+    assert result.exit_code == 1
+    issue = json_report(result)["documents"][0]["issues"][0]
+    assert issue["code"] == "input.packet_same_fields"
+    for text in (issue["message"], issue["message_en"]):
+        assert "LayDanhSachHoiDapBoCoQuan" in text and "LayDanhSachHoiDapGuiTuDVCQG" in text
+        assert "--packet" in text
+    assert "assumed_packet" not in json_report(result)["documents"][0]
+    named = invoke("check", "--packet", "LayDanhSachHoiDapBoCoQuan", str(path))
+    assert named.exit_code == 0, named.output
+
+
+def test_check_bare_records_of_unknown_fields_are_unrecognized(tmp_path: Path) -> None:
+    path = write(tmp_path / "x.json", [{"ten": "a", "tuoi": 3}])
+    result = invoke("check", "--format", "json", str(path))
+    assert result.exit_code == 1
+    assert ("$", "input.unrecognized") in issue_codes(json_report(result))

@@ -11,7 +11,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, delete, func, insert, inspect, select, text
-from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 import lienthong.store as store
@@ -31,7 +31,7 @@ from lienthong.store import (
     session_factory,
     upgrade,
 )
-from lienthong.store.db import normalize_url, redact_url
+from lienthong.store.db import DatabaseProblem, check_database, normalize_url, redact_url
 from lienthong.store.testing import database_urls, temporary_database
 
 #: Run a test that takes ``engine`` on PostgreSQL only (indirect parametrization of the fixture).
@@ -138,8 +138,24 @@ def test_redact_url_hides_the_password() -> None:
     assert "hub" in shown
 
 
-def test_sqlite_creates_the_parent_directory_and_sets_pragmas(tmp_path: Path) -> None:
-    path = tmp_path / "nested" / "dir" / "hub.db"
+def test_sqlite_never_creates_a_folder(tmp_path: Path) -> None:
+    """A typo in a path must not leave a database where nobody looks for it."""
+    url = f"sqlite:///{tmp_path / 'nested' / 'hub.db'}"
+    engine = make_engine(url)
+    try:
+        with pytest.raises(OperationalError):
+            engine.connect()
+    finally:
+        engine.dispose()
+    with pytest.raises(DatabaseProblem) as raised:
+        check_database(url)
+    assert f"mkdir -p {tmp_path / 'nested'}" in raised.value.en
+    assert "không tự tạo thư mục" in raised.value.vi
+    assert not (tmp_path / "nested").exists()
+
+
+def test_sqlite_sets_pragmas(tmp_path: Path) -> None:
+    path = tmp_path / "hub.db"
     engine = make_engine(f"sqlite:///{path}")
     try:
         with engine.connect() as connection:

@@ -6,34 +6,22 @@ printed or logged. Every command upgrades the database first.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
-from lienthong.cli.reports import safe
-from lienthong.store import (
-    DEFAULT_URL,
-    AccountError,
-    Accounts,
-    make_engine,
-    redact_url,
-    session_factory,
-    upgrade,
-)
+from lienthong.cli.database import DatabaseOption, open_database
+from lienthong.cli.output import console, fail
+from lienthong.cli.reports import json_text, safe
+from lienthong.store import AccountError, Accounts, session_factory
+from lienthong.store.db import database_problem
 from lienthong.store.tables import Account
 
-__all__ = ["DATABASE_ENV", "DatabaseOption", "accounts_app", "database_url", "open_database"]
-
-#: Environment variable with the database URL of every command that takes ``--database``.
-DATABASE_ENV = "LIENTHONG_DATABASE_URL"
+__all__ = ["accounts_app"]
 
 accounts_app = typer.Typer(
     help="Tài khoản của hệ thống một cửa / Accounts of one-stop systems.",
@@ -41,20 +29,9 @@ accounts_app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
 
 T = TypeVar("T")
 
-DatabaseOption = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        "-d",
-        help=f"Database URL; default ${DATABASE_ENV} or {DEFAULT_URL}.",
-        show_default=False,
-    ),
-]
 PasswordFileOption = Annotated[
     Path | None,
     typer.Option(
@@ -75,59 +52,6 @@ ServicesOption = Annotated[
 ]
 
 
-def fail(message_vi: str, message_en: str, code: int = 2) -> NoReturn:
-    err_console.print(
-        f"[red]Lỗi:[/red] {safe(message_vi, multiline=True)}\n"
-        f"[red]Error:[/red] {safe(message_en, multiline=True)}"
-    )
-    raise typer.Exit(code)
-
-
-def database_url(database: str | None) -> str:
-    """``--database``, else ``$LIENTHONG_DATABASE_URL``, else the embedded default."""
-    return database or os.environ.get(DATABASE_ENV) or DEFAULT_URL
-
-
-@contextmanager
-def open_database(database: str | None) -> Iterator[Engine]:
-    """An upgraded engine for ``database``; database problems become bilingual errors (exit 2)."""
-    url = database_url(database)
-    shown = redact_url(url)
-    try:
-        engine = make_engine(url)
-    except (ArgumentError, ValueError) as exc:
-        fail(
-            f"địa chỉ cơ sở dữ liệu không hợp lệ: {shown} ({exc})",
-            f"invalid database URL: {shown} ({exc})",
-        )
-    except ImportError as exc:
-        fail(
-            f"thiếu trình điều khiển cho {shown}: {exc}",
-            f"no driver for {shown}: {exc}",
-        )
-    except OSError as exc:
-        fail(f"không mở được {shown}: {exc}", f"cannot open {shown}: {exc}")
-    try:
-        try:
-            upgrade(engine)
-        except SQLAlchemyError as exc:
-            _database_error(shown, exc)
-        except OSError as exc:
-            fail(f"không mở được {shown}: {exc}", f"cannot open {shown}: {exc}")
-        yield engine
-    finally:
-        engine.dispose()
-
-
-def _database_error(shown: str, exc: SQLAlchemyError) -> NoReturn:
-    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    first = detail[0] if detail else type(exc).__name__
-    fail(
-        f"lỗi cơ sở dữ liệu ({shown}): {first}",
-        f"database error ({shown}): {first}",
-    )
-
-
 def _run(database: str | None, action: Callable[[Accounts], T]) -> T:
     with open_database(database) as engine:
         try:
@@ -135,7 +59,8 @@ def _run(database: str | None, action: Callable[[Accounts], T]) -> T:
         except AccountError as exc:
             fail(exc.vi, exc.en)
         except SQLAlchemyError as exc:
-            _database_error(redact_url(engine.url), exc)
+            problem = database_problem(engine.url, exc)
+            fail(problem.vi, problem.en)
 
 
 def _read_password(password_file: Path | None) -> str:
@@ -187,9 +112,28 @@ def add(
 
 
 @accounts_app.command("list")
-def list_accounts(database: DatabaseOption = None) -> None:
+def list_accounts(
+    database: DatabaseOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")] = False,
+) -> None:
     """Liệt kê tài khoản / List the accounts."""
     accounts = _run(database, lambda accounts: accounts.list())
+    if as_json:
+        console.out(
+            json_text(
+                [
+                    {
+                        "username": account.username,
+                        "units": list(account.units),
+                        "services": list(account.services),
+                        "networks": list(account.networks or []),
+                        "disabled": account.disabled,
+                    }
+                    for account in accounts
+                ]
+            )
+        )
+        return
     table = Table(title="Tài khoản / Accounts")
     table.add_column("Tài khoản / Username")
     table.add_column("Đơn vị / Units")

@@ -18,11 +18,15 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from lienthong.agent.settings import AgentSettings, SettingsError, hash_api_key, new_api_key
+from lienthong.cli.database import check_port, ready_database
+from lienthong.cli.output import console, err_console
+from lienthong.cli.output import fail as _fail
 from lienthong.cli.reports import json_text, safe
+from lienthong.store.db import database_problem
 
 __all__ = ["agent_app"]
 
@@ -38,8 +42,6 @@ dlq_app = typer.Typer(
 )
 agent_app.add_typer(dlq_app, name="dlq")
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
 
 #: The local API key ``lienthong agent submit`` presents (the key itself, not its hash).
 CLIENT_KEY_ENV = "LIENTHONG_AGENT_API_KEY"
@@ -51,12 +53,19 @@ ByOption = Annotated[
 NoteOption = Annotated[str | None, typer.Option("--note", help="Why, for the audit.")]
 
 
-def _fail(message_vi: str, message_en: str, code: int = 2) -> NoReturn:
-    err_console.print(
-        f"[red]Lỗi:[/red] {safe(message_vi, multiline=True)}\n"
-        f"[red]Error:[/red] {safe(message_en, multiline=True)}"
-    )
-    raise typer.Exit(code)
+def _invalid(ctx: typer.Context, exc: SettingsError) -> NoReturn:
+    """Invalid settings; without ``--config``, most likely none were given at all."""
+    vi, en = f"cấu hình không hợp lệ: {exc}", f"invalid configuration: {exc}"
+    if ctx.find_root().meta.get("lienthong.agent", {}).get("config") is None:
+        vi += (
+            "\nchưa có tệp cấu hình: dùng --config TỆP (TOML, xem docs/agent.md), "
+            "vd. lienthong agent --config agent.toml, hoặc đặt các biến LIENTHONG_AGENT_*"
+        )
+        en += (
+            "\nno configuration file was given: pass --config FILE (TOML, see docs/agent.md), "
+            "e.g. lienthong agent --config agent.toml, or set LIENTHONG_AGENT_* variables"
+        )
+    _fail(vi, en)
 
 
 def _settings(ctx: typer.Context, **overrides: Any) -> AgentSettings:
@@ -66,7 +75,25 @@ def _settings(ctx: typer.Context, **overrides: Any) -> AgentSettings:
             options.get("config"), database_url=options.get("database"), **overrides
         )
     except SettingsError as exc:
-        _fail(f"cấu hình không hợp lệ: {exc}", f"invalid configuration: {exc}")
+        _invalid(ctx, exc)
+
+
+def _service(ctx: typer.Context, settings: AgentSettings) -> Any:
+    """The agent on ``settings``: invalid settings and database problems said in words."""
+    from lienthong.agent.service import AgentService
+
+    try:
+        settings.validate()  # first: the settings say which database
+    except SettingsError as exc:
+        _invalid(ctx, exc)
+    ready_database(settings.database_url, default=AgentSettings.database_url)
+    try:
+        return AgentService(settings)
+    except SettingsError as exc:
+        _invalid(ctx, exc)
+    except (SQLAlchemyError, OSError) as exc:
+        problem = database_problem(settings.database_url, exc)
+        _fail(problem.vi, problem.en)
 
 
 def _by(by: str | None) -> str:
@@ -113,13 +140,10 @@ def run_command(
 
     from lienthong.agent.api import create_app
     from lienthong.agent.runlock import AgentAlreadyRunning
-    from lienthong.agent.service import AgentService
 
     settings = _settings(ctx, host=host, port=port)
-    try:
-        service = AgentService(settings)
-    except SettingsError as exc:
-        _fail(f"cấu hình không hợp lệ: {exc}", f"invalid configuration: {exc}")
+    check_port(settings.host, settings.port)  # before the database and any banner
+    service = _service(ctx, settings)
     try:  # before serving: a second agent on the same database must not even listen
         service.run_lock.acquire()
     except AgentAlreadyRunning as exc:
@@ -292,15 +316,10 @@ def pull_command(
 
     Works on the agent database directly; new and changed items are queued for the webhook,
     which the running agent sends."""
-    from lienthong.agent.service import AgentService
-
     settings = replace(_settings(ctx), deliver=False)
     if not settings.portal.account:
-        _fail("thiếu portal.username", "portal.username is required to pull")
-    try:
-        service = AgentService(settings)
-    except SettingsError as exc:
-        _fail(f"cấu hình không hợp lệ: {exc}", f"invalid configuration: {exc}")
+        _invalid(ctx, SettingsError("portal.username is required to pull"))
+    service = _service(ctx, settings)
     try:
         results = service.pull_now(services or None)
     finally:
@@ -326,14 +345,8 @@ def pull_command(
 
 
 def _offline_service(ctx: typer.Context) -> Any:
-    from lienthong.agent.service import AgentService
-
     # no delivery from the CLI: the running agent's worker picks replayed rows up at its next poll
-    settings = replace(_settings(ctx), deliver=False)
-    try:
-        return AgentService(settings)
-    except SettingsError as exc:
-        _fail(f"cấu hình không hợp lệ: {exc}", f"invalid configuration: {exc}")
+    return _service(ctx, replace(_settings(ctx), deliver=False))
 
 
 @dlq_app.command("list")

@@ -23,7 +23,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from lienthong.cli.agent import _fail, _offline_service, _settings, agent_app, console, err_console
+from lienthong.cli.agent import _offline_service, _settings, agent_app
+from lienthong.cli.output import console, err_console
+from lienthong.cli.output import fail as _fail
 from lienthong.cli.reports import safe
 
 __all__ = ["backfill_command"]

@@ -13,7 +13,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from lienthong.cli.agent import _by, _fail, _offline_service, agent_app, console
+from lienthong.cli.agent import _by, _offline_service, agent_app
+from lienthong.cli.output import console
+from lienthong.cli.output import fail as _fail
 from lienthong.cli.reports import json_text, safe
 
 __all__ = ["stats_app"]

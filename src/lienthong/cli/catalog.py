@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from lienthong.cli.database import DatabaseOption, open_sessions
+from lienthong.cli.output import console
 from lienthong.cli.reports import safe
 
 catalog_app = typer.Typer(
     help="The hub's procedure catalog and category lists.", no_args_is_help=True
 )
-console = Console(highlight=False)
 
 
 @catalog_app.command("import")
@@ -24,9 +23,7 @@ def import_command(
         Path,
         typer.Argument(help="YAML or JSON with `procedures`, `decisions` and/or `categories`."),
     ],
-    database: Annotated[
-        str | None, typer.Option("--database", help="SQLAlchemy URL (LIENTHONG_DATABASE_URL).")
-    ] = None,
+    database: DatabaseOption = None,
     profile: Annotated[
         str | None, typer.Option("--profile", help="Packet catalog profile used to check the rows.")
     ] = None,
@@ -34,11 +31,8 @@ def import_command(
     """Validate every row against the packet catalog and store the good ones (exit 1 if any was refused)."""
     from lienthong.hub.reference import ReferenceError, import_file
     from lienthong.spec import Validator, load_catalog
-    from lienthong.store.db import DEFAULT_URL, make_engine, session_factory, upgrade
 
-    engine = make_engine(database or os.environ.get("LIENTHONG_DATABASE_URL", DEFAULT_URL))
-    upgrade(engine)
-    with session_factory(engine)() as db:
+    with open_sessions(database) as sessions, sessions() as db:
         try:
             report = import_file(db, Validator(load_catalog(profile)), file)
         except ReferenceError as exc:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 
-from lienthong.cli.accounts import DatabaseOption, database_url, open_database
+from lienthong.cli.database import DatabaseOption, database_url, open_database
+from lienthong.cli.output import console
 from lienthong.cli.reports import safe
 from lienthong.store import current_revision, redact_url
 
@@ -16,8 +16,6 @@ db_app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-
-console = Console(highlight=False)
 
 
 @db_app.callback()

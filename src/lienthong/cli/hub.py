@@ -6,11 +6,13 @@ import os
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 
+from lienthong.cli.database import check_port, ready_database
+from lienthong.cli.output import console, fail
+from lienthong.cli.reports import safe
 from lienthong.hub.settings import HubSettings
-
-console = Console(highlight=False)
+from lienthong.store.db import database_problem, redact_url
 
 
 def hub_command(
@@ -46,13 +48,22 @@ def hub_command(
     except ValueError as problem:
         console.print(f"[red]{problem}[/red]")
         raise typer.Exit(2) from None
-    hub = Hub(settings)  # runs the migrations once, before the workers start
+    check_port(settings.host, settings.port)  # before the migrations and any banner
+    ready_database(settings.database_url)
+    try:
+        hub = Hub(settings)  # runs the migrations once, before the workers start
+    except (SQLAlchemyError, OSError) as exc:  # the server went away since the check
+        found = database_problem(settings.database_url, exc)
+        fail(found.vi, found.en)
+    base = f"http://{settings.host}:{settings.port}"
+    console.print(
+        f"[bold]lienthong hub[/bold] on {base}  "
+        f"(database {safe(redact_url(settings.database_url))})"
+    )
     if demo:
         from lienthong.hub.demo import DEMO_PASSWORD, DEMO_UNIT, DEMO_USERNAME, seed_demo
 
         seed_demo(hub)
-        base = f"http://{settings.host}:{settings.port}"
-        console.print(f"[bold]lienthong hub[/bold] on {base}  (database {settings.database_url})")
         console.print(f"demo account: {DEMO_USERNAME} / {DEMO_PASSWORD}  (unit {DEMO_UNIT})")
         console.print("try / thử:")
         console.print(

@@ -2,32 +2,49 @@
 
 from __future__ import annotations
 
-import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from lienthong.cli.reports import safe
+from lienthong.cli.database import DatabaseOption, open_sessions
+from lienthong.cli.output import console
+from lienthong.cli.reports import json_text, safe
+
+if TYPE_CHECKING:
+    from lienthong.store.tables import MessageLog
 
 log_app = typer.Typer(
     help="The hub's message log (every request and answer).", no_args_is_help=True
 )
-console = Console(highlight=False)
-
-DatabaseOption = Annotated[
-    str | None, typer.Option("--database", help="SQLAlchemy URL (LIENTHONG_DATABASE_URL).")
-]
 
 
-def _sessions(database: str | None):  # type: ignore[no-untyped-def]
-    from lienthong.store.db import DEFAULT_URL, make_engine, session_factory, upgrade
+#: The columns of an entry that ``show`` and ``tail --json`` print (the raw body apart).
+FIELDS = (
+    "id",
+    "at",
+    "endpoint",
+    "service",
+    "account",
+    "unit",
+    "client",
+    "dstcode",
+    "http_status",
+    "error_code",
+    "records",
+    "accepted",
+    "rejected",
+    "request_bytes",
+    "response_bytes",
+    "duration_ms",
+)
 
-    engine = make_engine(database or os.environ.get("LIENTHONG_DATABASE_URL", DEFAULT_URL))
-    upgrade(engine)
-    return session_factory(engine)
+
+def _entry(row: MessageLog) -> dict[str, Any]:
+    entry = {name: getattr(row, name) for name in FIELDS}
+    entry["at"] = row.at.isoformat()
+    return entry
 
 
 @log_app.command("tail")
@@ -35,6 +52,7 @@ def tail(
     lines: Annotated[int, typer.Option("-n", help="How many of the latest entries.")] = 20,
     service: Annotated[str | None, typer.Option(help="Only this service.")] = None,
     database: DatabaseOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")] = False,
 ) -> None:
     """The latest entries, oldest first."""
     from lienthong.store.tables import MessageLog
@@ -42,8 +60,11 @@ def tail(
     query = select(MessageLog).order_by(MessageLog.id.desc()).limit(lines)
     if service:
         query = query.where(MessageLog.service == service)
-    with _sessions(database)() as db:
+    with open_sessions(database) as sessions, sessions() as db:
         rows = list(reversed(db.scalars(query).all()))
+    if as_json:
+        console.out(json_text([_entry(row) for row in rows]))
+        return
     table = Table()
     for column in (
         "id",
@@ -86,29 +107,12 @@ def show(
     """One entry with its kept raw body (accepted pushes only; the session token blanked out)."""
     from lienthong.store.tables import MessageLog
 
-    with _sessions(database)() as db:
+    with open_sessions(database) as sessions, sessions() as db:
         row = db.get(MessageLog, entry)
     if row is None:
         console.print(f"Không có mục {entry} / no entry {entry}")
         raise typer.Exit(2)
-    for name in (
-        "id",
-        "at",
-        "endpoint",
-        "service",
-        "account",
-        "unit",
-        "client",
-        "dstcode",
-        "http_status",
-        "error_code",
-        "records",
-        "accepted",
-        "rejected",
-        "request_bytes",
-        "response_bytes",
-        "duration_ms",
-    ):
+    for name in FIELDS:
         console.print(f"{name}: {safe(getattr(row, name))}")
     if row.raw_body is not None:
         console.print("raw body:")

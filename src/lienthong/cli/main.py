@@ -14,7 +14,8 @@ from rich.table import Table
 
 from lienthong import __version__
 from lienthong.cli import reports
-from lienthong.cli.reports import safe
+from lienthong.cli.output import fail, make_console
+from lienthong.cli.reports import json_text, safe
 from lienthong.spec import (
     Catalog,
     CatalogError,
@@ -63,8 +64,8 @@ def _register_operations() -> None:
 
 _register_operations()
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = make_console()
+err_console = make_console(stderr=True)
 
 ProfileOption = Annotated[
     str | None,
@@ -82,21 +83,11 @@ CatalogOption = Annotated[
 ]
 
 
-def fail(message_vi: str, message_en: str, code: int = 2) -> typer.Exit:
-    err_console.print(
-        f"[red]Lỗi:[/red] {safe(message_vi, multiline=True)}\n"
-        f"[red]Error:[/red] {safe(message_en, multiline=True)}"
-    )
-    return typer.Exit(code)
-
-
 def get_catalog(profile: str | None, overrides: list[Path] | None) -> Catalog:
     try:
         return load_catalog(profile, overrides or ())
     except CatalogError as exc:
-        raise fail(
-            f"danh mục gói tin không hợp lệ: {exc}", f"invalid packet catalog: {exc}"
-        ) from None
+        fail(f"danh mục gói tin không hợp lệ: {exc}", f"invalid packet catalog: {exc}")
 
 
 def get_packet(catalog: Catalog, name: str) -> PacketSpec:
@@ -105,8 +96,8 @@ def get_packet(catalog: Catalog, name: str) -> PacketSpec:
     matches = [p for p in catalog.packets if p.lower() == name.lower()]
     if len(matches) == 1:
         return catalog.packets[matches[0]]
-    raise fail(
-        f"không có gói tin {name!r} trong hồ sơ {catalog.profile}",
+    fail(
+        f"không có gói tin {name!r} trong cấu hình {catalog.profile}; xem `lienthong spec list`",
         f"no packet {name!r} in profile {catalog.profile}; see `lienthong spec list`",
     )
 
@@ -123,10 +114,31 @@ def main(
 # -- spec ---------------------------------------------------------------------------------------
 
 
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
+
+
 @spec_app.command("list")
-def spec_list(profile: ProfileOption = None, catalog_files: CatalogOption = None) -> None:
+def spec_list(
+    profile: ProfileOption = None, catalog_files: CatalogOption = None, as_json: JsonOption = False
+) -> None:
     """List the packets of the catalog with their status."""
     catalog = get_catalog(profile, catalog_files)
+    if as_json:
+        packets = [
+            {
+                "id": packet.id,
+                "name": packet.name,
+                "kind": packet.kind.value,
+                "status": packet.status.value,
+                "fields": len(packet.fields),
+                "official_fields": packet.official_fields,
+                "vi": packet.vi,
+                "en": packet.en,
+            }
+            for packet in catalog.packets.values()
+        ]
+        console.out(json_text({"profile": catalog.profile, "packets": packets}))
+        return
     table = Table(title=f"{catalog.profile}: {len(catalog.packets)} packets")
     for column in ("QCVN 120", "packet", "kind", "status", "fields (known of official)", "purpose"):
         table.add_column(column)
@@ -272,9 +284,7 @@ def spec_openapi(
     try:
         document = serialized(hub_document(settings))
     except CatalogError as exc:
-        raise fail(
-            f"danh mục gói tin không hợp lệ: {exc}", f"invalid packet catalog: {exc}"
-        ) from None
+        fail(f"danh mục gói tin không hợp lệ: {exc}", f"invalid packet catalog: {exc}")
     if output is None:
         sys.stdout.buffer.write(document)
         sys.stdout.flush()
@@ -317,16 +327,16 @@ def run_check(files: list[Path], validator: Validator, packet: str | None) -> li
         if str(path) == "-":
             data = sys.stdin.buffer.read()
         elif not path.exists():
-            raise fail(f"không tìm thấy tệp {path}", f"file not found: {path}")
+            fail(f"không tìm thấy tệp {path}", f"file not found: {path}")
         elif path.is_dir():
-            raise fail(f"{path} là thư mục, cần một tệp", f"{path} is a directory, expected a file")
+            fail(f"{path} là thư mục, cần một tệp", f"{path} is a directory, expected a file")
         else:
             try:
                 data = path.read_bytes()
             except OSError as exc:
-                raise fail(
+                fail(
                     f"không đọc được {path}: {exc.strerror}", f"cannot read {path}: {exc.strerror}"
-                ) from None
+                )
         documents.extend(check_bytes(data, validator, str(path), packet))
     return documents
 
@@ -414,7 +424,7 @@ def sample_command(
 def demo(profile: ProfileOption = None) -> None:
     """Print the catalog summary and validate every bundled sample (what `make run` does)."""
     catalog = get_catalog(profile, None)
-    spec_list(profile, None)
+    spec_list(profile, None, as_json=False)
     validator = Validator(catalog, strict=True)
     table = Table(title="Bundled samples / Gói tin mẫu")
     for column in ("packet", "request", "response", "warnings"):

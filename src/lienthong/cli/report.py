@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from lienthong.cli.database import DatabaseOption, open_sessions
+from lienthong.cli.output import console
 from lienthong.cli.reports import safe
 
 report_app = typer.Typer(
     help="Reports of the hub (statistics reconciliation).", no_args_is_help=True
 )
-console = Console(highlight=False)
 
 
 @report_app.command("stats")
@@ -27,9 +26,7 @@ def stats(
         ),
     ],
     month: Annotated[str, typer.Option("--month", help="YYYY-MM")],
-    database: Annotated[
-        str | None, typer.Option("--database", help="SQLAlchemy URL (LIENTHONG_DATABASE_URL).")
-    ] = None,
+    database: DatabaseOption = None,
 ) -> None:
     """DongBoThongKeHoSo as reported by the unit vs computed from the dossiers the hub received.
 
@@ -37,15 +34,12 @@ def stats(
     """
     from lienthong.hub.reports import reconcile_statistics
     from lienthong.spec.identifiers import parse_agency_code
-    from lienthong.store.db import DEFAULT_URL, make_engine, session_factory, upgrade
 
     found = re.fullmatch(r"(\d{4})-(\d{1,2})", month)
     if found is None or not 1 <= int(found.group(2)) <= 12 or parse_agency_code(unit) is None:
         console.print("[red]Lỗi / Error:[/red] --month YYYY-MM, --unit <mã cơ quan / agency code>")
         raise typer.Exit(2)
-    engine = make_engine(database or os.environ.get("LIENTHONG_DATABASE_URL", DEFAULT_URL))
-    upgrade(engine)
-    with session_factory(engine)() as db:
+    with open_sessions(database) as sessions, sessions() as db:
         reported, gaps = reconcile_statistics(db, unit, int(found.group(1)), int(found.group(2)))
     table = Table(title=f"{safe(unit)} {month}")
     for column in ("field", "reported / báo cáo", "computed / tính từ hồ sơ", ""):

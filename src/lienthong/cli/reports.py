@@ -95,11 +95,22 @@ def _rows(document: CheckedDocument) -> list[tuple[str, Issue]]:
     return rows
 
 
+def _assumed(packet: str) -> str:
+    return (
+        f"gói tin {packet}: đoán từ tên các trường (không có --packet) / "
+        f"packet {packet} assumed from the field names (no --packet)"
+    )
+
+
 def render_text(documents: Sequence[CheckedDocument], console: Console, lang: str = "vi") -> None:
+    assumed = None
     for document in documents:
         service = document.result.service if document.result else None
         status = "[green]OK[/green]" if document.ok else "[red]LỖI / ERROR[/red]"
         console.print(f"[bold]{safe(document.location)}[/bold] {safe(service or '')} {status}")
+        if document.assumed_packet and document.assumed_packet != assumed:
+            console.print(f"  {_assumed(document.assumed_packet)}")  # once per run of records
+        assumed = document.assumed_packet
         rows = _rows(document)
         if not rows:
             continue
@@ -135,6 +146,8 @@ def render_json(documents: Sequence[CheckedDocument]) -> str:
             "ok": document.ok,
             "issues": [issue.as_dict() for issue in document.issues],
         }
+        if document.assumed_packet:
+            entry["assumed_packet"] = document.assumed_packet
         if document.result is not None:
             entry["service"] = document.result.service
             entry["issues"] += [issue.as_dict() for issue in document.result.issues]
@@ -173,6 +186,11 @@ def render_junit(documents: Sequence[CheckedDocument]) -> str:
             failures=str(failures),
             errors="0",
         )
+        if document.assumed_packet:
+            properties = ET.SubElement(suite, "properties")
+            ET.SubElement(
+                properties, "property", name="assumed_packet", value=document.assumed_packet
+            )
         for name, issues in cases:
             case = ET.SubElement(suite, "testcase", classname=document.location, name=name)
             errors = [i for i in issues if i.is_error]
@@ -185,5 +203,7 @@ def render_junit(documents: Sequence[CheckedDocument]) -> str:
             if warnings:
                 out = ET.SubElement(case, "system-out")
                 out.text = "\n".join(f"warning {i.path} [{i.code}] {i.en}" for i in warnings)
+        if document.assumed_packet:  # after the cases, as the JUnit schema orders them
+            ET.SubElement(suite, "system-out").text = _assumed(document.assumed_packet)
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True)

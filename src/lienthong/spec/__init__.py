@@ -18,6 +18,7 @@ from lienthong.spec.catalog import (
 )
 from lienthong.spec.check import CheckedDocument, check_bytes, check_parsed
 from lienthong.spec.dates import VIETNAM, format_wire_date, parse_wire_date
+from lienthong.spec.infer import Inference, infer_packet
 from lienthong.spec.inputs import read_documents
 from lienthong.spec.issues import ISSUE_CODES, Issue, IssueCode, Severity
 from lienthong.spec.models import PacketModel, model_for
@@ -33,6 +34,7 @@ __all__ = [
     "CodeList",
     "EnvelopeResult",
     "FieldSpec",
+    "Inference",
     "Issue",
     "IssueCode",
     "PacketKind",
@@ -46,6 +48,7 @@ __all__ = [
     "check_bytes",
     "check_parsed",
     "format_wire_date",
+    "infer_packet",
     "load_catalog",
     "model_for",
     "parse_wire_date",

@@ -33,10 +33,26 @@ class Document:
 
 
 @dataclass(slots=True)
+class Unreadable:
+    """A part of the input that could not be read as a document, with its location."""
+
+    location: str
+    issue: Issue
+
+
+@dataclass(slots=True)
 class ParsedInput:
-    documents: list[Document] = field(default_factory=list)
-    issues: list[tuple[str, Issue]] = field(default_factory=list)
-    """Problems that stopped a document from being read, with its location."""
+    parts: list[Document | Unreadable] = field(default_factory=list)
+    """Documents and unreadable parts in input order (a bad line stays between its neighbours)."""
+
+    @property
+    def documents(self) -> list[Document]:
+        return [part for part in self.parts if type(part) is Document]
+
+    @property
+    def issues(self) -> list[tuple[str, Issue]]:
+        """Problems that stopped a document from being read, with its location."""
+        return [(part.location, part.issue) for part in self.parts if type(part) is Unreadable]
 
 
 def unstorable_text(
@@ -126,21 +142,21 @@ def read_documents(data: bytes, name: str = "<input>") -> ParsedInput:
     parsed = ParsedInput()
     stripped = data.strip()
     if not stripped:
-        parsed.issues.append((name, make_issue("$", "json.empty")))
+        parsed.parts.append(Unreadable(name, make_issue("$", "json.empty")))
         return parsed
     value, problem, lenient = loads(stripped)
     if problem is None:
         if type(value) is list:
-            parsed.documents.extend(
+            parsed.parts.extend(
                 Document(item, f"{name}[{index}]", lenient) for index, item in enumerate(value)
             )
         else:
-            parsed.documents.append(Document(value, name, lenient))
+            parsed.parts.append(Document(value, name, lenient))
         return parsed
     lines = stripped.split(b"\n")
     # JSON Lines only when the first line stands alone as JSON; else one broken document.
     if len(lines) == 1 or problem.code == "json.too_deep" or loads(lines[0])[1] is not None:
-        parsed.issues.append((name, problem))
+        parsed.parts.append(Unreadable(name, problem))
         return parsed
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -148,7 +164,7 @@ def read_documents(data: bytes, name: str = "<input>") -> ParsedInput:
         value, line_problem, lenient = loads(line)
         location = f"{name}:{number}"
         if line_problem is not None:
-            parsed.issues.append((location, line_problem))
+            parsed.parts.append(Unreadable(location, line_problem))
         else:
-            parsed.documents.append(Document(value, location, lenient))
+            parsed.parts.append(Document(value, location, lenient))
     return parsed

@@ -48,6 +48,20 @@ _TABLE: tuple[IssueCode, ...] = (
         "Not recognised: expected an envelope with 'service', or name the packet (--packet)",
     ),
     _c(
+        "input.packet_ambiguous",
+        "error",
+        "Không rõ gói tin của các bản ghi: các trường hợp với {candidates}; chỉ rõ bằng --packet",
+        "Which packet the records are is unclear: their fields fit {candidates}; "
+        "name it with --packet",
+    ),
+    _c(
+        "input.packet_same_fields",
+        "error",
+        "Không rõ gói tin của các bản ghi: {candidates} có cùng các trường; chỉ rõ bằng --packet",
+        "Which packet the records are cannot be told: {candidates} have the same fields; "
+        "name it with --packet",
+    ),
+    _c(
         "record.not_object",
         "error",
         "Bản ghi phải là một đối tượng JSON",

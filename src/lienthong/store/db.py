@@ -41,14 +41,18 @@ from sqlalchemy.pool import StaticPool
 __all__ = [
     "DEFAULT_URL",
     "MIGRATIONS_DIR",
+    "DatabaseProblem",
     "alembic_config",
     "begin_sqlite_write",
+    "check_database",
     "current_revision",
+    "database_problem",
     "head_revision",
     "make_engine",
     "normalize_url",
     "redact_url",
     "session_factory",
+    "sqlite_file",
     "upgrade",
 ]
 
@@ -72,6 +76,9 @@ _SQLITE_PRAGMAS = (
     # which runs inside whichever commit crosses the threshold, is only the safety net.
     "PRAGMA wal_autocheckpoint=16384",
 )
+
+#: Seconds a PostgreSQL connection attempt may take (unless the URL sets ``connect_timeout``).
+CONNECT_TIMEOUT = 10
 
 #: Seconds between background WAL checkpoints of a SQLite file database.
 CHECKPOINT_INTERVAL = 1.0
@@ -137,8 +144,131 @@ def redact_url(url: str | URL) -> str:
     """The URL as text with its password hidden (for messages and logs)."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<invalid database URL>"
+    except Exception:  # unparseable: shown as given, but never what may be credentials
+        text = str(url)[:200]
+        if "@" not in text:
+            return text
+        head, _, host = text.rpartition("@")
+        scheme = head.split("://", 1)[0] + "://" if "://" in head else ""
+        return f"{scheme}***@{host}"
+
+
+class DatabaseProblem(Exception):
+    """A database that cannot be used, said for its operator: what is wrong, with the URL
+    (password hidden), and what to do, in Vietnamese and English."""
+
+    def __init__(self, vi: str, en: str) -> None:
+        super().__init__(en)
+        self.vi = vi
+        self.en = en
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file of a SQLite file URL; None for other databases, in-memory ones and ``uri``
+    URLs."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or _sqlite_is_memory(parsed):
+        return None
+    if parsed.query.get("uri") or not parsed.database:
+        return None
+    return Path(parsed.database).expanduser()
+
+
+#: Known server answers (psycopg's text) -> (Vietnamese, English) advice; ``{0}`` is the name
+#: quoted in the answer.
+_SERVER_ANSWERS = (
+    (
+        re.compile(r'role "([^"]*)" does not exist'),
+        "vai trò (người dùng) {0} không tồn tại trên máy chủ: tạo nó (createuser {0}) "
+        "hoặc sửa tên người dùng trong địa chỉ",
+        "the role (user) {0} does not exist on the server: create it (createuser {0}) "
+        "or fix the user name in the URL",
+    ),
+    (
+        re.compile(r'database "([^"]*)" does not exist'),
+        "cơ sở dữ liệu {0} không tồn tại: tạo nó (createdb {0}) hoặc sửa tên trong địa chỉ",
+        "the database {0} does not exist: create it (createdb {0}) or fix its name in the URL",
+    ),
+    (
+        re.compile(r'password authentication failed for user "([^"]*)"'),
+        "sai mật khẩu của {0}",
+        "wrong password for {0}",
+    ),
+    (
+        re.compile(
+            r"(Connection refused|timeout expired|could not translate host name|"
+            r"No route to host|Network is unreachable|Name or service not known)"
+        ),
+        "không kết nối được máy chủ ({0}): máy chủ có chạy và nhận kết nối ở máy và cổng "
+        "trong địa chỉ không?",
+        "cannot reach the server ({0}): is it running and accepting connections at the host "
+        "and port of the URL?",
+    ),
+)
+
+
+def database_problem(url: str | URL, exc: BaseException) -> DatabaseProblem:
+    """``exc``, raised while opening ``url``, as a :class:`DatabaseProblem`."""
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    shown = redact_url(url)
+    detail = str(getattr(exc, "orig", None) or exc).strip()
+    first = detail.splitlines()[0] if detail else type(exc).__name__
+    if isinstance(exc, NoSuchModuleError | ArgumentError) or (
+        isinstance(exc, ValueError) and not isinstance(exc, DatabaseProblem)
+    ):
+        return DatabaseProblem(
+            f"địa chỉ cơ sở dữ liệu không hợp lệ: {shown} ({first}); cần dạng "
+            "sqlite:///thu-muc/tep.db hoặc postgresql://nguoi-dung@may-chu/ten-csdl",
+            f"invalid database URL: {shown} ({first}); expected sqlite:///folder/file.db "
+            "or postgresql://user@host/database",
+        )
+    if isinstance(exc, ImportError):
+        return DatabaseProblem(
+            f"thiếu trình điều khiển cho {shown}: {first}", f"no driver for {shown}: {first}"
+        )
+    for pattern, vi, en in _SERVER_ANSWERS:
+        found = pattern.search(detail)
+        if found:
+            return DatabaseProblem(
+                f"{shown}: {vi.format(found.group(1))}", f"{shown}: {en.format(found.group(1))}"
+            )
+    return DatabaseProblem(
+        f"không mở được cơ sở dữ liệu {shown}: {first}",
+        f"cannot open the database {shown}: {first}",
+    )
+
+
+def check_database(url: str | URL) -> None:
+    """Raise :class:`DatabaseProblem` unless ``url`` names a database one can connect to:
+    a parseable URL of a known kind, a SQLite file in an existing folder, a reachable server
+    that knows the role and the database. Connects once and disconnects."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        path = sqlite_file(url)
+    except Exception as exc:  # unparseable: SQLAlchemy's ArgumentError
+        raise database_problem(url, exc) from None
+    if path is not None and not path.parent.is_dir():
+        shown = redact_url(url)
+        folder = path.parent
+        raise DatabaseProblem(
+            f"thư mục {folder} của cơ sở dữ liệu {shown} không tồn tại: tạo nó "
+            f"(mkdir -p {folder}) hoặc chọn đường dẫn khác; lienthong không tự tạo thư mục",
+            f"the folder {folder} of the database {shown} does not exist: create it "
+            f"(mkdir -p {folder}) or choose another path; lienthong does not create folders",
+        )
+    try:
+        engine = make_engine(url)
+    except (SQLAlchemyError, ValueError, ImportError) as exc:
+        raise database_problem(url, exc) from None
+    try:
+        with engine.connect():
+            pass
+    except (SQLAlchemyError, OSError) as exc:
+        raise database_problem(url, exc) from None
+    finally:
+        engine.dispose()
 
 
 def _sqlite_is_memory(url: URL) -> bool:
@@ -149,7 +279,8 @@ def _sqlite_is_memory(url: URL) -> bool:
 def make_engine(url: str | URL, *, schema: str | None = None) -> Engine:
     """An engine for ``url`` with the project's connection settings.
 
-    SQLite: the parent directory of the file is created; every connection runs in WAL mode with
+    SQLite: the folder of the file must exist (it is never created: a typo in a path must not
+    leave a database where nobody looks for it); every connection runs in WAL mode with
     foreign keys on, ``synchronous=NORMAL`` and a 5 s busy timeout; connections may be shared
     across threads. An in-memory database uses a single shared connection.
 
@@ -166,13 +297,14 @@ def make_engine(url: str | URL, *, schema: str | None = None) -> Engine:
         kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
         if _sqlite_is_memory(parsed):
             kwargs["poolclass"] = StaticPool
-        elif not parsed.query.get("uri") and parsed.database:
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, **common, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
         if "poolclass" not in kwargs and not parsed.query.get("uri") and parsed.database:
             _WalCheckpointer(engine, Path(parsed.database).expanduser()).start()
         return engine
+    if backend == "postgresql" and "connect_timeout" not in parsed.query:
+        # an unreachable server is reported after 10 s instead of the system's minutes
+        common["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
     engine = create_engine(parsed, **common)
     if schema is not None:
         if backend != "postgresql":

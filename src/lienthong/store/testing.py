@@ -81,6 +81,7 @@ def postgresql_url() -> str:
 def temporary_database(kind: str, directory: Path) -> Iterator[Engine]:
     """An engine on a fresh, empty database of ``kind`` (not yet upgraded), removed afterwards."""
     if kind == "sqlite":
+        directory.mkdir(parents=True, exist_ok=True)  # make_engine never creates folders
         engine = make_engine(f"sqlite:///{directory / 'lienthong.db'}")
         try:
             yield engine
