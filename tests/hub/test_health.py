@@ -46,7 +46,9 @@ def test_healthz_and_the_status_page_when_all_is_well(running: RunningHub) -> No
     assert "/healthz" not in home
 
 
-def test_a_database_failure_shows_on_both(running: RunningHub, engine: Engine, tmp_path: object) -> None:
+def test_a_database_failure_shows_on_both(
+    running: RunningHub, engine: Engine, tmp_path: object
+) -> None:
     broken = _unreachable(engine, str(tmp_path))
     kept = running.hub.sessions
     running.hub.sessions = session_factory(broken)

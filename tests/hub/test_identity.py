@@ -73,7 +73,7 @@ def test_the_defaults_are_marked_as_placeholders(running: RunningHub) -> None:
     for value in (defaults.agency_name, defaults.agency_hotline, defaults.agency_address):
         assert "(tên mẫu)" in value or "(số mẫu)" in value or "(địa chỉ mẫu)" in value
         assert value in home
-    assert "<svg class=\"emblem\"" in home and 'src="/logo"' not in home  # the built-in emblem
+    assert '<svg class="emblem"' in home and 'src="/logo"' not in home  # the built-in emblem
     assert running.client.get("/logo").status_code == 404
 
 
@@ -104,7 +104,7 @@ def test_a_logo_is_a_real_image_of_bounded_size(tmp_path: Path) -> None:
         assert image_type(content) == media_type
 
     def refused(path: str) -> str:
-        with pytest.raises(ValueError, match="^LIENTHONG_AGENCY_LOGO: ") as caught:
+        with pytest.raises(ValueError, match=r"^LIENTHONG_AGENCY_LOGO: ") as caught:
             load_logo(path)
         return str(caught.value)
 

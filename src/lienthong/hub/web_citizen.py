@@ -1,7 +1,8 @@
 """Citizens' petitions (phản ánh, kiến nghị, PAKN) and questions (hỏi đáp): public pages and a
 public JSON API, no login.
 
-Pages (HTML, Vietnamese first, no JavaScript):
+Pages (HTML, no JavaScript; Vietnamese by default, English with ``?lang=en``,
+:mod:`lienthong.hub.i18n`):
 
 - ``GET /pakn``: the published petitions, newest first, with a keyword search (``tukhoa``) and
   pages of 10 (``trang``); sender names masked, never a contact detail.
