@@ -26,3 +26,23 @@ def test_a_bad_trusted_proxy_stops_the_hub_before_it_starts(tmp_path: Path) -> N
     )
     assert "Traceback" not in result.output
     assert not database.exists()  # neither the database nor the server was started
+
+
+def test_a_logo_that_is_not_an_image_stops_the_hub_before_it_starts(tmp_path: Path) -> None:
+    database = tmp_path / "hub.db"
+    logo = tmp_path / "logo.svg"
+    logo.write_text('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')
+    result = CliRunner().invoke(
+        app,
+        ["hub"],
+        env={
+            "COLUMNS": "250",
+            "LIENTHONG_AGENCY_LOGO": str(logo),
+            "LIENTHONG_DATABASE_URL": f"sqlite:///{database}",
+        },
+    )
+    assert result.exit_code == 2, result.output
+    assert "LIENTHONG_AGENCY_LOGO:" in result.output
+    assert "is not a PNG, JPEG, GIF or WebP image" in result.output
+    assert "Traceback" not in result.output
+    assert not database.exists()

@@ -201,8 +201,7 @@ def test_an_overdue_dossier_is_marked(
     response = page.goto(f"{running.base}/tra-cuu?mahoso={pushed['overdue']}")
     assert response.status == 200
     badge = page.get_by_test_id("qua-han")
-    assert badge.is_visible() and badge.inner_text().startswith("Quá hạn")
-    assert "overdue" in badge.inner_text()
+    assert badge.is_visible() and badge.inner_text() == "Quá hạn"  # in one language only
     assert page.get_by_test_id("trang-thai").inner_text() == "Được tiếp nhận"
     assert page.get_by_test_id("ngay-hen-tra").inner_text().startswith("05/03/2026 07:35")
     assert "Chưa có bước xử lý nào" in page.locator("main").inner_text()
@@ -234,9 +233,58 @@ def test_unknown_and_malformed_codes_say_so(
     assert navigation.value.status == 400
     alert = page.get_by_role("alert")
     assert "Mã hồ sơ không hợp lệ" in alert.inner_text()
+    assert "ví dụ 000.00.13.H56-260302-0001" in alert.inner_text()
     assert "abc<b>123" in alert.inner_text()  # shown as text, not markup
     assert page.locator("main b").count() == 0
     _screenshot(page, request, "invalid")
+
+
+def test_the_language_switch_and_the_status_page(
+    running: RunningHub, browser: Any, request: pytest.FixtureRequest
+) -> None:
+    # a phone's screen: the portal must read without sideways scrolling
+    context = browser.new_context(locale="vi-VN", viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        page.goto(running.base + "/")
+        assert page.locator("html").get_attribute("lang") == "vi"
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        with page.expect_navigation():
+            page.get_by_test_id("doi-ngon-ngu").click()
+        assert page.locator("html").get_attribute("lang") == "en"
+        heading = page.get_by_role("heading", level=1).inner_text()
+        assert heading == "Check the status of your dossier"
+        nav = page.get_by_role("navigation", name="Main navigation").inner_text()
+        assert "Dossier lookup" in nav and "Tra cứu" not in nav
+        _screenshot(page, request, "home-en")
+
+        # the choice follows the citizen from page to page (the cookie)
+        with page.expect_navigation():
+            page.get_by_role("link", name="Ask a question").click()
+        assert page.locator("html").get_attribute("lang") == "en"
+        assert page.get_by_label("Your question").count() == 1
+        assert page.get_by_role("button", name="Send").is_visible()
+
+        with page.expect_navigation():
+            page.get_by_role("link", name="System status").click()
+        assert page.url.endswith("/tinh-trang")
+        assert page.get_by_role("heading", level=1).inner_text() == "System status"
+        assert page.get_by_test_id("co-so-du-lieu").inner_text() == "Working"
+        _screenshot(page, request, "status-en")
+
+        with page.expect_navigation():
+            page.get_by_test_id("doi-ngon-ngu").click()  # back to Vietnamese
+        assert page.locator("html").get_attribute("lang") == "vi"
+        assert page.get_by_role("heading", level=1).inner_text() == "Tình trạng hệ thống"
+        assert page.get_by_test_id("co-so-du-lieu").inner_text() == "Hoạt động"
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        _screenshot(page, request, "status")
+        with page.expect_navigation():
+            page.get_by_role("link", name="Hỏi đáp").first.click()
+        assert page.locator("html").get_attribute("lang") == "vi"
+    finally:
+        context.close()
 
 
 # -- over plain HTTP ----------------------------------------------------------------------------
@@ -247,6 +295,7 @@ def test_pages_over_http(running: RunningHub) -> None:
     assert home.status_code == 200 and home.headers["content-type"].startswith("text/html")
     assert "script-src" not in home.headers["content-security-policy"]  # no JavaScript at all
     assert "<script" not in home.text and '<html lang="vi">' in home.text
+    assert '<a href="/tinh-trang">Tình trạng hệ thống</a>' in home.text
     empty = running.client.get("/tra-cuu")
     assert empty.status_code == 200 and 'name="mahoso"' in empty.text
     hostile = running.client.get("/tra-cuu", params={"mahoso": '"><script>alert(1)</script>'})

@@ -33,6 +33,7 @@ def hub_command(
 
     from lienthong.hub.app import Hub
     from lienthong.hub.csrf import secret_key_problem
+    from lienthong.hub.identity import identity_of
 
     overrides = {"host": host, "port": port, "workers": workers, "database_url": database}
     for name, value in overrides.items():
@@ -45,6 +46,7 @@ def hub_command(
         raise typer.Exit(2)
     try:
         proxies = settings.proxy_options()
+        identity_of(settings)  # a bad logo stops here, not in every worker
     except ValueError as problem:
         console.print(f"[red]{problem}[/red]")
         raise typer.Exit(2) from None

@@ -31,6 +31,7 @@ from lienthong.hub import dossiers, petitions, questions, reference, reports
 from lienthong.hub.auth import Principal, login, logout, principal_for
 from lienthong.hub.csrf import FormTokens
 from lienthong.hub.errors import ANSWER_CODES, SUCCESS, HubError, spell_success
+from lienthong.hub.health import healthz
 from lienthong.hub.openapi import OPENAPI_PATH, openapi_document, serialized
 from lienthong.hub.settings import HubSettings
 from lienthong.hub.web import Served, logged, web_routes
@@ -673,15 +674,12 @@ def create_app(settings: HubSettings | None = None, hub: Hub | None = None) -> S
 
         return handle
 
-    async def health(request: Request) -> Response:
-        return Response(b'{"status":"ok"}', media_type="application/json")
-
     routes = [
         Route(settings.login_path, endpoint("login"), methods=["POST"]),
         Route(settings.logout_path, endpoint("logout"), methods=["POST"]),
         Route(settings.integration_path, endpoint("integration"), methods=["POST"]),
         Route(settings.share_path, endpoint("share"), methods=["POST"]),
-        Route("/healthz", health, methods=["GET"]),
+        Route("/healthz", healthz(state), methods=["GET"]),
     ]
     routes += web_routes(state)
     document = serialized(openapi_document(state.validator.catalog, settings, state.handlers))

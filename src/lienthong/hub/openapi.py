@@ -225,6 +225,20 @@ def _answer(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": schema}}}
 
 
+def _health_schema(status: str, database: str) -> dict[str, Any]:
+    """``GET /healthz``'s answer (:mod:`lienthong.hub.health`)."""
+    return {
+        "type": "object",
+        "properties": {
+            "status": {"const": status},
+            "database": {"const": database},
+            "version": {"type": "string"},
+            "time": {"type": "string", "format": "date-time"},
+        },
+        "required": ["status", "database", "version", "time"],
+    }
+
+
 def _citizen_schemas() -> dict[str, Any]:
     """The requests and answers of the citizens' API (``/api/cong-dan/...``)."""
     from lienthong.hub import petitions
@@ -431,17 +445,13 @@ def openapi_document(
         "/healthz": {
             "get": {
                 "operationId": "health",
-                "summary": "Liveness",
+                "summary": "Health: the database answers; the version; the time of the check",
                 "tags": ["operations"],
                 "responses": {
-                    "200": _answer(
-                        {
-                            "type": "object",
-                            "properties": {"status": {"const": "ok"}},
-                            "required": ["status"],
-                        },
-                        "the hub is up",
-                    )
+                    "200": _answer(_health_schema("ok", "ok"), "the hub and its database are up"),
+                    "503": _answer(
+                        _health_schema("error", "unreachable"), "the database does not answer"
+                    ),
                 },
             }
         },

@@ -57,6 +57,18 @@ class HubSettings:
     """Keep the raw body of accepted pushes in the message log (evidence)."""
     profile: str | None = None
     """Packet catalog profile (default: ``LIENTHONG_PROFILE`` or qcvn120-2019)."""
+    # The operator's identity, shown in the header and footer of every public page. The
+    # defaults are placeholders, marked "(mẫu)": an operator sets all four.
+    agency_name: str = "Trung tâm Phục vụ hành chính công (tên mẫu)"
+    """The agency that runs the portal, as citizens know it."""
+    agency_name_en: str = ""
+    """Its English name, for the English pages; empty: ``agency_name`` there too."""
+    agency_hotline: str = "1900 0000 (số mẫu)"
+    """The hotline citizens may call (shown as is, dialled without its spaces)."""
+    agency_address: str = "Số 1 đường Mẫu, phường Mẫu, tỉnh Mẫu (địa chỉ mẫu)"
+    agency_logo: str = ""
+    """A PNG, JPEG, GIF or WebP file (at most 256 KiB), read once at start and served at
+    ``/logo``; empty: a plain built-in emblem (a yellow star on red)."""
 
     def __post_init__(self) -> None:
         if self.success_code not in SUCCESS_SPELLINGS:

@@ -1,21 +1,29 @@
-"""The hub's public web pages: server-rendered HTML, Vietnamese first, no JavaScript.
+"""The hub's public web pages: server-rendered HTML, Vietnamese by default, no JavaScript.
 
 ``GET /`` is the home page with a search box; ``GET /tra-cuu?mahoso=CODE`` is the citizen's
 dossier lookup: procedure, owner (masked), status in words, dates in Asia/Ho_Chi_Minh, an
-overdue (quá hạn) or late (trễ hạn) mark and the processing timeline. The petition (PAKN) and Q&A pages and the citizens'
-JSON API are in :mod:`lienthong.hub.web_citizen`. Templates live in ``hub/templates/`` (Jinja2,
-autoescaped). ``web_routes(hub)`` returns the routes; ``create_app`` registers them. Every
-request to them is written to the message log (endpoint ``web`` or ``public``, service
-``web:/path``), never with its body or query. Lookups that read the database count towards the
-limit per client address (:func:`lienthong.hub.limits.admit_lookup`); over it, a page says how
-long to wait (HTTP 429, ``Retry-After``, code 44 in the log).
+overdue (quá hạn) or late (trễ hạn) mark and the processing timeline; a malformed code gets
+a plain sentence and one example (:func:`lienthong.hub.i18n.dossier_code_message`).
+``GET /tinh-trang`` is the system status page (:mod:`lienthong.hub.health`), ``GET /logo`` the
+operator's logo when one is set (:mod:`lienthong.hub.identity`). The petition (PAKN) and Q&A
+pages and the citizens' JSON API are in :mod:`lienthong.hub.web_citizen`.
+
+Templates live in ``hub/templates/`` (Jinja2, autoescaped); :class:`Pages` renders them for a
+request, in its language (:mod:`lienthong.hub.i18n`: ``?lang=en`` and a cookie) with the
+operator's identity in the header and footer. ``web_routes(hub)`` returns the routes;
+``create_app`` registers them. Every request to the pages (but the status page and the logo,
+which must answer without the database) is written to the message log (endpoint ``web`` or
+``public``, service ``web:/path``), never with its body or query. Lookups that read the
+database count towards the limit per client address
+(:func:`lienthong.hub.limits.admit_lookup`); over it, a page says how long to wait (HTTP 429,
+``Retry-After``, code 44 in the log).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -28,6 +36,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from lienthong.hub import i18n
+from lienthong.hub.health import check_health
+from lienthong.hub.identity import LOGO_PATH, Identity, identity_of
 from lienthong.hub.limits import admit_lookup, client_key
 from lienthong.spec.dates import VIETNAM, parse_wire_date
 from lienthong.spec.identifiers import WARNING_CODES, check_dossier_code
@@ -38,6 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DossierView",
+    "Pages",
     "Served",
     "StepView",
     "deadline_mark",
@@ -63,7 +75,7 @@ FINISHED_STATUSES = frozenset({"9", "10"})
 #: never leaves in a Referer.
 HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
@@ -81,7 +93,39 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["vn_time"] = format_time
+    env.globals["t"] = i18n.translate
     return env
+
+
+@dataclass(frozen=True, slots=True)
+class Pages:
+    """The templates rendered for one request: in its language, with the link to the other
+    language, the operator's identity and, when the address chose the language, its cookie."""
+
+    env: Environment
+    identity: Identity
+
+    def render(
+        self,
+        request: Request,
+        name: str,
+        status: int = 200,
+        headers: Mapping[str, str] = HEADERS,
+        **context: Any,
+    ) -> HTMLResponse:
+        lang = i18n.language(request)
+        other = "en" if lang == "vi" else "vi"
+        html = self.env.get_template(name).render(
+            lang=lang,
+            site=self.identity,
+            agency=self.identity.name_in(lang),
+            switch_href=i18n.switch_href(request, other),
+            switch_lang=other,
+            **context,
+        )
+        response = HTMLResponse(html, status_code=status, headers=dict(headers))
+        i18n.remember(request, response)
+        return response
 
 
 def format_time(moment: dt.datetime | None) -> str:
@@ -143,6 +187,7 @@ class StepView:
     content: str
     status: str
     status_label: str
+    status_label_en: str
 
 
 @dataclass(slots=True)
@@ -231,6 +276,7 @@ def dossier_view(hub: Hub, code: str, now: dt.datetime | None = None) -> Dossier
                         content=_text(step, "NoiDungXuLy"),
                         status=status,
                         status_label=label(status),
+                        status_label_en=label(status, "en"),
                     ),
                 )
             )
@@ -270,13 +316,19 @@ def lookup_wait(hub: Hub, request: Request) -> Awaitable[int]:
     return anyio.to_thread.run_sync(count)
 
 
-def lookups_refused(env: Environment, hub: Hub, active: str, wait: int) -> Served:
+def lookups_refused(pages: Pages, hub: Hub, request: Request, active: str, wait: int) -> Served:
     """The page of a client over the lookup limit: HTTP 429, ``Retry-After``, code 44."""
-    html = env.get_template("limited.html").render(
-        active=active, wait=wait, window=hub.settings.public_lookup_window_seconds
-    )
     headers = {**HEADERS, "Retry-After": str(wait)}
-    return Served(HTMLResponse(html, status_code=429, headers=headers), code="44")
+    page = pages.render(
+        request,
+        "limited.html",
+        status=429,
+        headers=headers,
+        active=active,
+        wait=wait,
+        window=hub.settings.public_lookup_window_seconds,
+    )
+    return Served(page, code="44")
 
 
 def logged(
@@ -320,50 +372,55 @@ def logged(
 
 
 def web_routes(hub: Hub) -> list[Route]:
-    """The public pages of ``hub``: ``/``, ``/tra-cuu``, and those of :mod:`web_citizen`."""
+    """The public pages of ``hub``: ``/``, ``/tra-cuu``, ``/tinh-trang``, ``/logo`` (when a
+    logo is set), and those of :mod:`web_citizen`. ValueError when the logo setting is bad."""
     from lienthong.hub.web_citizen import citizen_routes  # it builds on this module
 
-    env = environment()
-
-    def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
-        html = env.get_template(name).render(**context)
-        return HTMLResponse(html, status_code=status, headers=HEADERS)
+    pages = Pages(environment(), identity_of(hub.settings))
 
     async def home(request: Request) -> Served:
-        return Served(page("home.html", active="home"))
+        return Served(pages.render(request, "home.html", active="home"))
 
     async def lookup(request: Request) -> Served:
         code = request.query_params.get("mahoso", "").strip()
+        page = partial(pages.render, request, "lookup.html", active="lookup", code=code)
         if not code:
-            return Served(page("lookup.html", active="lookup", code="", outcome="ask"))
+            return Served(page(outcome="ask"))
         problem = check_dossier_code(code)
         if problem is not None and problem.code not in WARNING_CODES:
-            return Served(
-                page(
-                    "lookup.html",
-                    status=400,
-                    active="lookup",
-                    code=code,
-                    outcome="invalid",
-                    problem=problem,
-                ),
-                code="15",
-            )
+            message = i18n.dossier_code_message(problem)
+            return Served(page(status=400, outcome="invalid", message=message), code="15")
         wait = await lookup_wait(hub, request)
         if wait:
-            return lookups_refused(env, hub, "lookup", wait)
+            return lookups_refused(pages, hub, request, "lookup", wait)
         view = await anyio.to_thread.run_sync(dossier_view, hub, code)
         if view is None:
-            return Served(
-                page("lookup.html", status=404, active="lookup", code=code, outcome="missing"),
-                code="40",
-            )
-        return Served(
-            page("lookup.html", active="lookup", code=code, outcome="found", dossier=view)
+            return Served(page(status=404, outcome="missing"), code="40")
+        return Served(page(outcome="found", dossier=view))
+
+    async def status(request: Request) -> Response:
+        """Not logged: it must answer when the database does not."""
+        health = await check_health(hub)
+        return pages.render(
+            request, "status.html", status=health.http_status, active="status", health=health
         )
 
-    return [
+    routes = [
         Route("/", logged(hub, "web", "/", home), methods=["GET"], name="home"),
         Route("/tra-cuu", logged(hub, "web", "/tra-cuu", lookup), methods=["GET"], name="lookup"),
-        *citizen_routes(hub, env),
+        Route("/tinh-trang", status, methods=["GET"], name="status"),
+        *citizen_routes(hub, pages),
     ]
+    logo = pages.identity.logo
+    if logo is not None:
+        logo_headers = {
+            "Content-Security-Policy": "default-src 'none'",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "public, max-age=3600",
+        }
+
+        async def logo_file(request: Request) -> Response:
+            return Response(logo.content, media_type=logo.media_type, headers=logo_headers)
+
+        routes.append(Route(LOGO_PATH, logo_file, methods=["GET"], name="logo"))
+    return routes

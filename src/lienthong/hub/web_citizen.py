@@ -1,7 +1,8 @@
 """Citizens' petitions (phản ánh, kiến nghị, PAKN) and questions (hỏi đáp): public pages and a
 public JSON API, no login.
 
-Pages (HTML, Vietnamese first, no JavaScript):
+Pages (HTML, no JavaScript; Vietnamese by default, English with ``?lang=en``,
+:mod:`lienthong.hub.i18n`):
 
 - ``GET /pakn``: the published petitions, newest first, with a keyword search (``tukhoa``) and
   pages of 10 (``trang``); sender names masked, never a contact detail.
@@ -52,7 +53,6 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import orjson
-from jinja2 import Environment
 from sqlalchemy.orm import Session
 from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -61,11 +61,12 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from lienthong.asgi import declared_length, read_limited_body
-from lienthong.hub import csrf, petitions, questions
+from lienthong.hub import csrf, i18n, petitions, questions
 from lienthong.hub.errors import ANSWER_CODES, SUCCESS, HubError, spell_success
 from lienthong.hub.limits import admit_submission, client_key
 from lienthong.hub.web import (
     HEADERS,
+    Pages,
     Served,
     client_of,
     format_time,
@@ -76,7 +77,12 @@ from lienthong.hub.web import (
 )
 from lienthong.spec import Validator
 from lienthong.spec.dates import VIETNAM, parse_wire_date
-from lienthong.spec.identifiers import agency_registry, parse_agency_code
+from lienthong.spec.identifiers import (
+    WARNING_CODES,
+    agency_registry,
+    check_dossier_code,
+    parse_agency_code,
+)
 from lienthong.spec.inputs import loads, unstorable_text
 
 if TYPE_CHECKING:
@@ -255,6 +261,9 @@ class FormKind:
     """The largest form body, below the hub's ``max_body_bytes``; None: that setting alone."""
     max_api_bytes: int | None = None
     """The same for the API."""
+    dossier_field: str | None = None
+    """The field of a related dossier code, checked in the citizen's words
+    (:func:`lienthong.hub.i18n.dossier_code_message`) before the domain's checks."""
 
     def field(self, name: str) -> FormField | None:
         return next((item for item in self.fields if item.name == name), None)
@@ -349,6 +358,7 @@ PETITION = FormKind(
     files_field="TaiLieuDinhKem",
     max_form_bytes=PETITION_FORM_MAX_BYTES,
     max_api_bytes=PETITION_API_MAX_BYTES,
+    dossier_field="MaHoSo",
 )  # fmt: skip
 
 QUESTION = FormKind(
@@ -451,6 +461,11 @@ def check_submission(
             )
         else:
             values[kind.unit_name_field] = unit.name
+    dossier = kind.dossier_field
+    if dossier and values.get(dossier) and dossier not in errors:
+        problem = check_dossier_code(values[dossier])
+        if problem is not None and problem.code not in WARNING_CODES:
+            errors[dossier] = i18n.dossier_code_message(problem)
     clean = {name: value for name, value in values.items() if name not in errors}
     for name, vi, en in kind.check(clean, validator):
         errors.setdefault(name, (vi.removeprefix(f"{name}: "), en.removeprefix(f"{name}: ")))
@@ -683,6 +698,7 @@ class QuestionView:
     id: str
     source: str
     source_label: str
+    source_label_en: str
     title: str
     text: str
     asker: str
@@ -767,7 +783,7 @@ async def _multipart(
 Handler = Callable[[Request], Awaitable[Served]]
 
 
-def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
+def citizen_routes(hub: Hub, pages: Pages) -> list[Route]:
     """The PAKN and Q&A pages and the citizens' API of ``hub``, each logged."""
     settings = hub.settings
     tokens = hub.form_tokens
@@ -778,11 +794,7 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
         label = statuses.label(code, lang) if statuses is not None else None
         return label or (f"Mã {code}" if lang == "vi" else f"Code {code}")
 
-    def render(
-        name: str, status: int = 200, headers: Mapping[str, str] = HEADERS, **context: Any
-    ) -> HTMLResponse:
-        html = env.get_template(name).render(**context)
-        return HTMLResponse(html, status_code=status, headers=dict(headers))
+    render = pages.render
 
     def units_now() -> list[Unit]:
         return known_units(hub)
@@ -800,7 +812,7 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
     async def pakn_list(request: Request) -> Served:
         wait = await lookup_wait(hub, request)
         if wait:
-            return lookups_refused(env, hub, "pakn", wait)
+            return lookups_refused(pages, hub, request, "pakn", wait)
         keyword, page = _keyword(request), _page_number(request.query_params.get("trang"))
         rows, total, units = await anyio.to_thread.run_sync(petition_rows, keyword, page)
         names = unit_names(units)
@@ -821,6 +833,7 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
         ]
         return Served(
             render(
+                request,
                 "pakn_list.html",
                 active="pakn",
                 keyword=keyword,
@@ -841,7 +854,7 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
     async def hoidap_list(request: Request) -> Served:
         wait = await lookup_wait(hub, request)
         if wait:
-            return lookups_refused(env, hub, "hoidap", wait)
+            return lookups_refused(pages, hub, request, "hoidap", wait)
         keyword, page = _keyword(request), _page_number(request.query_params.get("trang"))
         source_key = request.query_params.get("nguon", "")
         source_key = source_key if source_key in SOURCES else ""
@@ -853,6 +866,7 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
                 id=row["HOIDAPID"],
                 source=row["NGUON"],
                 source_label=_SOURCE_LABELS.get(row["NGUON"], ("", ""))[0],
+                source_label_en=_SOURCE_LABELS.get(row["NGUON"], ("", ""))[1],
                 title=row.get("TIEUDE", ""),
                 text=row.get("NOIDUNG", ""),
                 asker=mask_name(row.get("HOVATEN", "")),
@@ -867,6 +881,7 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
         ]
         return Served(
             render(
+                request,
                 "hoidap_list.html",
                 active="hoidap",
                 keyword=keyword,
@@ -897,6 +912,7 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
         token = token or tokens.issue()
         groups = [(vi, en, [unit for unit in units if unit.group == key]) for key, vi, en in GROUPS]
         response = render(
+            request,
             "citizen_form.html",
             status=status,
             headers=FORM_HEADERS,
@@ -1052,6 +1068,7 @@ def citizen_routes(hub: Hub, env: Environment) -> list[Route]:
             status_vi = kind.status_label or pakn_status(petitions.PENDING)
             status_en = kind.status_label_en or pakn_status(petitions.PENDING, "en")
             response = render(
+                request,
                 "citizen_sent.html",
                 headers=FORM_HEADERS,
                 active=kind.key,
