@@ -287,3 +287,17 @@ def test_an_unknown_packet_names_the_profile_as_a_configuration(tmp_path: Path) 
     result = lienthong("spec", "show", "KhongCo", cwd=tmp_path)
     assert_bilingual_exit_2(result, "trong cấu hình qcvn120-2019", "in profile qcvn120-2019")
     assert "hồ sơ" not in result.stderr  # hồ sơ is a dossier, not a profile
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "needle"),
+    [
+        ("LIENTHONG_SUCCESS_CODE", "zero", "choose 0, 00, integer"),
+        ("LIENTHONG_WORKERS", "two", "is not an integer"),
+    ],
+)
+def test_hub_names_a_setting_it_cannot_start_with(
+    setting: str, value: str, needle: str, tmp_path: Path
+) -> None:
+    result = lienthong("hub", cwd=tmp_path, env={setting: value})
+    assert_bilingual_exit_2(result, setting, needle)

@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from lienthong.cli.database import check_port, ready_database
 from lienthong.cli.output import console, fail
 from lienthong.cli.reports import safe
-from lienthong.hub.settings import HubSettings
+from lienthong.hub.settings import HubSettings, SettingsError
 from lienthong.store.db import database_problem, redact_url
 
 
@@ -39,7 +39,10 @@ def hub_command(
     for name, value in overrides.items():
         if value is not None:
             os.environ[f"LIENTHONG_{name.upper()}"] = str(value)
-    settings = HubSettings.from_env()
+    try:
+        settings = HubSettings.from_env()
+    except SettingsError as refused:  # a setting that is not a number or not a known choice
+        fail(refused.vi, refused.en)
     problem = secret_key_problem(settings.secret_key)
     if problem is not None:  # before any worker starts, in words rather than a traceback
         console.print(f"[red]{problem}[/red]")

@@ -10,6 +10,14 @@ from typing import Any
 from lienthong.hub.errors import SUCCESS_SPELLINGS
 
 
+class SettingsError(ValueError):
+    """A setting the hub cannot start with, said in Vietnamese (``vi``) and English (``en``)."""
+
+    def __init__(self, vi: str, en: str) -> None:
+        super().__init__(f"{vi} / {en}")
+        self.vi, self.en = vi, en
+
+
 @dataclass(frozen=True)
 class HubSettings:
     database_url: str = "sqlite:///var/lienthong.db"
@@ -73,9 +81,9 @@ class HubSettings:
     def __post_init__(self) -> None:
         if self.success_code not in SUCCESS_SPELLINGS:
             forms = ", ".join(SUCCESS_SPELLINGS)
-            raise ValueError(
-                f"LIENTHONG_SUCCESS_CODE: {self.success_code!r} không hợp lệ, chọn {forms} / "
-                f"is not a known form, choose {forms}"
+            raise SettingsError(
+                f"LIENTHONG_SUCCESS_CODE: {self.success_code!r} không hợp lệ, chọn {forms}",
+                f"LIENTHONG_SUCCESS_CODE: {self.success_code!r} is not a known form, choose {forms}",
             )
 
     def proxy_options(self) -> dict[str, Any]:
@@ -103,7 +111,14 @@ class HubSettings:
             if isinstance(default, bool):
                 values[spec.name] = raw.lower() in ("1", "true", "yes")
             elif isinstance(default, int):
-                values[spec.name] = int(raw)
+                try:
+                    values[spec.name] = int(raw)
+                except ValueError:
+                    name = f"LIENTHONG_{spec.name.upper()}"
+                    raise SettingsError(
+                        f"{name}: {raw!r} không phải số nguyên",
+                        f"{name}: {raw!r} is not an integer",
+                    ) from None
             else:
                 values[spec.name] = raw
         values.update({k: v for k, v in overrides.items() if v is not None})
