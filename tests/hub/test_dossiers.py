@@ -7,7 +7,7 @@ import datetime as dt
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from lienthong.hub.dossiers import _latest_wire_text, _latest_wire_texts, _validated_unit
+from lienthong.hub.dossiers import _validated_unit, record_time_text, record_time_texts
 from lienthong.spec.identifiers import parse_dossier_code
 
 TT01_UNITS = st.sampled_from(["000.00.00.H56", "000.00.13.H56", "000.00.00.G12", "000.23.45.H01"])
@@ -70,4 +70,4 @@ def test_the_record_times_of_a_column_are_those_of_each_record(
     """The column form of a record's status time (the clean-batch path) equals the record by
     record one, whatever the values (wire dates, other text, numbers, lists)."""
     columns = [list(column) for column in zip(*records, strict=True)] or [[], [], [], []]
-    assert _latest_wire_texts(*columns) == list(map(_latest_wire_text, *columns))
+    assert record_time_texts(*columns) == list(map(record_time_text, *columns))

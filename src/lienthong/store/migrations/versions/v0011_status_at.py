@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 import sqlalchemy as sa
 from alembic import op
@@ -59,7 +59,7 @@ EVENTS = sa.table(
 )
 
 
-def _is_wire(value: Any) -> bool:
+def _is_wire(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and len(value) == 14 and value.isascii() and value.isdigit()
 
 
@@ -72,7 +72,7 @@ def _record_time(record: Any) -> dt.datetime | None:
         for round_ in supplements:
             if isinstance(round_, dict):
                 dates += [round_.get(name) for name in SUPPLEMENT_FIELDS]
-    latest = max((value for value in dates if _is_wire(value)), default=None)
+    latest = max(filter(_is_wire, dates), default=None)
     if latest is None or not "1900" <= latest[0:4] <= "2199":
         return None
     try:  # same zone, same width: the text order is the time order
