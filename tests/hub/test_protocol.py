@@ -338,8 +338,8 @@ def test_a_late_older_step_does_not_set_the_status(running: RunningHub, engine: 
     from lienthong.store.tables import Dossier
 
     session = running.login()
-    record = _dossier()
-    running.call(_push(session, [record]))
+    record = {**_dossier(), "TrangThaiHoSo": "2", "NgayTra": "", "NgayKetThucXuLy": ""}
+    running.call(_push(session, [record]))  # received 20260302073500: older than both steps
     code = record["MaHoSo"]
 
     def send(step: dict[str, Any]) -> None:
@@ -403,6 +403,7 @@ def test_a_clean_batch_of_new_dossiers_is_stored_as_record_by_record(
         Dossier.unit,
         Dossier.ma_tthc,
         Dossier.status,
+        Dossier.status_at,
         Dossier.received_at,
         Dossier.due_at,
         Dossier.returned_at,

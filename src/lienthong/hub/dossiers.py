@@ -1,5 +1,10 @@
 """Dossiers: DongBoHoSoMC (current state), CapNhatTienDoHoSoMC (history), TraCuuHoSo (lookup).
 
+The current status (``dossiers.status``, ``status_at``) is that of the latest *claim*: the
+stored record (``TrangThaiHoSo``, at :func:`record_time_text`) or any stored step
+(``TrangThai``, at ``ThoiDiemXuLy``), by its own time, whatever order the pushes arrive in;
+:func:`claim_key` orders them. The record itself is stored exactly as sent.
+
 Each push batch is validated, authorized and persisted in one transaction with bulk statements:
 one SELECT for the dossiers the batch names, one INSERT and one UPDATE for all of them. A clean
 batch of new dossiers (``isUpdating`` False) is inserted at once, without the SELECT: a dossier
@@ -10,10 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat, tee
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -107,6 +113,87 @@ def _dossier_unit(code: str) -> str:
     return parsed.unit if parsed is not None else code.rsplit("-", 2)[0]
 
 
+#: The dates of a DongBoHoSoMC record that say something happened (``NgayHenTra``, a promise,
+#: is not one), and those of each of its supplement rounds (``DanhSachHoSoBoSung``).
+RECORD_TIME_FIELDS = ("NgayTiepNhan", "NgayKetThucXuLy", "NgayTra")
+SUPPLEMENT_TIME_FIELDS = ("NgayBoSung", "NgayTiepNhanBoSung")
+_EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def _is_wire_date_time(value: object) -> TypeGuard[str]:
+    return type(value) is str and len(value) == 14 and value.isascii() and value.isdigit()
+
+
+def record_time_text(
+    received: object, finished: object, returned: object, supplements: object
+) -> str | None:
+    """The own time of a DongBoHoSoMC record's status, as a wire date: the latest of its
+    processing dates (:data:`RECORD_TIME_FIELDS`: ``received``, ``finished``, ``returned``,
+    and :data:`SUPPLEMENT_TIME_FIELDS` of each round of ``supplements``). A record cannot
+    report a date that has not come yet, so it describes the dossier at that moment or later.
+    Wire dates of one zone and width compare as text."""
+    dates = [received, finished, returned]
+    if type(supplements) is list:
+        dates += [
+            round_.get(name)
+            for round_ in supplements
+            if type(round_) is dict
+            for name in SUPPLEMENT_TIME_FIELDS
+        ]
+    return max(filter(_is_wire_date_time, dates), default=None)
+
+
+#: Lines that are each empty or 14 ASCII digits (a wire date-time's shape).
+_WIRE_OR_EMPTY_LINES = re.compile(r"(?:[0-9]{14})?(?:\n(?:[0-9]{14})?)*")
+
+
+def record_time_texts(
+    received: Sequence[Any],
+    finished: Sequence[Any],
+    returned: Sequence[Any],
+    supplements: Sequence[Any],
+) -> list[str | None]:
+    """:func:`record_time_text` of records given as columns, the same result in one C-level
+    ``max`` per record when the dates are text (about 2 ms less per 1000 records): the
+    latest text is the latest wire date when every winner has a wire date's shape (one
+    regular-expression pass). Otherwise, and for records with supplement rounds, one by one."""
+    try:
+        latest = list(
+            map(
+                max,
+                [value or "" for value in received],
+                [value or "" for value in finished],
+                [value or "" for value in returned],
+            )
+        )
+        joined = "\n".join(latest)
+    except TypeError:  # a value that is not text
+        return list(map(record_time_text, received, finished, returned, supplements))
+    if joined.count("\n") != len(latest) - 1 or not _WIRE_OR_EMPTY_LINES.fullmatch(joined):
+        return list(map(record_time_text, received, finished, returned, supplements))
+    texts: list[str | None] = [value or None for value in latest]
+    if any(supplements):
+        for index, rounds in enumerate(supplements):
+            if rounds:
+                texts[index] = record_time_text(
+                    received[index], finished[index], returned[index], rounds
+                )
+    return texts
+
+
+def _status_rank(status: object) -> int:
+    text = str(status)
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 4 else -1
+
+
+def claim_key(at: dt.datetime | None, status: object) -> tuple[bool, dt.datetime, int]:
+    """The order of status claims: the latest own time wins; a claim without a time never
+    overrides one with a time; at equal times the higher ``TrangThaiHoSo`` code wins (the
+    codes follow the course of a dossier: 2 received, 4 processing, 9 finished, 10 returned).
+    A total order of the claims' content, so the arrival order never matters."""
+    return (at is not None, at or _EARLIEST, _status_rank(status))
+
+
 #: Dossier columns read from the record (the record itself is stored whole).
 _SUMMARY_TEXT = {"ma_tthc": "MaTTHC", "status": "TrangThaiHoSo"}
 _SUMMARY_DATES = {
@@ -147,6 +234,11 @@ def _summary_columns(
     }
     for name, wire in _SUMMARY_DATES.items():
         columns[name] = dates(wire_column(wire))
+    # the time of the record's status (record_time_text), column by column
+    received, finished, returned = (wire_column(name) for name in RECORD_TIME_FIELDS)
+    columns["status_at"] = dates(
+        record_time_texts(received, finished, returned, wire_column("DanhSachHoSoBoSung"))
+    )
     return columns
 
 
@@ -227,6 +319,7 @@ def sync_dossiers(
     if new_codes:
         _insert_new(db, unit, now, new_codes, new_records, new_json, new_hashes)
     if updates:
+        _settle_statuses(db, updates, existing)
         db.execute(update(Dossier), updates)
     if not duplicates:  # every position was answered above
         return [outcome for outcome in outcomes if outcome is not None]
@@ -251,9 +344,34 @@ def sync_dossiers(
     return [outcome for outcome in outcomes if outcome is not None]
 
 
+def _settle_statuses(
+    db: Session, updates: list[dict[str, Any]], existing: Mapping[str, Any]
+) -> None:
+    """The status of each updated dossier (``updates``: rows with the new record's ``status``
+    and ``status_at``): the replaced record is no longer a claim, so the latest of the new
+    record and the stored steps. The stored status is the latest of the old claims, steps
+    among them: a new record at least as late wins without looking at the steps."""
+    stored = {row.id: claim_key(row.status_at, row.status) for row in existing.values()}
+    behind = {
+        row["id"]: row
+        for row in updates
+        if claim_key(row["status_at"], row["status"]) < stored[row["id"]]
+    }
+    if not behind:
+        return
+    query = select(DossierEvent.dossier_id, DossierEvent.status, DossierEvent.processed_at)
+    for event in db.execute(query.where(in_values(db, DossierEvent.dossier_id, list(behind)))):
+        row = behind[event.dossier_id]
+        if claim_key(event.processed_at, event.status) > claim_key(row["status_at"], row["status"]):
+            row["status"], row["status_at"] = event.status, event.processed_at
+
+
 def _stored(db: Session, codes: list[str]) -> dict[str, Any]:
-    """The stored dossiers among ``codes``: code -> row (id, ma_ho_so, record_hash)."""
-    query = select(Dossier.id, Dossier.ma_ho_so, Dossier.record_hash)
+    """The stored dossiers among ``codes``: code -> row (id, ma_ho_so, record_hash, status,
+    status_at)."""
+    query = select(
+        Dossier.id, Dossier.ma_ho_so, Dossier.record_hash, Dossier.status, Dossier.status_at
+    )
     return {
         row.ma_ho_so: row for row in db.execute(query.where(in_values(db, Dossier.ma_ho_so, codes)))
     }
@@ -363,9 +481,9 @@ def sync_progress(db: Session, principal: Principal, result: EnvelopeResult) -> 
         {
             row.ma_ho_so: row
             for row in db.execute(
-                select(Dossier.id, Dossier.ma_ho_so, Dossier.unit).where(
-                    in_values(db, Dossier.ma_ho_so, list(codes))
-                )
+                select(
+                    Dossier.id, Dossier.ma_ho_so, Dossier.unit, Dossier.status, Dossier.status_at
+                ).where(in_values(db, Dossier.ma_ho_so, list(codes)))
             )
         }
         if codes
@@ -373,20 +491,15 @@ def sync_progress(db: Session, principal: Principal, result: EnvelopeResult) -> 
     )
     ids = [row.id for row in dossiers.values()]
     known_events: set[tuple[int, str]] = set()
-    # the latest step already stored per dossier: an older step sent late must not set the status
-    latest_stored: dict[int, dt.datetime] = {}
     if ids:
-        query = select(DossierEvent.dossier_id, DossierEvent.record_hash, DossierEvent.processed_at)
+        query = select(DossierEvent.dossier_id, DossierEvent.record_hash)
         for event in db.execute(query.where(in_values(db, DossierEvent.dossier_id, ids))):
             known_events.add((event.dossier_id, event.record_hash))
-            when = event.processed_at
-            if when is not None and (
-                event.dossier_id not in latest_stored or when > latest_stored[event.dossier_id]
-            ):
-                latest_stored[event.dossier_id] = when
     outcomes: list[Outcome] = []
     rows: list[dict[str, Any]] = []
-    latest_status: dict[int, tuple[dt.datetime, str]] = {}
+    # the latest claim per dossier, from the stored one (claim_key): a step sent late, older
+    # than the dossier's record or another step, does not set the status
+    latest: dict[int, tuple[tuple[bool, dt.datetime, int], dt.datetime | None, str]] = {}
     now = dt.datetime.now(dt.UTC)
     for record_result in result.records:
         if not record_result.ok or record_result.record is None:
@@ -429,19 +542,18 @@ def sync_progress(db: Session, principal: Principal, result: EnvelopeResult) -> 
                 "created_at": now,
             }
         )
-        stored = latest_stored.get(dossier.id)
-        if processed is not None and (stored is None or processed >= stored):
-            current = latest_status.get(dossier.id)
-            if current is None or processed >= current[0]:
-                latest_status[dossier.id] = (processed, status)
+        current = latest.get(dossier.id)
+        key = claim_key(processed, status)
+        if key > (current[0] if current else claim_key(dossier.status_at, dossier.status)):
+            latest[dossier.id] = (key, processed, status)
         outcomes.append(Outcome(record_result.index, code, "accepted"))
     insert_rows(db, DossierEvent, rows)
-    if latest_status:
+    if latest:
         db.execute(
             update(Dossier),
             [
-                {"id": dossier_id, "status": status, "updated_at": now}
-                for dossier_id, (_, status) in latest_status.items()
+                {"id": dossier_id, "status": status, "status_at": at, "updated_at": now}
+                for dossier_id, (_, at, status) in latest.items()
             ],
         )
     return outcomes

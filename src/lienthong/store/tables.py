@@ -184,7 +184,12 @@ class Dossier(Base):
     #: The envelope ``madonvi`` that pushed it (indexed through ``(unit, received_at)``).
     unit: Mapped[str] = mapped_column(String(40))
     ma_tthc: Mapped[str] = mapped_column(String(64))
+    #: The current status: that of the latest claim, the record's or a step's
+    #: (:func:`lienthong.hub.dossiers.current_status`); the record keeps what was sent.
     status: Mapped[str] = mapped_column(String(4))
+    #: The own time of the claim that set ``status``: the record's latest processing date
+    #: (:func:`lienthong.hub.dossiers.record_time_text`) or the step's ``ThoiDiemXuLy``.
+    status_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     received_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     returned_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
