@@ -5,8 +5,8 @@ as a string, OpenCPS parses it as an integer, none accepts ``"00"``. ``accounts.
 names the form an account is answered in (``"0"``, ``"00"`` or ``"integer"``); NULL keeps the
 hub's setting (``LIENTHONG_SUCCESS_CODE``, default ``"0"``).
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-07
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | Sequence[str] | None = "0010"
+revision: str = "0012"
+down_revision: str | Sequence[str] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
