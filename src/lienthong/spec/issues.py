@@ -250,12 +250,20 @@ _TABLE: tuple[IssueCode, ...] = (
 
 ISSUE_CODES: Mapping[str, IssueCode] = {entry.code: entry for entry in _TABLE}
 
-#: Cross-field rules about completeness or derived figures rather than the meaning of what is
-#: stored: a warning for received data (lenient), an error in strict mode. A rule protecting
-#: meaning (dates in order, none in the future, open unit codes, totals that add up, survey
-#: percentages that add up to 100 within rounding) is an error in both.
+#: Deviations real clients send that the hub takes, a warning for received data (lenient) and
+#: an error in strict mode (what is about to be sent): rules about completeness or derived
+#: figures rather than the meaning of what is stored, another record layout, a percentage that
+#: is not a number. A rule protecting meaning (dates in order, none in the future, open unit
+#: codes, totals that add up, survey percentages that add up to 100 within rounding) is an
+#: error in both.
 STRICT_ONLY_CODES = frozenset(
-    {"dossier.returned_without_date", "stats.percent", "survey.percent_sum"}
+    {
+        "dossier.returned_without_date",
+        "stats.percent",
+        "survey.percent_sum",
+        "record.layout",
+        "percent.not_a_number",
+    }
 )
 
 

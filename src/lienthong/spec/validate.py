@@ -285,12 +285,11 @@ class Validator:
         if compiled.rules:
             ctx = RuleContext(today=self._today)
             for rule in compiled.rules:
-                found = rule(record, path, ctx)
-                if self.strict:  # completeness is an error for what is about to be sent
-                    found = [_tightened(issue) for issue in found]
-                issues.extend(found)
+                issues.extend(rule(record, path, ctx))
         if scan_unicode:
             _scan_unicode(record, path, issues)
+        if self.strict and issues:  # a tolerated deviation is an error for what is to be sent
+            issues = [_tightened(issue) for issue in issues]
         return RecordResult(index, path, _shown_key(record, compiled.key_field), issues, record)
 
     # -- envelopes -----------------------------------------------------------------------
