@@ -35,7 +35,9 @@ class Raw:
 @dataclass
 class FuzzRequest:
     kind: str
-    """``json`` (an API endpoint), ``form`` (a form post) or ``page``."""
+    """``json`` (an API endpoint), ``adapter`` (the adapters' door: a share's success has its
+    result as ``message`` and no ``message_en``), ``token`` (its token), ``form`` (a form post)
+    or ``page``."""
     method: str
     path: str
     body: bytes = b""
@@ -217,8 +219,10 @@ class Fuzzer:
     def request(self, index: int) -> FuzzRequest:
         rng = random.Random(f"{self.seed}:{index}")
         roll = rng.random()
-        if roll < 0.55:
+        if roll < 0.45:
             return self._envelope(rng)
+        if roll < 0.55:
+            return self._adapter(rng)
         if roll < 0.65:
             return self._login(rng)
         if roll < 0.8:
@@ -263,6 +267,68 @@ class Fuzzer:
             value["data"] = [{} for _ in range(rng.choice([0, 2000]))]
         path = self.paths["integration"] if rng.random() < 0.8 else self.paths["share"]
         return self._json_request(rng, path, value)
+
+    def _adapter(self, rng: random.Random) -> FuzzRequest:
+        """The provincial adapters' door: a token, a push of a bare array, a share by GET."""
+        from urllib.parse import quote
+
+        prefix = self.paths["lgsp"]
+        roll = rng.random()
+        if roll < 0.2:
+            form = {
+                "grant_type": "client_credentials",
+                "client_id": "khong_co",
+                "client_secret": "x",
+            }
+            value = mutate(form, rng, 2)
+            body = "&".join(
+                f"{quote(str(k), errors='surrogatepass')}="
+                f"{quote(v if isinstance(v, str) else dumps(v), errors='surrogatepass')}"
+                for k, v in (value.items() if isinstance(value, dict) else [])
+            ).encode("ascii")
+            if rng.random() < 0.2:
+                body = _byte_mutation(body, rng)
+            headers = {"content-type": "application/x-www-form-urlencoded"}
+            if rng.random() < 0.3:
+                headers["authorization"] = rng.choice(
+                    ["Basic %%%", "Basic " + "QQ==", "Bearer x", "Basic a2hvbmc6eA==", "\x7f"]
+                )
+            if rng.random() < 0.1:
+                headers["content-type"] = rng.choice(["application/json", "text/plain", ""])
+            method = "POST" if rng.random() < 0.9 else rng.choice(["GET", "PUT", "DELETE"])
+            return FuzzRequest("token", method, f"{prefix}/token", body, headers)
+        name = rng.choice([*sorted(self.envelopes), "ThemMoiHoSo", "CapNhatTienDo", "KhongCo"])
+        if rng.random() < 0.05:
+            name = rng.choice(["%00", "%ed%a0%80", "x" * 300, "%ff", "token%20"])
+        envelope = self.envelopes.get(name, {})
+        query = {
+            key: value
+            for key, value in envelope.items()
+            if key not in ("session", "madonvi", "service", "data")
+        }
+        query["MaDinhDanhDV"] = UNIT
+        if rng.random() < 0.6:
+            key = rng.choice([*query, "isUpdating", "MADINHDANHDV", "x"])
+            query[key] = rng.choice(
+                ["%00", "%ed%a0%80", "%ff", "", "9" * 400, "x" * 5000, "maybe", "1", "%1b[2J"]
+            )
+        text = "&".join(
+            f"{quote(str(k))}={v if isinstance(v, str) and '%' in v else quote(str(v))}"
+            for k, v in query.items()
+        )
+        headers = {"authorization": f"Bearer {self.session}"}
+        if rng.random() < 0.1:
+            headers["authorization"] = rng.choice(["Bearer", "Bearer x", "Basic x", ""])
+        share = rng.random() < 0.5
+        path = f"{prefix}/KetNoiMotCuaQuocGia/{name}" if share else f"{prefix}/{name}"
+        data = envelope.get("data", [{}])
+        value: Any = mutate(data, rng) if rng.random() < 0.8 else data
+        request = self._json_request(rng, f"{path}?{text}", value)
+        request.headers.update(headers)
+        request.kind = "adapter"
+        request.method = "GET" if share and rng.random() < 0.9 else "POST"
+        request.records = len(value) if isinstance(value, list) else 1
+        return request
 
     def _login(self, rng: random.Random) -> FuzzRequest:
         if rng.random() < 0.3:  # a logout, never of the fuzzer's own session

@@ -81,7 +81,9 @@ def problems_of(
     bound = ANSWER_BASE_BYTES + ANSWER_BYTES_PER_RECORD * request.records
     if len(body) > bound:
         problems.append(f"answer of {len(body)} bytes over {bound}")
-    if request.kind != "json":
+    if request.kind == "token":
+        return problems + _token_problems(status, body)
+    if request.kind not in ("json", "adapter"):
         if not media.startswith("text/html"):
             problems.append(f"content type {media!r}, not HTML")
         return problems
@@ -99,7 +101,8 @@ def problems_of(
     entry = ANSWER_CODES.get(code) if isinstance(code, str) else None
     if entry is None:
         return [*problems, f"error_code {code!r} not in ANSWER_CODES"]
-    for key in ("message", "message_en"):
+    shared = request.kind == "adapter" and status == 200 and "records" not in answer
+    for key in ("message",) if shared else ("message", "message_en"):
         if not isinstance(answer.get(key), str) or not answer[key]:
             problems.append(f"no {key}")
     if code in SUCCESS_CODES or "records" in answer:
@@ -115,12 +118,34 @@ def problems_of(
     return problems
 
 
+def _token_problems(status: int, body: bytes) -> list[str]:
+    """The adapters' token endpoint answers in OAuth's form (RFC 6749 section 5)."""
+    try:
+        answer = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return [f"not JSON: {body[:200]!r}"]
+    if not isinstance(answer, dict):
+        return ["not an object"]
+    if status == 200:
+        return [] if answer.get("access_token") else ["no access_token"]
+    problems = []
+    if answer.get("error") not in ("invalid_request", "invalid_client", "unsupported_grant_type"):
+        problems.append(f"error {answer.get('error')!r}")
+    for key in ("error_description", "error_description_en"):
+        if not isinstance(answer.get(key), str) or not answer[key]:
+            problems.append(f"no {key}")
+    if not isinstance(answer.get("retryable"), bool):
+        problems.append("no retryable")
+    return problems
+
+
 def test_fuzzed_requests_keep_the_answer_contract(fuzz_hub: RunningHub) -> None:
     fuzzer = Fuzzer(SEED, fuzz_hub.login(), {
         "login": fuzz_hub.settings.login_path,
         "logout": fuzz_hub.settings.logout_path,
         "integration": fuzz_hub.settings.integration_path,
         "share": fuzz_hub.settings.share_path,
+        "lgsp": fuzz_hub.settings.lgsp_prefix,
     })  # fmt: skip
     failures: list[str] = []
     for index in range(REQUESTS):

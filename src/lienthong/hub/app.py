@@ -44,6 +44,9 @@ from lienthong.store.tables import MessageLog
 
 logger = logging.getLogger("lienthong.hub")
 
+#: A served service's handler, bound to its hub.
+ServiceCall = Callable[[Session, Principal, dict[str, Any]], "Answer"]
+
 #: Whether the envelope being handled needs its strings scanned (set per call, per thread).
 _SCAN_STRINGS: ContextVar[bool] = ContextVar("scan_strings", default=True)
 
@@ -67,6 +70,10 @@ class Answer:
     """True when the message log row was committed with the call's own transaction."""
     success_code: str | None = None
     """The form success is spelled in for the caller's account (None: the hub's setting)."""
+    headers: dict[str, str] | None = None
+    """Extra HTTP headers of the answer (``WWW-Authenticate``, ``Retry-After``, ...)."""
+    log_code: str | None = None
+    """The code the message log records when the body carries none (an OAuth error answer)."""
 
     def serialized(self) -> bytes:
         if self.payload is None:
@@ -87,7 +94,12 @@ class Call:
 
 
 def _json(answer: Answer) -> Response:
-    return Response(answer.serialized(), status_code=answer.status, media_type="application/json")
+    return Response(
+        answer.serialized(),
+        status_code=answer.status,
+        headers=answer.headers,
+        media_type="application/json",
+    )
 
 
 def _error(error: HubError, **context: Any) -> Answer:
@@ -114,7 +126,7 @@ class Hub:
         self.accounts = Accounts(self.sessions)
         self.form_tokens = FormTokens.for_hub(self.sessions, settings.secret_key)
         self.validator = Validator(load_catalog(settings.profile))
-        self.handlers: dict[str, Callable[[Session, Principal, dict[str, Any]], Answer]] = {
+        self.handlers: dict[str, ServiceCall] = {
             name: partial(handler, self)
             for name, handler in service_handlers(self.validator.catalog).items()
         }
@@ -138,6 +150,11 @@ class Hub:
         bad = unstorable_text(value)
         if bad is not None:  # a NUL or a lone surrogate: no account can be named so
             return _error(HubError("12", f"{bad}: ký tự không hợp lệ", f"{bad}: invalid character"))
+        return self.sign_in(username, password, client)
+
+    def sign_in(self, username: str, password: str, client: str) -> Answer:
+        """A session for ``username`` (its attempts counted and limited: :func:`auth.login`);
+        the answer of every front door's login."""
         with self.sessions() as db:
             try:
                 token, ttl, form = login(
@@ -164,8 +181,15 @@ class Hub:
         answer.secret = token
         return answer
 
-    def handle(self, call: Call, body: bytes | None, early: Answer | None = None) -> Answer:
-        """Answer one request to the login, integration or share endpoint, and log it.
+    def handle(
+        self,
+        call: Call,
+        body: bytes | None,
+        early: Answer | None = None,
+        work: Callable[[bytes], Answer] | None = None,
+    ) -> Answer:
+        """Answer one request to the login, integration or share endpoint (or, by ``work``,
+        another front door's), and log it.
 
         ``early`` is an answer already decided before the body was read (too large, wrong
         content type). An accepted push is logged in its own transaction, so the data and the
@@ -175,7 +199,9 @@ class Hub:
         if answer is None:
             assert body is not None
             try:
-                if call.endpoint == "login":
+                if work is not None:
+                    answer = work(body)
+                elif call.endpoint == "login":
                     answer = self.login(body, call.client)
                 elif call.endpoint == "logout":
                     answer = self.logout(body)
@@ -204,17 +230,59 @@ class Hub:
 
     def envelope(self, body: bytes, call: Call | None = None) -> Answer:
         value, problem, scan_strings = loads(body)
-        # lone surrogates or NULs (neither can be stored) are reported per field when present
-        _SCAN_STRINGS.set(scan_strings)
         if problem is not None:
-            code = "10"
-            return _error(HubError(code, problem.vi, problem.en))
+            return _error(HubError("10", problem.vi, problem.en))
         if not isinstance(value, dict):
             return _error(
                 HubError(
                     "12", "gói tin phải là một đối tượng JSON", "the envelope must be a JSON object"
                 )
             )
+        return self.run_envelope(value, call, body, scan_strings)
+
+    def run_envelope(
+        self,
+        value: dict[str, Any],
+        call: Call | None = None,
+        raw_body: bytes | None = None,
+        scan_strings: bool = True,
+        shape: Callable[[Answer], None] | None = None,
+    ) -> Answer:
+        """The pipeline of every front door, from an envelope on: its checks, session,
+        authorization, the service (validation, store) and the answer.
+
+        ``raw_body`` is the request as received (kept as evidence); ``scan_strings``: it may
+        hold text no column can store (:func:`loads`). ``shape`` turns the hub's answer into
+        the front door's, in place, before the answer is logged.
+        """
+        # lone surrogates or NULs (neither can be stored) are reported per field when present
+        _SCAN_STRINGS.set(scan_strings)
+        answer, shaped = self._pipeline(value, call, raw_body, scan_strings, shape)
+        if shape is not None and not shaped:
+            shape(answer)
+        return answer
+
+    def served(self, service: object) -> ServiceCall:
+        """The handler of ``service``, or HubError 13 (unknown to the catalog, or not served)."""
+        if not isinstance(service, str) or service not in self.validator.catalog.packets:
+            raise HubError("13", str(service)[:64], str(service)[:64])
+        handler = self.handlers.get(service)
+        if handler is None:
+            raise HubError(
+                "13",
+                f"{service}: chưa hỗ trợ trong phiên bản này",
+                f"{service}: not served by this version yet",
+            )
+        return handler
+
+    def _pipeline(
+        self,
+        value: dict[str, Any],
+        call: Call | None,
+        body: bytes | None,
+        scan_strings: bool,
+        shape: Callable[[Answer], None] | None,
+    ) -> tuple[Answer, bool]:
         missing = [key for key in ("session", "madonvi", "service") if value.get(key) in (None, "")]
         service = value.get("service")
         if scan_strings:
@@ -222,43 +290,33 @@ class Hub:
             # there cannot be stored or looked up (records are reported per field instead)
             bad = unstorable_text(value, skip=_RECORD_KEYS)
             if bad is not None:
-                return _error(
-                    HubError("12", f"{bad}: ký tự không hợp lệ", f"{bad}: invalid character")
-                )
+                bad_text = HubError("12", f"{bad}: ký tự không hợp lệ", f"{bad}: invalid character")
+                return _error(bad_text), False
         context: dict[str, Any] = {
             "service": service if isinstance(service, str) else None,
             "unit": value.get("madonvi") if isinstance(value.get("madonvi"), str) else None,
         }
         if missing:
-            return _error(HubError("12", ", ".join(missing), ", ".join(missing)), **context)
+            return _error(HubError("12", ", ".join(missing), ", ".join(missing)), **context), False
         malformed = [key for key in ("madonvi", "service") if not isinstance(value[key], str)]
         if malformed:  # a list or object there names nothing (and may be nested deep)
             text = ", ".join(malformed)
-            return _error(HubError("12", f"{text}: phải là chuỗi", f"{text}: not a string"))
-        if not isinstance(service, str) or service not in self.validator.catalog.packets:
-            return _error(HubError("13", str(service)[:64], str(service)[:64]), **context)
-        handler = self.handlers.get(service)
-        if handler is None:
-            return _error(
-                HubError(
-                    "13",
-                    f"{service}: chưa hỗ trợ trong phiên bản này",
-                    f"{service}: not served by this version yet",
-                ),
-                **context,
-            )
+            return _error(HubError("12", f"{text}: phải là chuỗi", f"{text}: not a string")), False
+        try:
+            handler = self.served(service)
+        except HubError as error:
+            return _error(error, **context), False
+        assert isinstance(service, str)
         records = value.get("data")
         limit = self.settings.max_records_per_envelope
         if isinstance(records, list) and len(records) > limit:
             # refused before any per-record work: the work of a call is bounded by the limit
-            return _error(
-                HubError(
-                    "16",
-                    f"{len(records)} bản ghi, tối đa {limit}",
-                    f"{len(records)} records, at most {limit}",
-                ),
-                **context,
+            too_many = HubError(
+                "16",
+                f"{len(records)} bản ghi, tối đa {limit}",
+                f"{len(records)} records, at most {limit}",
             )
+            return _error(too_many, **context), False
         with self.sessions() as db:
             # every call writes (its message-log row at least): a writer from the start
             begin_sqlite_write(db.connection())
@@ -276,6 +334,8 @@ class Hub:
                 answer.secret = value.get("session")
                 answer.success_code = principal.success_code
                 self.spell(answer)
+                if shape is not None:
+                    shape(answer)
                 if call is not None:
                     answer.serialized()
                     db.add(self._log_row(call, answer, body))
@@ -283,8 +343,8 @@ class Hub:
                 db.commit()
             except HubError as error:
                 db.rollback()
-                return _error(error, **context)
-        return answer
+                return _error(error, **context), False
+        return answer, True
 
     # -- services ---------------------------------------------------------------------------------
 
@@ -497,7 +557,7 @@ class Hub:
             response_bytes=min(len(answer.serialized()), MAX_COUNTED_BYTES),
             duration_ms=(time.perf_counter() - call.started) * 1000,
             http_status=answer.status,
-            error_code=str(answer.body.get("error_code", ""))[:8],
+            error_code=(answer.log_code or str(answer.body.get("error_code", "")))[:8],
             records=answer.records,
             accepted=answer.accepted,
             rejected=answer.rejected,
@@ -636,6 +696,41 @@ def _utcnow() -> Any:
     return dt.datetime.now(dt.UTC)
 
 
+#: The content types of a JSON body (none given counts as JSON).
+JSON_TYPES = frozenset({"application/json", "text/json", ""})
+
+
+async def received(
+    request: Request,
+    kind: str,
+    settings: HubSettings,
+    content_types: frozenset[str] | None = JSON_TYPES,
+) -> tuple[Call, bytes | None, Answer | None]:
+    """A request's call (for the message log), its body (None: over the size limit) and the
+    answer already decided before the body is looked at: 14 (too large), 11 (a content type
+    outside ``content_types``; None takes any)."""
+    started = time.perf_counter()
+    client = request.client.host if request.client else "?"
+    content_type = (
+        request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    )
+    body = await read_limited_body(request, settings.max_body_bytes)
+    early = None
+    if body is None:
+        limit = settings.max_body_bytes
+        early = _error(HubError("14", f"tối đa {limit} byte", f"at most {limit} bytes"))
+    elif content_types is not None and content_type not in content_types:
+        early = _error(HubError("11", content_type[:64], content_type[:64]))
+    call = Call(
+        endpoint=kind,
+        client=client,
+        dstcode=request.headers.get("dstcode"),
+        request_bytes=len(body) if body is not None else declared_length(request),
+        started=started,
+    )
+    return call, body, early
+
+
 def create_app(settings: HubSettings | None = None, hub: Hub | None = None) -> Starlette:
     settings = settings or HubSettings.from_env()
     state = hub or Hub(settings)
@@ -646,31 +741,9 @@ def create_app(settings: HubSettings | None = None, hub: Hub | None = None) -> S
 
     def endpoint(kind: str) -> Callable[[Request], Any]:
         async def handle(request: Request) -> Response:
-            started = time.perf_counter()
-            client = request.client.host if request.client else "?"
-            content_type = (
-                request.headers.get("content-type", "application/json")
-                .split(";")[0]
-                .strip()
-                .lower()
-            )
-            body = await read_limited_body(request, settings.max_body_bytes)
-            early = None
-            if body is None:
-                limit = settings.max_body_bytes
-                early = _error(HubError("14", f"tối đa {limit} byte", f"at most {limit} bytes"))
-            elif content_type not in ("application/json", "text/json", ""):
-                early = _error(HubError("11", content_type[:64], content_type[:64]))
-            call = Call(
-                endpoint=kind,
-                client=client,
-                dstcode=request.headers.get("dstcode"),
-                request_bytes=len(body) if body is not None else declared_length(request),
-                started=started,
-            )
+            call, body, early = await received(request, kind, settings)
             answer = await anyio.to_thread.run_sync(state.handle, call, body, early)
-            response = _json(answer)
-            return response
+            return _json(answer)
 
         return handle
 
@@ -682,6 +755,9 @@ def create_app(settings: HubSettings | None = None, hub: Hub | None = None) -> S
         Route("/healthz", healthz(state), methods=["GET"]),
     ]
     routes += web_routes(state)
+    from lienthong.hub.lgsp import lgsp_routes  # it builds on this module
+
+    routes += lgsp_routes(state)
     document = serialized(openapi_document(state.validator.catalog, settings, state.handlers))
 
     async def openapi(request: Request) -> Served:

@@ -61,6 +61,12 @@ ANSWER_CODES: Mapping[str, AnswerCode] = {
             "Too many records in one envelope; split the batch",
         ),
         _a(
+            "17",
+            405,
+            "Phương thức HTTP không đúng cho dịch vụ này",
+            "Wrong HTTP method for this service",
+        ),
+        _a(
             "15",
             422,
             "Dữ liệu không hợp lệ; xem danh sách lỗi",

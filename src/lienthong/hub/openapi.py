@@ -478,6 +478,7 @@ def openapi_document(
             }
         }
     paths.update(_pages())
+    paths.update(_adapter_paths(catalog, settings, served))
     login_fields = {spec.name: spec for spec in catalog.login_request}
     return {
         "openapi": OPENAPI_VERSION,
@@ -500,9 +501,21 @@ def openapi_document(
             {"name": "citizens", "description": "the citizens' API: petitions and questions"},
             {"name": "pages", "description": "server-rendered pages for people"},
             {"name": "operations", "description": "health and this document"},
+            {
+                "name": "adapters",
+                "description": "the provincial adapters' door (LGSP): a bearer token, one URL "
+                "per service (docs/protocol.md, section 11)",
+            },
         ],
         "paths": paths,
         "components": {
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "the adapters' door only: a token from its /token",
+                }
+            },
             "requestBodies": {
                 "Envelope": _json_body(
                     envelope, "one envelope: session, madonvi, service and the service's own"
@@ -520,12 +533,170 @@ def openapi_document(
                 "Error": _error_schema(),
                 "Issue": _issue_schema(),
                 "PushAnswer": _push_answer(),
+                **_adapter_schemas(),
                 **_citizen_schemas(),
                 **_service_schemas(catalog, served),
             },
         },
         "x-lienthong-profile": catalog.profile,
         "x-lienthong-session": {"in": "body", "name": "session"},
+    }
+
+
+#: The refusals of the adapters' door: the envelope's, and 17 for a wrong method.
+ADAPTER_CODES = (*ENVELOPE_CODES, "17")
+FORM = "application/x-www-form-urlencoded"
+
+
+def _adapter_schemas() -> dict[str, Any]:
+    share = _success({"message": _text("the share's result as JSON text")})
+    del share["properties"]["message_en"]
+    share["required"] = ["error_code", "message"]
+    return {
+        "TokenAnswer": {
+            "type": "object",
+            "properties": {
+                "access_token": {"type": "string", "minLength": 1},
+                "token_type": {"const": "Bearer"},
+                "expires_in": {"type": "integer"},
+            },
+            "required": ["access_token", "token_type", "expires_in"],
+        },
+        "TokenError": {
+            "type": "object",
+            "description": "RFC 6749 section 5.2, with the descriptions in both languages",
+            "properties": {
+                "error": {"enum": ["invalid_request", "invalid_client", "unsupported_grant_type"]},
+                "error_description": _text(),
+                "error_description_en": _text(),
+                "retryable": {"type": "boolean"},
+            },
+            "required": ["error", "error_description", "error_description_en", "retryable"],
+        },
+        "AdapterPushAnswer": {
+            "allOf": [_ref("PushAnswer")],
+            "description": "message holds the words thành công exactly when every record was taken",
+        },
+        "AdapterShareAnswer": share,
+    }
+
+
+def _adapter_paths(
+    catalog: Catalog, settings: HubSettings, served: Collection[str]
+) -> dict[str, Any]:
+    """The adapters' door (``lienthong.hub.lgsp``): none when its prefix is empty."""
+    from lienthong.hub.lgsp import SHARE_SEGMENT, UNIT_PARAM, lgsp_prefix, parse_aliases
+
+    prefix = lgsp_prefix(settings)
+    if not prefix:
+        return {}
+    kinds = {name: p.kind for name, p in catalog.packets.items() if name in served}
+    pushes = [name for name, kind in kinds.items() if kind is PacketKind.PUSH]
+    shares = [name for name, kind in kinds.items() if kind is PacketKind.SHARE]
+    params = sorted(
+        {spec.name for name in shares for spec in catalog.packets[name].params}, key=str.lower
+    )
+
+    def query(name: str, description: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "description": description,
+            "schema": {"type": "string"},
+        }
+
+    def service(names: list[str]) -> dict[str, Any]:
+        return {"name": "Service", "in": "path", "required": True, "schema": {"enum": names}}
+
+    unit = query(UNIT_PARAM, "the unit (madonvi); absent: the account's only unit")
+    challenge = {
+        "WWW-Authenticate": {"description": 'Bearer error="invalid_token"', "schema": _text()}
+    }
+
+    def refusals() -> dict[str, Any]:
+        responses = _refusals(ADAPTER_CODES)
+        responses["401"]["headers"] = challenge
+        return responses
+
+    security: list[dict[str, list[str]]] = [{"bearer": []}]
+    token_refused = {"content": {JSON: {"schema": _ref("TokenError")}}}
+    return {
+        f"{prefix}/token": {
+            "post": {
+                "operationId": "adapter_token",
+                "summary": "An access token for client credentials (OAuth2, RFC 6749 4.4)",
+                "tags": ["adapters"],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        FORM: {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "grant_type": {"const": "client_credentials"},
+                                    "client_id": _text("the account's username"),
+                                    "client_secret": _text("its password"),
+                                },
+                                "required": ["grant_type"],
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _answer(_ref("TokenAnswer"), "a hub session as a bearer token"),
+                    "400": {"description": "malformed request or grant", **token_refused},
+                    "401": {
+                        "description": "wrong credentials or disabled account",
+                        "headers": {"WWW-Authenticate": {"schema": _text()}},
+                        **token_refused,
+                    },
+                    "413": {"description": "body too large", **token_refused},
+                    "429": {
+                        "description": "too many failed logins",
+                        "headers": {"Retry-After": {"schema": _text()}},
+                        **token_refused,
+                    },
+                },
+            }
+        },
+        f"{prefix}/{{Service}}": {
+            "post": {
+                "operationId": "adapter_push",
+                "summary": "A push: a bare JSON array of records (an object is one record)",
+                "tags": ["adapters"],
+                "security": security,
+                "parameters": [
+                    service(pushes + list(parse_aliases(settings.lgsp_aliases))),
+                    unit,
+                    query("isUpdating", "True, False, true, false, 1 or 0"),
+                ],
+                "requestBody": _json_body(
+                    {"type": ["array", "object"], "items": {"type": "object"}}
+                ),
+                "responses": {
+                    "200": _answer(_ref("AdapterPushAnswer"), "the per-record outcomes"),
+                    **refusals(),
+                },
+            }
+        },
+        f"{prefix}/{SHARE_SEGMENT}/{{Service}}": {
+            "get": {
+                "operationId": "adapter_share",
+                "summary": "A share; its parameters by name in the query, in any case",
+                "tags": ["adapters"],
+                "security": security,
+                "parameters": [
+                    service(shares),
+                    unit,
+                    *(query(name, "a parameter of the services that have it") for name in params),
+                ],
+                "responses": {
+                    "200": _answer(_ref("AdapterShareAnswer"), "the result as JSON text"),
+                    **refusals(),
+                },
+            }
+        },
     }
 
 

@@ -33,6 +33,15 @@ class HubSettings:
     """Where clients POST envelopes; dispatches on ``service`` (pushes and shares)."""
     share_path: str = "/api/share"
     """Second envelope endpoint (OpenCPS sends category calls here); dispatches the same way."""
+    lgsp_prefix: str = "/lgsp"
+    """Where the provincial adapters' front door lives (``{prefix}/token``,
+    ``{prefix}/{Service}``, ``{prefix}/KetNoiMotCuaQuocGia/{Service}``); empty: no such door."""
+    lgsp_aliases: str = (
+        "ThemMoiHoSo=DongBoHoSoMC:False,CapNhatHoSo=DongBoHoSoMC:True,"
+        "CapNhatTienDo=CapNhatTienDoHoSoMC"
+    )
+    """Other names of push services on that door: comma-separated ``Alias=Service`` or
+    ``Alias=Service:isUpdating``."""
     session_ttl_seconds: int = 1800
     max_body_bytes: int = 16 * 1024 * 1024
     max_records_per_envelope: int = 5000
