@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from starlette.applications import Starlette
 
 from lienthong.agent.api import create_app as create_agent_app
-from lienthong.agent.portal import PortalClient
+from lienthong.agent.portal import Portal, PortalClient, open_portal
 from lienthong.agent.service import AgentService
 from lienthong.agent.settings import AgentSettings, ApiKey, PortalSettings, hash_api_key
 from lienthong.demo import dossiers
@@ -136,11 +136,15 @@ def agent_engine(
 
 @pytest.fixture
 def start_pair(engine: Engine, agent_engine: Engine) -> Iterator[Callable[..., Pair]]:
-    """``start_pair(session_ttl=..., clock=..., **agent settings)`` runs a hub and an agent."""
+    """``start_pair(session_ttl=..., clock=..., adapter=..., **agent settings)`` runs a hub and
+    an agent (``adapter``: delivering through the hub's provincial-adapter door)."""
     stack: list[Any] = []
 
     def start(
-        session_ttl: int = 1800, clock: Callable[[], float] | None = None, **changes: Any
+        session_ttl: int = 1800,
+        clock: Callable[[], float] | None = None,
+        adapter: bool = False,
+        **changes: Any,
     ) -> Pair:
         hub_settings = HubSettings(port=free_port(), session_ttl_seconds=session_ttl)
         hub = Hub(hub_settings, engine=engine)
@@ -148,8 +152,18 @@ def start_pair(engine: Engine, agent_engine: Engine) -> Iterator[Callable[..., P
         hub_server = serve(create_hub_app(hub_settings, hub=hub), hub_settings.port)
         hub_url = hub_server.__enter__()
         stack.append(hub_server)
-        settings = agent_settings(hub_url, **changes)
-        portal = PortalClient(settings.portal, timeout=10, **({"clock": clock} if clock else {}))
+        portal: Portal
+        if adapter:  # through the hub's provincial-adapter door (LGSP), as a province would
+            through = PortalSettings(
+                kind="lgsp", base_url=f"{hub_url}/lgsp", username=HUB_USER, password=HUB_PASSWORD
+            )
+            settings = agent_settings(hub_url, portal=through, **changes)
+            portal = open_portal(settings.portal, timeout=10)
+        else:
+            settings = agent_settings(hub_url, **changes)
+            portal = PortalClient(
+                settings.portal, timeout=10, **({"clock": clock} if clock else {})
+            )
         service = AgentService(settings, engine=agent_engine, portal=portal)
         agent_server = serve(create_agent_app(service), settings.port)
         agent_url = agent_server.__enter__()

@@ -21,7 +21,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, defer, sessionmaker
 
 from lienthong.agent.dossiers import DOSSIER_SERVICE, upsert_dossiers
-from lienthong.spec.identifiers import parse_dossier_code
+from lienthong.spec.identifiers import parse_agency_code, parse_dossier_code
 from lienthong.store.db import begin_sqlite_write
 from lienthong.store.tables import (
     AgentDeadLetterAction,
@@ -92,7 +92,8 @@ def _text(value: Any) -> str | None:
 
 
 def record_unit(service: str, record: Mapping[str, Any]) -> tuple[str, str] | None:
-    """``(field, unit)`` a record belongs to, when it names one (the key must be allowed it)."""
+    """``(field, unit)`` a record belongs to, when it names an agency code (the key must be
+    allowed it)."""
     if service in DOSSIER_SERVICES:
         code = record.get("MaHoSo")
         parsed = parse_dossier_code(code) if isinstance(code, str) else None
@@ -106,7 +107,11 @@ def record_unit(service: str, record: Mapping[str, Any]) -> tuple[str, str] | No
         "DongBoKetQuaHoiDapGuiTuDVCQG": "MADONVI",
     }.get(service)
     value = record.get(name) if name else None
-    return (name, value) if name and isinstance(value, str) and value else None
+    if not name or not isinstance(value, str) or parse_agency_code(value) is None:
+        # no unit, or the sender's own code (OpenCPS's "STP"): the envelope's madonvi, which
+        # the key was checked for, is the record's unit, as at the hub
+        return None
+    return (name, value)
 
 
 class OutboxError(ValueError):
