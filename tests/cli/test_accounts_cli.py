@@ -285,3 +285,30 @@ def test_success_code_sets_and_clears_an_accounts_form(database: str, password_f
     wrong = run("accounts", "success-code", "mc", "zero", "--database", database)
     assert wrong.exit_code == 2
     assert "choose 0, 00, integer" in wrong.output and "chọn 0, 00, integer" in wrong.output
+
+
+def test_strict_turns_an_accounts_strict_validation_on_and_off(
+    database: str, password_file: Path
+) -> None:
+    added = run(
+        "accounts",
+        "add",
+        "mc",
+        "-u",
+        HANOI,
+        "--password-file",
+        str(password_file),
+        "--database",
+        database,
+    )
+    assert added.exit_code == 0, added.output
+    on = run("accounts", "strict", "mc", "on", "--database", database)
+    assert on.exit_code == 0 and "mc -> on" in on.output, on.output
+    assert accounts_of(database).get("mc").strict is True  # type: ignore[union-attr]
+    listed = run("accounts", "list", "--json", "--database", database)
+    assert '"strict": true' in listed.output or '"strict":true' in listed.output
+    off = run("accounts", "strict", "mc", "off", "--database", database)
+    assert off.exit_code == 0
+    assert accounts_of(database).get("mc").strict is False  # type: ignore[union-attr]
+    wrong = run("accounts", "strict", "mc", "maybe", "--database", database)
+    assert wrong.exit_code == 2 and "choose on or off" in wrong.output

@@ -88,9 +88,10 @@ def _describe(account: Account) -> str:
     state = "tạm khóa / disabled" if account.disabled else "hoạt động / enabled"
     bound = f"; mạng / networks {', '.join(account.networks)}" if account.networks else ""
     form = f"; mã thành công / success code {account.success_code}" if account.success_code else ""
+    strict = "; kiểm tra chặt / strict" if account.strict else ""
     return (
         f"{account.username}: đơn vị / units {', '.join(account.units) or '-'}; "
-        f"dịch vụ / services {', '.join(account.services) or '-'}{bound}{form}; {state}"
+        f"dịch vụ / services {', '.join(account.services) or '-'}{bound}{form}{strict}; {state}"
     )
 
 
@@ -128,6 +129,8 @@ def list_accounts(
                         "services": list(account.services),
                         "networks": list(account.networks or []),
                         "disabled": account.disabled,
+                        "success_code": account.success_code,
+                        "strict": account.strict,
                     }
                     for account in accounts
                 ]
@@ -141,6 +144,7 @@ def list_accounts(
     table.add_column("Mạng / Networks")
     table.add_column("Tạm khóa / Disabled")
     table.add_column("Mã thành công / Success code")
+    table.add_column("Kiểm tra chặt / Strict")
     for account in accounts:
         table.add_row(
             safe(account.username),
@@ -149,6 +153,7 @@ def list_accounts(
             "\n".join(safe(network) for network in account.networks or []) or "-",
             "có / yes" if account.disabled else "không / no",
             safe(account.success_code or "default"),
+            "có / yes" if account.strict else "không / no",
         )
     console.print(table)
 
@@ -260,3 +265,20 @@ def success_code(
         f"Mã thành công / Success code: {safe(account.username)} -> "
         f"{safe(account.success_code or 'default')}"
     )
+
+
+@accounts_app.command("strict")
+def strict(
+    username: Annotated[str, typer.Argument()],
+    mode: Annotated[str, typer.Argument(help='"on" or "off".')],
+    database: DatabaseOption = None,
+) -> None:
+    """Kiểm tra chặt dữ liệu của tài khoản / Validate the account's pushes strictly.
+
+    On: the deviations the hub takes from real clients with a warning (a dossier returned
+    without NgayTra, another record layout, a percentage that is not a number, the sender's own
+    codes, unknown fields) refuse the record instead. Its sessions go on."""
+    if mode not in ("on", "off"):
+        fail(f"{mode!r}: chọn on hoặc off", f"{mode!r}: choose on or off")
+    account = _run(database, lambda accounts: accounts.set_strict(username, mode == "on"))
+    console.print(f"Kiểm tra chặt / Strict: {safe(account.username)} -> {mode}")

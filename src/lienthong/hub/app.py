@@ -49,6 +49,8 @@ ServiceCall = Callable[[Session, Principal, dict[str, Any]], "Answer"]
 
 #: Whether the envelope being handled needs its strings scanned (set per call, per thread).
 _SCAN_STRINGS: ContextVar[bool] = ContextVar("scan_strings", default=True)
+#: Whether the caller's account asks for strict validation (set per call, per thread).
+_STRICT: ContextVar[bool] = ContextVar("strict", default=False)
 
 
 @dataclass(slots=True)
@@ -126,6 +128,8 @@ class Hub:
         self.accounts = Accounts(self.sessions)
         self.form_tokens = FormTokens.for_hub(self.sessions, settings.secret_key)
         self.validator = Validator(load_catalog(settings.profile))
+        #: For accounts whose policy is strict (``lienthong accounts strict``).
+        self.strict_validator = Validator(self.validator.catalog, strict=True)
         self.handlers: dict[str, ServiceCall] = {
             name: partial(handler, self)
             for name, handler in service_handlers(self.validator.catalog).items()
@@ -323,6 +327,7 @@ class Hub:
             try:
                 principal = principal_for(db, value.get("session"))
                 context["account"] = principal.username
+                _STRICT.set(principal.strict)
                 if not principal.may_use(service):
                     raise HubError("31", service, service)
                 unit = value.get("madonvi")
@@ -389,7 +394,8 @@ class Hub:
         )
 
     def _validate_push(self, envelope: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
-        result = self.validator.validate_envelope(envelope, scan_unicode=_SCAN_STRINGS.get())
+        validator = self.strict_validator if _STRICT.get() else self.validator
+        result = validator.validate_envelope(envelope, scan_unicode=_SCAN_STRINGS.get())
         errors = [issue for issue in result.issues if issue.is_error]
         if errors:
             raise HubError(

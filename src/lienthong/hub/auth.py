@@ -39,6 +39,8 @@ class Principal:
     success_code: str | None = None
     """How the account's answers spell success (``store.accounts.SUCCESS_CODE_FORMS``); None:
     the hub's setting."""
+    strict: bool = False
+    """The account's pushes are validated in strict mode."""
 
     def may_use(self, service: str) -> bool:
         return "*" in self.services or service in self.services
@@ -206,4 +208,5 @@ def principal_for(db: Session, token: object) -> Principal:
         tuple(account.units),
         frozenset(account.services),
         account.success_code,
+        account.strict,
     )

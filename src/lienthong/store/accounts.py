@@ -435,6 +435,13 @@ class Accounts:
             account.success_code = form
         return account
 
+    def set_strict(self, username: str, strict: bool) -> Account:
+        """Validate the account's pushes in strict mode (or not). Its sessions go on."""
+        with self._session() as session, session.begin():
+            account = self._load(session, username)
+            account.strict = strict
+        return account
+
     def set_password(self, username: str, password: str) -> Account:
         password = _check_password(password)
         encoded = hash_password(password)

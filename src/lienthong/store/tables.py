@@ -135,6 +135,9 @@ class Account(Base):
     #: How answers to this account spell success (``"0"``, ``"00"`` or ``"integer"``, see
     #: :data:`lienthong.store.accounts.SUCCESS_CODE_FORMS`); None: the hub's setting.
     success_code: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    #: Its pushes are validated in strict mode: the deviations tolerated from real clients (and
+    #: unknown fields) are errors, for a system that wants to be told before the portal does.
+    strict: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     def __repr__(self) -> str:

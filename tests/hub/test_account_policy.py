@@ -1,4 +1,6 @@
-"""How answers spell success: "0" by default, "00" or the number 0 per hub or per account.
+"""Policies per account. How answers spell success: "0" by default, "00" or the number 0 per
+hub or per account. Strict validation: the deviations taken from real clients with a warning
+refuse the record instead.
 
 Real clients differ (docs/protocol.md, section 5): one compares ``error_code == "0"`` as text,
 OpenCPS parses an integer, none accepts "00". These tests read the raw bytes, not only the
@@ -22,6 +24,7 @@ from lienthong.store.accounts import SUCCESS_CODE_FORMS, AccountError
 from lienthong.store.db import session_factory
 from lienthong.store.tables import MessageLog
 from tests.hub.conftest import PASSWORD, UNIT, RunningHub, free_port, serve
+from tests.real_clients import PACKETS
 
 
 def _push(session: str) -> dict[str, Any]:
@@ -114,3 +117,37 @@ def test_an_unknown_form_is_refused_with_the_choices(running: RunningHub) -> Non
     assert "0, 00, integer" in refused.value.en and "0, 00, integer" in refused.value.vi
     with pytest.raises(ValueError, match="LIENTHONG_SUCCESS_CODE"):
         HubSettings(success_code="zero")
+
+
+def test_a_strict_account_has_its_deviations_refused(running: RunningHub) -> None:
+    (packet,) = [p for p in PACKETS if p.file == "provincial-DongBoHoSoMC-bare-array.json"]
+    records = [*packet.records, {**packet.records[2], "MaHoSo": "000.00.13.H56-260302-0009"}]
+    records[3]["TruongMoi"] = "x"  # a field the catalog does not know
+    running.hub.accounts.add("mc_strict", PASSWORD, [UNIT])
+    running.hub.accounts.set_strict("mc_strict", True)
+    strict = running.call({**packet.envelope(running.login("mc_strict")), "data": records}).json()
+    assert strict["error_code"] == "01", strict
+    first, second, third, fourth = strict["records"]
+    assert (first["status"], first["error_code"]) == ("rejected", "15")
+    assert [(i["code"], i["severity"]) for i in first["issues"]] == [
+        ("dossier.returned_without_date", "error")
+    ]
+    assert (second["status"], third["status"]) == ("accepted", "accepted")
+    assert (fourth["status"], [i["code"] for i in fourth["issues"]]) == (
+        "rejected",
+        ["field.unknown_strict"],
+    )
+
+    # the same records from a lenient account: taken, the deviations said as warnings
+    lenient = running.call({**packet.envelope(running.login()), "data": records}).json()
+    assert [r["status"] for r in lenient["records"]] == [
+        "accepted",
+        "unchanged",
+        "unchanged",
+        "accepted",
+    ], lenient
+    assert {i["severity"] for r in lenient["records"] for i in r.get("issues", [])} == {"warning"}
+
+    running.hub.accounts.set_strict("mc_strict", False)  # back to lenient, at once
+    again = running.call({**packet.envelope(running.login("mc_strict")), "data": records}).json()
+    assert again["error_code"] == "0", again
