@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench docs clean browser fuzz
+.PHONY: run test lint typecheck bench docs clean browser system-packages fuzz
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,27 +17,34 @@ run: $(STAMP)
 	$(BIN)/lienthong demo
 	$(BIN)/lienthong hub --demo
 
-## Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
-## Installed with apt-get when run as root; otherwise the command is printed, and the browser
-## tests are skipped outside CI (with CI=true they fail).
-CHROMIUM ?= /usr/bin/chromium
-browser:
-	@if test -x $(CHROMIUM); then :; \
+## Debian packages the tests use as real parts: Chromium for the browser tests (Playwright drives
+## it; it never downloads a browser), SoftHSM2 as the PKCS#11 token of the signing tests, and
+## the openssl tool as an independent verifier of signatures. Installed with apt-get when run as
+## root; otherwise the command is printed, and the tests that need them are skipped outside CI
+## (with CI=true they fail).
+SYSTEM_PACKAGES ?= chromium softhsm2 openssl
+SYSTEM_TOOLS ?= /usr/bin/chromium /usr/bin/softhsm2-util /usr/bin/openssl
+system-packages:
+	@missing=""; for tool in $(SYSTEM_TOOLS); do test -x $$tool || missing="$$missing $$tool"; done; \
+	if test -z "$$missing"; then :; \
 	elif test "$$(id -u)" = 0; then \
-		echo "Installing Debian's chromium for the browser tests (apt-get install chromium)"; \
-		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+		echo "Installing Debian packages for the tests (apt-get install $(SYSTEM_PACKAGES)):$$missing"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(SYSTEM_PACKAGES); \
 	elif test "$$CI" = true; then \
-		echo "chromium is missing and this is not root: run 'sudo apt-get install -y chromium'" >&2; \
+		echo "missing$$missing and this is not root: run 'sudo apt-get install -y $(SYSTEM_PACKAGES)'" >&2; \
 		exit 1; \
 	else \
-		echo "*** chromium is missing: the browser tests will be SKIPPED." >&2; \
-		echo "*** Install it with: sudo apt-get install -y chromium" >&2; \
+		echo "*** missing$$missing: the tests that need them will be SKIPPED." >&2; \
+		echo "*** Install them with: sudo apt-get install -y $(SYSTEM_PACKAGES)" >&2; \
 	fi
+
+## Kept for the README's older instructions: the same as system-packages.
+browser: system-packages
 
 ## The whole suite: ruff, mypy (strict on src/), pytest in TEST_WORKERS processes (pytest-xdist:
 ## many tests wait on servers, subprocesses or a browser, so two workers fit on two cores).
 TEST_WORKERS ?= 2
-test: $(STAMP) browser
+test: $(STAMP) system-packages
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
