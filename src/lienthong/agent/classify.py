@@ -36,8 +36,8 @@ RETRYABLE_CODES = frozenset({"21", "22", "23", "43", "44", "99"})
 
 #: Sending the same thing again cannot succeed: malformed request (10, 11, 12), unknown service
 #: (13), too large (14, 16), invalid data (15), wrong HTTP method (17), wrong credentials or
-#: disabled account (20, 24), unit or
-#: service not granted (30, 31), unknown dossier / petition (40, 41), workflow (42), exists (3).
+#: disabled account (20, 24), unit or service not granted (30, 31), unknown dossier / petition
+#: (40, 41), workflow (42), exists (3).
 PERMANENT_CODES = frozenset(
     {"3", "10", "11", "12", "13", "14", "15", "16", "17", "20", "24", "30", "31", "40", "41", "42"}
 )
