@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy.orm import Session
 
 CORPUS = Path(__file__).parent / "spec" / "corpus" / "real-clients"
 
@@ -84,6 +85,23 @@ class _Rewritten(RealClientPacket):
     @property
     def raw(self) -> bytes:
         return self.rewritten
+
+
+def ask_question(db: Session) -> int:
+    """A citizen's question on the portal (committed), for a packet that answers one."""
+    from lienthong.hub.questions import submit_question
+
+    asked = submit_question(
+        db,
+        {
+            "NOIDUNG": "Làm căn cước cho con dưới 14 tuổi cần giấy tờ gì?",
+            "HOVATEN": "Phạm Thị Dung",
+            "THUDIENTU": "dung.pham@example.vn",
+            "MADONVI": "000.00.13.H56",
+        },
+    )
+    db.commit()
+    return asked
 
 
 def load() -> list[RealClientPacket]:

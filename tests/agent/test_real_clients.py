@@ -10,10 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from lienthong.agent.client import Client
-from lienthong.hub.questions import submit_question
 from lienthong.store.tables import Dossier, MessageLog, Question, UnitReport
 from tests.agent.conftest import API_KEY, Pair
-from tests.real_clients import PACKETS
+from tests.real_clients import PACKETS, ask_question
 
 
 @pytest.mark.parametrize("adapter", [False, True], ids=["envelope", "lgsp"])
@@ -26,16 +25,7 @@ def test_every_real_client_packet_is_delivered(
         for packet in PACKETS:
             if packet.needs_portal_question:
                 with pair.hub.sessions() as db:
-                    question = submit_question(
-                        db,
-                        {
-                            "NOIDUNG": "Lệ phí cấp căn cước là bao nhiêu?",
-                            "HOVATEN": "Phạm Thị Dung",
-                            "THUDIENTU": "dung.pham@example.vn",
-                            "MADONVI": "000.00.13.H56",
-                        },
-                    )
-                    db.commit()
+                    question = ask_question(db)
                 packet = packet.answering(question)
             taken = agent.submit(
                 packet.packet, packet.records, madonvi=packet.unit, **packet.params

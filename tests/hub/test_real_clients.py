@@ -9,28 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from lienthong.hub.questions import submit_question
 from lienthong.store.tables import Dossier, Question, UnitReport
 from tests.hub.conftest import PASSWORD, RunningHub
 from tests.hub.test_lgsp import _basic, _bearer
-from tests.real_clients import PACKETS, RealClientPacket
+from tests.real_clients import PACKETS, RealClientPacket, ask_question
 
 TAKEN = {"accepted", "updated", "unchanged"}
-
-
-def _ask_question(running: RunningHub) -> int:
-    with running.hub.sessions() as db:
-        asked = submit_question(
-            db,
-            {
-                "NOIDUNG": "Làm căn cước cho con dưới 14 tuổi cần giấy tờ gì?",
-                "HOVATEN": "Phạm Thị Dung",
-                "THUDIENTU": "dung.pham@example.vn",
-                "MADONVI": "000.00.13.H56",
-            },
-        )
-        db.commit()
-    return asked
 
 
 def _through_envelope(running: RunningHub, packet: RealClientPacket) -> dict[str, Any]:
@@ -66,7 +50,8 @@ def test_every_real_client_packet_is_taken_with_its_warnings(
     question = 0
     for packet in PACKETS:
         if packet.needs_portal_question:
-            question = _ask_question(running)
+            with running.hub.sessions() as db:
+                question = ask_question(db)
             packet = packet.answering(question)
         if door == "lgsp":
             answer = _through_adapter(running, packet, token)
