@@ -37,7 +37,8 @@ from lienthong.security.policy import AlgorithmPolicy, AlgorithmProblem
 
 
 def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=30)
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, errors="replace", timeout=30
+    )
 
 
 def verify(openssl: str, pki: TestPki, certificate: Path) -> subprocess.CompletedProcess[str]:

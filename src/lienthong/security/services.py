@@ -46,6 +46,7 @@ __all__ = [
     "OCSP_VALIDITY",
     "TSA_POLICY",
     "PkiServices",
+    "TimeStampResp",
     "create_app",
 ]
 
@@ -61,6 +62,16 @@ OCSP_REQUEST = "application/ocsp-request"
 OCSP_RESPONSE = "application/ocsp-response"
 TSA_REQUEST = "application/timestamp-query"
 TSA_RESPONSE = "application/timestamp-reply"
+
+
+class TimeStampResp(tsp.TimeStampResp):
+    """RFC 3161's TimeStampResp, whose token is OPTIONAL (absent from a rejection): asn1crypto
+    declares it required."""
+
+    _fields = [  # noqa: RUF012  # asn1crypto's own class attribute
+        ("status", tsp.PKIStatusInfo),
+        ("time_stamp_token", cms.ContentInfo, {"optional": True}),
+    ]
 
 
 def _now() -> dt.datetime:
@@ -218,7 +229,7 @@ class PkiServices:
                 "fail_info": tsp.PKIFailureInfo({failure}),
             }
         )
-        return 400, tsp.TimeStampResp({"status": status}).dump()
+        return 400, TimeStampResp({"status": status}).dump()
 
     def timestamp_answer(self, der: bytes) -> tuple[int, bytes]:
         """The HTTP status and DER TimeStampResp to one DER TimeStampReq (RFC 3161)."""
@@ -265,7 +276,7 @@ class PkiServices:
             )
         token = self._token(request, self.clock())
         granted = tsp.PKIStatusInfo({"status": "granted"})
-        return 200, tsp.TimeStampResp({"status": granted, "time_stamp_token": token}).dump()
+        return 200, TimeStampResp({"status": granted, "time_stamp_token": token}).dump()
 
     def _token(self, request: tsp.TimeStampReq, now: dt.datetime) -> cms.ContentInfo:
         tsa = self._tsa_certificate
