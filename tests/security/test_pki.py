@@ -37,7 +37,8 @@ from lienthong.security.policy import AlgorithmPolicy, AlgorithmProblem
 
 
 def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(a) for a in args], capture_output=True, text=True, errors="replace", timeout=30
+    return subprocess.run(
+        [str(a) for a in args], capture_output=True, text=True, errors="replace", timeout=30
     )
 
 
@@ -72,7 +73,9 @@ def test_openssl_refuses_the_expired_certificate(openssl: str, test_pki: TestPki
 
 
 def test_the_index_fingerprint_is_the_one_openssl_computes(openssl: str, test_pki: TestPki) -> None:
-    shown = run(openssl, "x509", "-in", test_pki.root.certificate_path, "-noout", "-fingerprint", "-sha256")
+    shown = run(
+        openssl, "x509", "-in", test_pki.root.certificate_path, "-noout", "-fingerprint", "-sha256"
+    )
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.split("=", 1)[1].strip().replace(":", "").lower() == fingerprint(
         test_pki.root.certificate
@@ -86,7 +89,16 @@ def test_the_crl_written_at_init_lists_the_revoked_certificate(
     entry = crl.get_revoked_certificate_by_serial_number(test_pki.revoked.certificate.serial_number)
     assert entry is not None and entry.revocation_date_utc == test_pki.revoked.revoked_at
     assert crl.is_signature_valid(test_pki.intermediate.certificate.public_key())  # type: ignore[arg-type]
-    shown = run(openssl, "crl", "-inform", "DER", "-in", test_pki.crl_path("intermediate"), "-noout", "-text")
+    shown = run(
+        openssl,
+        "crl",
+        "-inform",
+        "DER",
+        "-in",
+        test_pki.crl_path("intermediate"),
+        "-noout",
+        "-text",
+    )
     assert "Key Compromise" in shown.stdout
 
 
@@ -105,9 +117,7 @@ def test_the_negative_certificates_really_are_what_they_say(test_pki: TestPki) -
     issuer_key = test_pki.intermediate.certificate.public_key()
     assert isinstance(issuer_key, rsa.RSAPublicKey)
     # a real SHA-1 signature by the intermediate, not a relabelled one
-    issuer_key.verify(
-        sha1.signature, sha1.tbs_certificate_bytes, padding.PKCS1v15(), hashes.SHA1()
-    )
+    issuer_key.verify(sha1.signature, sha1.tbs_certificate_bytes, padding.PKCS1v15(), hashes.SHA1())
     with pytest.raises(InvalidSignature):
         issuer_key.verify(
             sha1.signature, sha1.tbs_certificate_bytes, padding.PKCS1v15(), hashes.SHA256()
@@ -224,7 +234,7 @@ def test_certificates_load_from_pem_and_der(test_pki: TestPki, tmp_path: Path) -
     assert load_certificate(der) == load_certificate(test_pki.hub.certificate_path) == certificate
     assert load_private_key(test_pki.hub.key_path).public_key() == certificate.public_key()
     for garbage in (b"", b"not a certificate", b"-----BEGIN CERTIFICATE-----\nxx\n"):
-        with pytest.raises(CertificateProblem, match="not an X.509 certificate"):
+        with pytest.raises(CertificateProblem, match=r"not an X\.509 certificate"):
             load_certificate(garbage)
     with pytest.raises(CertificateProblem, match="cannot read"):
         load_certificate(tmp_path / "missing.pem")

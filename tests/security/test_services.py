@@ -22,7 +22,8 @@ from lienthong.security.services import MAX_REQUEST_BYTES, TSA_POLICY, TimeStamp
 
 
 def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(a) for a in args], capture_output=True, text=True, errors="replace", timeout=30
+    return subprocess.run(
+        [str(a) for a in args], capture_output=True, text=True, errors="replace", timeout=30
     )
 
 
@@ -107,9 +108,12 @@ def test_ocsp_answers_signed_by_the_responder_and_the_root(
     about_ca = post_ocsp(pki_services, ocsp_request(test_pki, "intermediate", issuer="root"))
     assert about_ca.certificate_status is ocsp.OCSPCertStatus.GOOD
     assert about_ca.certificates == []
-    assert about_ca.responder_key_hash == x509.SubjectKeyIdentifier.from_public_key(
-        test_pki.root.certificate.public_key()  # type: ignore[arg-type]
-    ).digest
+    assert (
+        about_ca.responder_key_hash
+        == x509.SubjectKeyIdentifier.from_public_key(
+            test_pki.root.certificate.public_key()  # type: ignore[arg-type]
+        ).digest
+    )
     with pytest.raises(x509.ExtensionNotFound):
         about_ca.extensions.get_extension_for_class(x509.OCSPNonce)
 
@@ -322,7 +326,9 @@ def test_a_huge_body_is_413_and_a_wrong_type_415(
         yield b"\x30"
 
     undeclared = httpx.post(  # no Content-Length: refused once it crosses the bound
-        pki_services + path, content=chunks(), headers={"Content-Type": content_type}  # type: ignore[arg-type]
+        pki_services + path,
+        content=chunks(),
+        headers={"Content-Type": content_type},  # type: ignore[arg-type]
     )
     assert undeclared.status_code == 413
 

@@ -84,8 +84,6 @@ def serve_command(
     base = f"http://{host}:{port}"
     console.print(f"[bold]lienthong pki[/bold] on {base}  (PKI {safe(str(directory))})")
     if base != pki.base_url:
-        console.print(
-            f"[yellow]the certificates name {safe(pki.base_url)}, not {base}[/yellow]"
-        )
+        console.print(f"[yellow]the certificates name {safe(pki.base_url)}, not {base}[/yellow]")
     console.print(f"  OCSP {base}/ocsp   CRL {base}/crl/intermediate.crl   TSA {base}/tsa")
     uvicorn.run(app, host=host, port=port, log_level="warning")

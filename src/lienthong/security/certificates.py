@@ -71,7 +71,8 @@ def _read(source: Path | bytes, what_vi: str, what_en: str) -> bytes:
             ) from None
     if len(data) > MAX_FILE_BYTES:
         raise CertificateProblem(
-            f"{what_vi} lớn hơn {MAX_FILE_BYTES} byte", f"{what_en} larger than {MAX_FILE_BYTES} bytes"
+            f"{what_vi} lớn hơn {MAX_FILE_BYTES} byte",
+            f"{what_en} larger than {MAX_FILE_BYTES} bytes",
         )
     return data
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from asn1crypto import algos
+from asn1crypto import algos  # type: ignore[import-untyped]
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
     PrivateKeyTypes,
 )
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from lienthong.security.certificates import (
     certificate_pem,
@@ -379,7 +379,7 @@ def _plans(units: tuple[str, ...], now: dt.datetime) -> list[_Plan]:
                 pkcs12=True,
             )
         )
-    negative = {
+    negative: dict[Role, tuple[str, dict[str, Any]]] = {
         Role.REVOKED: ("Chứng thư bị thu hồi", {"revoked_at": now - day}),
         Role.EXPIRED: (
             "Chứng thư hết hạn",
@@ -478,7 +478,9 @@ def _issue(
         .not_valid_before(plan.not_before)
         .not_valid_after(plan.not_after)
         .add_extension(
-            x509.BasicConstraints(ca=is_ca, path_length=0 if plan.role is Role.INTERMEDIATE else None),
+            x509.BasicConstraints(
+                ca=is_ca, path_length=0 if plan.role is Role.INTERMEDIATE else None
+            ),
             critical=True,
         )
         .add_extension(plan.key_usage, critical=True)
@@ -498,11 +500,11 @@ def _issue(
                 x509.AuthorityInformationAccess(
                     [
                         x509.AccessDescription(
-                            x509.AuthorityInformationAccessOID.OCSP,
+                            AuthorityInformationAccessOID.OCSP,
                             x509.UniformResourceIdentifier(f"{base_url}/ocsp"),
                         ),
                         x509.AccessDescription(
-                            x509.AuthorityInformationAccessOID.CA_ISSUERS,
+                            AuthorityInformationAccessOID.CA_ISSUERS,
                             x509.UniformResourceIdentifier(f"{base_url}/certs/{plan.issuer}.cer"),
                         ),
                     ]
@@ -589,9 +591,7 @@ def create_test_pki(
     index: dict[str, Any] = {}
     for plan in _plans(checked, now):
         key = _new_key(plan.key)
-        certificate = _issue(
-            plan, key, issued[plan.issuer] if plan.issuer else None, base_url
-        )
+        certificate = _issue(plan, key, issued[plan.issuer] if plan.issuer else None, base_url)
         issued[plan.name] = (certificate, key)
         cert_file, key_file = f"certs/{plan.name}.pem", f"keys/{plan.name}.key"
         (directory / cert_file).write_bytes(certificate_pem(certificate))
@@ -678,9 +678,7 @@ def load_test_pki(directory: Path) -> TestPki:
             "`lienthong pki init`",
         ) from None
     except (OSError, ValueError) as exc:
-        raise PkiProblem(
-            f"không đọc được {path}: {exc}", f"cannot read {path}: {exc}"
-        ) from None
+        raise PkiProblem(f"không đọc được {path}: {exc}", f"cannot read {path}: {exc}") from None
     if not isinstance(document, dict) or document.get("format") != INDEX_FORMAT:
         raise PkiProblem(
             f"{path} không phải chỉ mục PKI thử nghiệm ({INDEX_FORMAT})",

@@ -24,7 +24,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from asn1crypto import algos, cms, core, tsp
+from asn1crypto import algos, cms, core, tsp  # type: ignore[import-untyped]
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -64,7 +64,7 @@ TSA_REQUEST = "application/timestamp-query"
 TSA_RESPONSE = "application/timestamp-reply"
 
 
-class TimeStampResp(tsp.TimeStampResp):
+class TimeStampResp(tsp.TimeStampResp):  # type: ignore[misc]
     """RFC 3161's TimeStampResp, whose token is OPTIONAL (absent from a rejection): asn1crypto
     declares it required."""
 
@@ -381,9 +381,7 @@ def create_app(pki: TestPki, clock: Callable[[], dt.datetime] = _now) -> Starlet
     async def crl(request: Request) -> Response:
         name = str(request.path_params["ca"])
         if name not in services.crls:
-            return _error(
-                404, "pki.not_found", f"không có CRL {name}", f"no CRL {name}", "path"
-            )
+            return _error(404, "pki.not_found", f"không có CRL {name}", f"no CRL {name}", "path")
         return Response(services.crls[name], media_type="application/pkix-crl")
 
     async def certificate(request: Request) -> Response:
