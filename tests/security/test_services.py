@@ -3,6 +3,7 @@ verifier (tools nobody here wrote) take their answers; bad requests get a clear 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import hashlib
@@ -351,3 +352,48 @@ def test_bad_ocsp_gets(pki_services: str) -> None:
         )
     assert httpx.get(f"{pki_services}/ocsp/{'A' * (MAX_REQUEST_BYTES + 4)}").status_code == 414
     assert httpx.get(f"{pki_services}/tsa").status_code == 405
+
+
+# -- pyhanko-certvalidator, the path validator the verifier builds on -------------------------
+
+
+@pytest.mark.parametrize("rule", ["ocsp", "crl"])
+def test_pyhanko_certvalidator_fetches_the_status_from_the_services(
+    test_pki: TestPki, pki_services: str, rule: str
+) -> None:
+    """Hard-fail revocation checking by OCSP, or by CRL only, through the URLs in the
+    certificates: the intermediate's status (answered by the root) included."""
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko_certvalidator import CertificateValidator, ValidationContext
+    from pyhanko_certvalidator.errors import RevokedError
+    from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
+    from pyhanko_certvalidator.policy_decl import (
+        CertRevTrustPolicy,
+        RevocationCheckingPolicy,
+        RevocationCheckingRule,
+    )
+
+    required = (
+        RevocationCheckingRule.OCSP_REQUIRED
+        if rule == "ocsp"
+        else RevocationCheckingRule.CRL_REQUIRED
+    )
+
+    def validate(name: str) -> None:
+        context = ValidationContext(
+            trust_roots=[asn1_x509.Certificate.load(test_pki.root.der)],
+            allow_fetching=True,
+            fetcher_backend=RequestsFetcherBackend(),
+            revinfo_policy=CertRevTrustPolicy(RevocationCheckingPolicy(required, required)),
+        )
+        validator = CertificateValidator(
+            asn1_x509.Certificate.load(test_pki.entries[name].der),
+            intermediate_certs=[asn1_x509.Certificate.load(test_pki.intermediate.der)],
+            validation_context=context,
+        )
+        asyncio.run(validator.async_validate_usage({"digital_signature"}))
+
+    for entry in test_pki.agencies.values():
+        validate(entry.name)
+    with pytest.raises(RevokedError, match="compromised key"):
+        validate("revoked")
