@@ -13,8 +13,10 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 ## Start the main job on the embedded default with demo data: the hub on SQLite (var/lienthong.db).
+## The demo's test PKI ("giả lập") is made once in var/pki (serve it: lienthong pki serve var/pki).
 run: $(STAMP)
 	$(BIN)/lienthong demo
+	test -f var/pki/pki.json || $(BIN)/lienthong pki init var/pki
 	$(BIN)/lienthong hub --demo
 
 ## Debian packages the tests use as real parts: Chromium for the browser tests (Playwright drives

@@ -1,18 +1,24 @@
 """Servers in their own processes for tests: ``python -m lienthong.cli.main ...`` on loopback,
-reaching the test's own database (its PostgreSQL schema included)."""
+reaching the test's own database (its PostgreSQL schema included); and an app in a thread
+(:func:`serve_in_thread`) on a free loopback port."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import uvicorn
 from sqlalchemy import Engine
+from starlette.types import ASGIApp
 
 from lienthong.store.db import normalize_url
 from lienthong.store.testing import postgresql_url
@@ -67,3 +73,29 @@ class Server:
 
     def tail(self) -> str:
         return " | ".join(self.log.read_text("utf-8", "replace").splitlines()[-20:])
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve_in_thread(app: ASGIApp, port: int) -> Iterator[str]:
+    """Run ``app`` with uvicorn on loopback ``port`` in a thread; yields its base URL."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)

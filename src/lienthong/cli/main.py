@@ -51,6 +51,7 @@ def _register_operations() -> None:
     from lienthong.cli.db import db_app
     from lienthong.cli.hub import hub_command
     from lienthong.cli.log import log_app
+    from lienthong.cli.pki import pki_app
     from lienthong.cli.report import report_app
 
     app.command("hub")(hub_command)
@@ -60,6 +61,7 @@ def _register_operations() -> None:
     app.add_typer(catalog_app, name="catalog")
     app.add_typer(report_app, name="report")
     app.add_typer(agent_app, name="agent")
+    app.add_typer(pki_app, name="pki")
 
 
 _register_operations()
