@@ -74,6 +74,9 @@ class Chain:
     rsa_encrypted_key: Path
     """The RSA leaf's key, PEM encrypted under :data:`KEY_PASSWORD`."""
 
+    def intermediate_certificate(self) -> x509.Certificate:
+        return x509.load_pem_x509_certificate(self.intermediate.read_bytes())
+
 
 def openssl(*args: str | Path, cwd: Path) -> None:
     done = subprocess.run(

@@ -145,7 +145,7 @@ def _time(moment: dt.datetime) -> cms.Time:
     # RFC 5652, 11.3: UTCTime from 1950 to 2049, GeneralizedTime otherwise.
     if 1950 <= moment.year < 2050:
         return cms.Time(name="utc_time", value=core.UTCTime(moment))
-    return cms.Time(name="general_time", value=core.GeneralizedTime(moment))
+    return cms.Time(name="generalized_time", value=core.GeneralizedTime(moment))
 
 
 def _asn1_certificate(certificate: x509.Certificate) -> asn1_x509.Certificate:
