@@ -122,11 +122,13 @@ def _jws(data: str) -> str:
         problem = "not base64url"
     else:
         try:
-            header = json.loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
+            header = json.loads(_unpadded(parts[0]))
             if not isinstance(header, dict) or not isinstance(header.get("alg"), str):
                 problem = "the protected header is not a JSON object with alg"
+            elif not _whole(header["alg"], len(_unpadded(parts[2]))):
+                problem = f"a signature of {header['alg']} cannot be this long"
         except (binascii.Error, UnicodeDecodeError, ValueError):
-            problem = "the protected header is not base64url JSON"
+            problem = "the protected header or the signature is not base64url"
     if problem is not None:
         raise SignatureHeaderError(
             "signature_header.jws",
@@ -134,3 +136,23 @@ def _jws(data: str) -> str:
             f"the JWS in the header is truncated or not a detached compact JWS ({problem})",
         )
     return data
+
+
+def _unpadded(text: str) -> bytes:
+    if len(text) % 4 == 1:
+        raise ValueError("a base64url text cannot be this long")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+#: Signature lengths: ES* exactly two coordinates (RFC 7518, 3.4); RS/PS* at least the smallest
+#: modulus the policy allows. A cut signature is caught here; a cut RSA one of a larger key, by
+#: the verification.
+_ES_LENGTHS = {"ES256": 64, "ES384": 96, "ES512": 132}
+
+
+def _whole(alg: str, length: int) -> bool:
+    if alg in _ES_LENGTHS:
+        return length == _ES_LENGTHS[alg]
+    if alg[:2] in ("RS", "PS"):
+        return length >= 256
+    return length > 0
