@@ -27,7 +27,7 @@ from tests.security.openssl_chain import (
 __all__ = ["openssl_chain", "softhsm_token"]
 
 DOCS = Path(__file__).parents[2] / "docs" / "security.md"
-BODY = '{"service":"DongBoHoSoMC","data":[{"MaHoSo":"000.00.00.H56-260302-0001"}]}\n'.encode()
+BODY = b'{"service":"DongBoHoSoMC","data":[{"MaHoSo":"000.00.00.H56-260302-0001"}]}\n'
 
 
 def run(*args: str | Path, env: dict[str, str] | None = None) -> Result:
@@ -44,7 +44,9 @@ def dossier(tmp_path: Path) -> Path:
 def test_pem_gives_a_p7s_that_openssl_verifies(
     openssl_chain: Chain, dossier: Path, tmp_path: Path
 ) -> None:
-    result = run("sign", dossier, "--cert", openssl_chain.ec.certificate, "--key", openssl_chain.ec.key)
+    result = run(
+        "sign", dossier, "--cert", openssl_chain.ec.certificate, "--key", openssl_chain.ec.key
+    )
     assert result.exit_code == 0, result.output
     assert "dossier.json.p7s" in result.output and "ecdsa" in result.output
     assert dossier.read_bytes() == BODY, "the file is not touched"

@@ -153,9 +153,7 @@ def build_chain(directory: Path) -> Chain:
     def leaf(name: str, *algorithm: str) -> Leaf:
         key = _key(directory, name, *algorithm)
         subject = f"/C=VN/O=Văn phòng UBND tỉnh giả lập/OU={UNIT}/CN=Bộ phận một cửa {name}"
-        cert = _issue(
-            directory, name, key, subject, LEAF_EXTENSIONS, (intermediate, inter_key)
-        )
+        cert = _issue(directory, name, key, subject, LEAF_EXTENSIONS, (intermediate, inter_key))
         cert.write_bytes(cert.read_bytes() + intermediate.read_bytes())
         return Leaf(cert, key)
 
@@ -205,7 +203,9 @@ def softhsm_token(tmp_path_factory: pytest.TempPathFactory, openssl_chain: Chain
         )
         assert done.returncode == 0, f"softhsm2-util {args}: {done.stdout}{done.stderr}"
 
-    util("--init-token", "--free", "--label", TOKEN_LABEL, "--pin", TOKEN_PIN, "--so-pin", "87654321")
+    util(
+        "--init-token", "--free", "--label", TOKEN_LABEL, "--pin", TOKEN_PIN, "--so-pin", "87654321"
+    )
     leaves = {1: openssl_chain.rsa, 2: openssl_chain.ec}
     for number, leaf in leaves.items():
         util(
@@ -239,4 +239,3 @@ def softhsm_token(tmp_path_factory: pytest.TempPathFactory, openssl_chain: Chain
             os.environ.pop("SOFTHSM2_CONF", None)
         else:
             os.environ["SOFTHSM2_CONF"] = previous
-

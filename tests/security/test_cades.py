@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from asn1crypto import cms, tsp
@@ -46,7 +47,9 @@ def file_signer(leaf: str, scheme: str | None = None) -> Callable[[Chain, str | 
 
 def token_signer(label: str) -> Callable[[Chain, str | None], Signer]:
     def make(chain: Chain, module: str | None) -> Signer:
-        return Pkcs11Signer(module, TOKEN_LABEL, TOKEN_PIN, label, chain=[chain.intermediate_certificate()])
+        return Pkcs11Signer(
+            module, TOKEN_LABEL, TOKEN_PIN, label, chain=[chain.intermediate_certificate()]
+        )
 
     return make
 
@@ -71,7 +74,7 @@ def signer(request: pytest.FixtureRequest, openssl_chain: Chain) -> Iterator[Sig
         made.close()
 
 
-def signed_attributes(signature: bytes) -> dict[str, object]:
+def signed_attributes(signature: bytes) -> dict[str, Any]:
     signed_data = cms.ContentInfo.load(signature)["content"]
     attributes = signed_data["signer_infos"][0]["signed_attrs"]
     return {a["type"].native: a["values"][0] for a in attributes}
@@ -94,14 +97,16 @@ def test_openssl_verifies_it_against_the_root(
     assert refused.returncode != 0 and "content verify error" in refused.stderr
 
 
-def test_openssl_refuses_it_against_another_root(
-    openssl_chain: Chain, tmp_path: Path
-) -> None:
+def test_openssl_refuses_it_against_another_root(openssl_chain: Chain, tmp_path: Path) -> None:
     signer = FileSigner.from_pem(openssl_chain.ec.certificate, openssl_chain.ec.key)
     other = tmp_path / "other-root"
     other.mkdir()
-    openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "k", cwd=other)
-    openssl("req", "-new", "-x509", "-key", "k", "-out", "root.pem", "-subj", "/CN=Other", cwd=other)
+    openssl(
+        "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "k", cwd=other
+    )
+    openssl(
+        "req", "-new", "-x509", "-key", "k", "-out", "root.pem", "-subj", "/CN=Other", cwd=other
+    )
     done = openssl_cms(sign_cades(BODY, signer), BODY, other / "root.pem", tmp_path / "v")
     assert done.returncode != 0 and "certificate verify error" in done.stderr
 
@@ -130,10 +135,10 @@ def test_the_structure_is_cades_b_b(openssl_chain: Chain) -> None:
         "message_digest",
         "signing_certificate_v2",
     ]
-    assert attributes["content_type"].native == "data"  # type: ignore[attr-defined]
-    assert attributes["signing_time"].native == MOMENT.replace(microsecond=0)  # type: ignore[attr-defined]
-    assert attributes["message_digest"].native == hashlib.sha256(BODY).digest()  # type: ignore[attr-defined]
-    cert_id = attributes["signing_certificate_v2"]["certs"][0]  # type: ignore[index]
+    assert attributes["content_type"].native == "data"
+    assert attributes["signing_time"].native == MOMENT.replace(microsecond=0)
+    assert attributes["message_digest"].native == hashlib.sha256(BODY).digest()
+    cert_id = attributes["signing_certificate_v2"]["certs"][0]
     assert isinstance(cert_id, tsp.ESSCertIDv2)
     assert cert_id["hash_algorithm"]["algorithm"].native == "sha256"
     assert cert_id["cert_hash"].native == hashlib.sha256(leaf).digest()
@@ -143,9 +148,10 @@ def test_the_structure_is_cades_b_b(openssl_chain: Chain) -> None:
 def test_signing_times_out_of_utctime_range_and_naive_ones(openssl_chain: Chain) -> None:
     signer = FileSigner.from_pem(openssl_chain.ec.certificate, openssl_chain.ec.key)
     late = dt.datetime(2051, 1, 1, tzinfo=dt.UTC)
-    assert signed_attributes(sign_cades(BODY, signer, signing_time=late))[
-        "signing_time"
-    ].name == "generalized_time"  # type: ignore[attr-defined]
+    assert (
+        signed_attributes(sign_cades(BODY, signer, signing_time=late))["signing_time"].name
+        == "generalized_time"
+    )
     with pytest.raises(ValueError, match="timezone"):
         sign_cades(BODY, signer, signing_time=dt.datetime(2026, 1, 1))
 
@@ -202,11 +208,13 @@ def test_an_ocsp_response_that_is_garbage_or_about_another_certificate_is_refuse
 # -- property -----------------------------------------------------------------------------------
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(body=st.binary(max_size=4096))
 def test_any_body_gives_a_cms_whose_digest_is_the_bodys(openssl_chain: Chain, body: bytes) -> None:
     signer = FileSigner.from_pem(openssl_chain.ec.certificate, openssl_chain.ec.key)
     signature = sign_cades(body, signer)
     info = cms.ContentInfo.load(signature, strict=True)
     assert info["content_type"].native == "signed_data"
-    assert signed_attributes(signature)["message_digest"].native == hashlib.sha256(body).digest()  # type: ignore[attr-defined]
+    assert signed_attributes(signature)["message_digest"].native == hashlib.sha256(body).digest()

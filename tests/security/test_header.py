@@ -45,11 +45,8 @@ def test_what_is_written_is_read_back(cades_value: str, jws_value: str) -> None:
     carried = parse_header(jws_value)
     assert carried.format == "jws" and carried.cades is None
     assert carried.jws == jws_value.removeprefix("jws; ")
-    assert parse_header("  CADES;" + cades_value[6:] + " ").cades == carried_cades(cades_value)
-
-
-def carried_cades(value: str) -> bytes | None:
-    return parse_header(value).cades
+    spaced = "  CADES;" + cades_value.removeprefix("cades;") + " "
+    assert parse_header(spaced) == parse_header(cades_value)
 
 
 @pytest.mark.parametrize(
@@ -92,7 +89,9 @@ def test_the_wrong_type_for_a_format_is_a_programming_error() -> None:
         header_value("jws", b"der")
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(cut=st.integers(min_value=1))
 def test_every_truncation_of_a_cades_header_is_refused(cades_value: str, cut: int) -> None:
     keep = len("cades; ") + cut % (len(cades_value) - len("cades; "))
@@ -100,7 +99,9 @@ def test_every_truncation_of_a_cades_header_is_refused(cades_value: str, cut: in
         parse_header(cades_value[:keep])
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(cut=st.integers(min_value=1))
 def test_every_truncation_of_an_ecdsa_jws_header_is_refused(jws_value: str, cut: int) -> None:
     keep = len("jws; ") + cut % (len(jws_value) - len("jws; "))

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
-from joserfc.errors import BadSignatureError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from joserfc.errors import BadSignatureError
 
 from lienthong.security.jws import sign_jws
 from lienthong.security.signers import FileSigner, Pkcs11Signer, Signer, SignerError
@@ -69,7 +69,9 @@ def test_a_second_implementation_verifies_it(kind: tuple[Signer, str]) -> None:
         verify_jws_with_joserfc(compact, tampered)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(body=st.binary(max_size=2048), index=st.integers(min_value=0))
 def test_any_body_verifies_and_any_changed_byte_does_not(
     openssl_chain: Chain, body: bytes, index: int

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -125,11 +126,11 @@ def test_pkcs12_and_encrypted_pem_need_their_passwords(openssl_chain: Chain) -> 
     ],
 )
 def test_keys_and_algorithms_the_policy_refuses_are_refused_at_construction(
-    openssl_chain: Chain, leaf: str, options: dict[str, object], said: str
+    openssl_chain: Chain, leaf: str, options: dict[str, Any], said: str
 ) -> None:
     material: Leaf = getattr(openssl_chain, leaf)
     with pytest.raises(AlgorithmProblem) as refused:
-        FileSigner.from_pem(material.certificate, material.key, **options)  # type: ignore[arg-type]
+        FileSigner.from_pem(material.certificate, material.key, **options)
     assert said in refused.value.en and refused.value.vi
 
 

@@ -35,13 +35,14 @@ def _signer(
     key_label: str | None,
     pin: str | None,
     chain: Path | None,
-    options: dict[str, str | None],
+    scheme: str | None,
+    digest: str | None,
 ) -> Signer:
     secret = password.encode() if password is not None else None
     if pkcs12 is not None and cert is None and key is None and token is None:
-        return FileSigner.from_pkcs12(pkcs12, secret, **options)
+        return FileSigner.from_pkcs12(pkcs12, secret, scheme=scheme, digest=digest)
     if key is not None and cert is not None and pkcs12 is None and token is None:
-        return FileSigner.from_pem(cert, key, secret, **options)
+        return FileSigner.from_pem(cert, key, secret, scheme=scheme, digest=digest)
     if token is not None and key_label is not None and key is None and pkcs12 is None:
         if pin is None:
             fail(
@@ -54,7 +55,10 @@ def _signer(
             certificates = x509.load_pem_x509_certificates(cert.read_bytes()) if cert else []
             extra = x509.load_pem_x509_certificates(chain.read_bytes()) if chain else []
         except ValueError as exc:
-            fail(f"không đọc được chứng thư số PEM: {exc}", f"cannot read the PEM certificates: {exc}")
+            fail(
+                f"không đọc được chứng thư số PEM: {exc}",
+                f"cannot read the PEM certificates: {exc}",
+            )
         return Pkcs11Signer(
             pkcs11_module(module),
             token,
@@ -62,7 +66,8 @@ def _signer(
             key_label,
             certificate=certificates[0] if certificates else None,
             chain=[*certificates[1:], *extra],
-            **options,
+            scheme=scheme,
+            digest=digest,
         )
     fail(
         "chọn đúng một khóa: --cert và --key, hoặc --pkcs12, hoặc --token và --key-label",
@@ -79,7 +84,9 @@ def sign_command(
         Path | None,
         typer.Option(help="PEM certificate, then its chain (with --key, or for a token).", **_PATH),
     ] = None,
-    key: Annotated[Path | None, typer.Option(help="PEM private key (development).", **_PATH)] = None,
+    key: Annotated[
+        Path | None, typer.Option(help="PEM private key (development).", **_PATH)
+    ] = None,
     pkcs12: Annotated[
         Path | None, typer.Option(help="PKCS#12 file with key and chain (development).", **_PATH)
     ] = None,
@@ -129,7 +136,8 @@ def sign_command(
             key_label,
             pin,
             chain,
-            {"scheme": scheme, "digest": digest},
+            scheme,
+            digest,
         )
     except (SignerError, AlgorithmProblem) as exc:
         fail(exc.vi, exc.en)

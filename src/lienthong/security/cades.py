@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from asn1crypto import algos, cms, core, ocsp, tsp
+from asn1crypto import algos, cms, core, ocsp, tsp  # type: ignore[import-untyped]
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -169,7 +169,11 @@ def _stapled(der: bytes, leaf: asn1_x509.Certificate) -> ocsp.OCSPResponse:
     try:
         response = ocsp.OCSPResponse.load(der, strict=True)
         response.native  # noqa: B018 - parses every part now, not in the receiver
-        basic = response.basic_ocsp_response if response["response_status"].native == "successful" else None
+        basic = (
+            response.basic_ocsp_response
+            if response["response_status"].native == "successful"
+            else None
+        )
         serials = (
             {r["cert_id"]["serial_number"].native for r in basic["tbs_response_data"]["responses"]}
             if basic is not None

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from asn1crypto import cms
+from asn1crypto import cms  # type: ignore[import-untyped]
 
 __all__ = [
     "HEADER",

@@ -48,9 +48,12 @@ def jws_algorithm(signer: Signer) -> str:
     """The JWS ``alg`` of a signer's scheme, digest and curve (RFC 7518, 3.1)."""
     alg = _ALGORITHMS.get((signer.scheme, signer.digest))
     public_key = signer.certificate.public_key()
-    if alg is not None and isinstance(public_key, ec.EllipticCurvePublicKey):
-        if _ES_CURVES[alg] != public_key.curve.name:
-            alg = None
+    if (
+        alg is not None
+        and isinstance(public_key, ec.EllipticCurvePublicKey)
+        and _ES_CURVES[alg] != public_key.curve.name
+    ):
+        alg = None
     if alg is None:
         raise SignerError(
             "jws.algorithm",

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from asn1crypto import algos, core
+from asn1crypto import algos, core  # type: ignore[import-untyped]
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -139,11 +139,11 @@ class _PolicySigner:
         public_key = certificate.public_key()
         kind, bits = _key_kind(public_key)
         policy.check_key(kind, bits)
-        if kind == "rsa":
+        if isinstance(public_key, rsa.RSAPublicKey):
             scheme = scheme or "rsassa_pss"
             allowed = {"rsassa_pss": policy.rsa_pss, "rsassa_pkcs1v15": policy.rsa_pkcs1v15}
         else:
-            assert isinstance(public_key, ec.EllipticCurvePublicKey)
+            assert isinstance(public_key, ec.EllipticCurvePublicKey), "the policy allows no other"
             scheme = scheme or "ecdsa"
             allowed = {"ecdsa": policy.ecdsa}
             digest = digest or _CURVE_DIGESTS.get(public_key.curve.name)
@@ -230,9 +230,10 @@ class FileSigner(_PolicySigner):
         super().__init__(
             certificate, chain, digest=digest, scheme=scheme, policy=policy or AlgorithmPolicy()
         )
-        if not isinstance(
-            private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-        ) or private_key.public_key() != self._public_key:
+        if (
+            not isinstance(private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
+            or private_key.public_key() != self._public_key
+        ):
             raise SignerError(
                 "signer.key_mismatch",
                 "khóa bí mật không thuộc chứng thư số đã cho",
@@ -253,11 +254,13 @@ class FileSigner(_PolicySigner):
         certificate: Path | bytes,
         key: Path | bytes,
         password: bytes | None = None,
-        **options: Any,
+        *,
+        digest: str | None = None,
+        scheme: str | None = None,
+        policy: AlgorithmPolicy | None = None,
     ) -> FileSigner:
         """The certificate file holds the signer's certificate first, then its chain; ``key``
-        a PEM private key (PKCS#8 or traditional, encrypted when ``password`` is given).
-        ``options``: ``digest``, ``scheme``, ``policy``."""
+        a PEM private key (PKCS#8 or traditional, encrypted when ``password`` is given)."""
         certificates = _pem_certificates(_read(certificate, "certificate"))
         try:
             private_key = serialization.load_pem_private_key(_read(key, "key"), password)
@@ -273,11 +276,24 @@ class FileSigner(_PolicySigner):
                 f"không đọc được khóa bí mật PEM: {exc}",
                 f"cannot read the PEM private key: {exc}",
             ) from None
-        return cls(_signing_key(private_key), certificates[0], certificates[1:], **options)
+        return cls(
+            _signing_key(private_key),
+            certificates[0],
+            certificates[1:],
+            digest=digest,
+            scheme=scheme,
+            policy=policy,
+        )
 
     @classmethod
     def from_pkcs12(
-        cls, path: Path | bytes, password: bytes | None, **options: Any
+        cls,
+        path: Path | bytes,
+        password: bytes | None,
+        *,
+        digest: str | None = None,
+        scheme: str | None = None,
+        policy: AlgorithmPolicy | None = None,
     ) -> FileSigner:
         """A PKCS#12 (.p12/.pfx) file with the key, its certificate and the chain."""
         try:
@@ -296,7 +312,9 @@ class FileSigner(_PolicySigner):
                 "tệp PKCS#12 thiếu khóa bí mật hoặc chứng thư số",
                 "the PKCS#12 file lacks the private key or the certificate",
             )
-        return cls(_signing_key(key), certificate, others, **options)
+        return cls(
+            _signing_key(key), certificate, others, digest=digest, scheme=scheme, policy=policy
+        )
 
 
 def _signing_key(key: Any) -> Any:
@@ -357,7 +375,7 @@ class Pkcs11Signer(_PolicySigner):
         policy: AlgorithmPolicy | None = None,
     ) -> None:
         import pkcs11
-        from pkcs11 import Attribute, ObjectClass
+        from pkcs11 import Attribute, ObjectClass, SignMixin
 
         path = pkcs11_module(module)
         try:
@@ -385,6 +403,7 @@ class Pkcs11Signer(_PolicySigner):
             ) from None
         try:
             key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=key_label)
+            assert isinstance(key, SignMixin), "a PKCS#11 private key signs"
             if certificate is None:
                 found = list(
                     session.get_objects(
@@ -447,7 +466,10 @@ class Pkcs11Signer(_PolicySigner):
                 elif self.scheme == "rsassa_pkcs1v15":
                     digest_info = algos.DigestInfo(
                         {
-                            "digest_algorithm": {"algorithm": self.digest, "parameters": core.Null()},
+                            "digest_algorithm": {
+                                "algorithm": self.digest,
+                                "parameters": core.Null(),
+                            },
                             "digest": digest,
                         }
                     )
@@ -463,7 +485,7 @@ class Pkcs11Signer(_PolicySigner):
                 f"the token refused to sign ({type(exc).__name__})",
             ) from None
         self._check_signature(signature, digest, ("token PKCS#11", "the PKCS#11 token"))
-        return signature
+        return bytes(signature)
 
     def close(self) -> None:
         """Close the token session."""
