@@ -101,6 +101,16 @@ def test_refusals_exit_2_in_both_languages(openssl_chain: Chain, dossier: Path) 
         "--pkcs12", openssl_chain.rsa_p12,
     )  # fmt: skip
     assert both.exit_code == 2
+    unknown = run(
+        "sign", dossier, "--cert", openssl_chain.rsa.certificate, "--key", openssl_chain.rsa.key,
+        "--scheme", "rsa_md5",
+    )  # fmt: skip
+    assert unknown.exit_code == 2 and "rsa_md5" in unknown.output
+    nowhere = run(
+        "sign", dossier, "--cert", openssl_chain.ec.certificate, "--key", openssl_chain.ec.key,
+        "-o", dossier.parent / "absent" / "x.p7s",
+    )  # fmt: skip
+    assert nowhere.exit_code == 2 and "cannot write" in nowhere.output
     no_pin = run("sign", dossier, "--token", TOKEN_LABEL, "--key-label", "agency-rsa")
     assert no_pin.exit_code == 2 and "PIN" in no_pin.output
     assert not (dossier.parent / "dossier.json.p7s").exists()

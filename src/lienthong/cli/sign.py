@@ -150,6 +150,11 @@ def sign_command(
             target.write_bytes(sign_cades(body, signer))
     except (SignerError, AlgorithmProblem) as exc:
         fail(exc.vi, exc.en)
+    except OSError as exc:
+        fail(
+            f"không ghi được {exc.filename or target}: {exc.strerror}",
+            f"cannot write {exc.filename or target}: {exc.strerror}",
+        )
     finally:
         if isinstance(signer, Pkcs11Signer):
             signer.close()
