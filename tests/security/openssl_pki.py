@@ -364,6 +364,7 @@ def staple(signature: bytes, ocsp_der: bytes) -> bytes:
     """``signature`` with an OCSP response in its ``crls`` as RFC 5940 id-ri-ocsp-response (the
     unsigned part: the signature stays valid)."""
     info = cms.ContentInfo.load(signature)
+    info["content"]["version"] = "v5"  # RFC 5652: "other" revocation information present
     info["content"]["crls"] = cms.RevocationInfoChoices(
         [
             cms.RevocationInfoChoice(

@@ -52,6 +52,7 @@ def _register_operations() -> None:
     from lienthong.cli.hub import hub_command
     from lienthong.cli.log import log_app
     from lienthong.cli.report import report_app
+    from lienthong.cli.verify import verify_command
 
     app.command("hub")(hub_command)
     app.add_typer(accounts_app, name="accounts")
@@ -60,6 +61,7 @@ def _register_operations() -> None:
     app.add_typer(catalog_app, name="catalog")
     app.add_typer(report_app, name="report")
     app.add_typer(agent_app, name="agent")
+    app.command("verify")(verify_command)
 
 
 _register_operations()

@@ -363,6 +363,15 @@ def _check_digest(policy: AlgorithmPolicy, name: str) -> hashes.HashAlgorithm:
     return factory()
 
 
+def _public_key(certificate: x509.Certificate) -> object:
+    try:
+        return certificate.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        raise _malformed(
+            "khóa công khai của chứng thư không đọc được", "unreadable certificate public key"
+        ) from None
+
+
 def _key_kind(key: object) -> tuple[str, int]:
     if isinstance(key, rsa.RSAPublicKey):
         return "rsa", key.key_size
@@ -451,14 +460,56 @@ def _load_cms(signature: bytes) -> cms.SignedData:
         raise _malformed("không phải SignedData (CMS)", "not a CMS SignedData")
     signed: cms.SignedData = info["content"]
     signed.native  # noqa: B018 - parse it all now: asn1crypto parses lazily
+    # DER only (as the format says): a structure with one meaning has one encoding, so no byte
+    # outside the signed parts can change unnoticed.
+    if info.dump(force=True) != data:
+        raise _malformed("không phải DER", "not DER-encoded")
     return signed
+
+
+def _check_cms_profile(signed: cms.SignedData, signer_info: cms.SignerInfo) -> None:
+    """The fields the signature does not cover must say what RFC 5652 says they must."""
+    sid_v3 = signer_info["sid"].name == "subject_key_identifier"
+    if signer_info["version"].native != ("v3" if sid_v3 else "v1"):
+        raise _malformed("phiên bản SignerInfo sai", "wrong SignerInfo version")
+    has_other = any(c.name != "certificate" for c in signed["certificates"] or ()) or any(
+        c.name == "other" for c in signed["crls"] or ()
+    )
+    expected = "v5" if has_other else "v3" if sid_v3 else "v1"
+    if signed["version"].native != expected:
+        raise _malformed(
+            f"phiên bản SignedData sai (cần {expected})",
+            f"wrong SignedData version ({expected} expected)",
+        )
+    if signed["encap_content_info"]["content_type"].native != "data":
+        raise _malformed("eContentType không phải id-data", "eContentType is not id-data")
+    digest = signer_info["digest_algorithm"]
+    listed = [a["algorithm"].dotted for a in signed["digest_algorithms"]]
+    if listed.count(digest["algorithm"].dotted) != 1 or len(listed) != 1:
+        raise _malformed(
+            "digestAlgorithms không khớp người ký", "digestAlgorithms does not match the signer"
+        )
+    for algorithm in (digest, *signed["digest_algorithms"]):
+        if algorithm["parameters"].native is not None:
+            raise _malformed("tham số thuật toán băm lạ", "unexpected digest parameters")
+    signature_algorithm = signer_info["signature_algorithm"]
+    if signature_algorithm.signature_algo == "rsassa_pss":
+        if signature_algorithm["parameters"]["trailer_field"].native != "trailer_field_bc":
+            raise _malformed("tham số PSS lạ", "unexpected PSS parameters")
+    elif signature_algorithm["parameters"].native is not None:
+        raise _malformed("tham số thuật toán ký lạ", "unexpected signature parameters")
 
 
 def _cms_certificates(signed: cms.SignedData) -> list[asn1_x509.Certificate]:
     found = []
     for choice in signed["certificates"] or ():
         if choice.name == "certificate":
-            found.append(choice.chosen)
+            certificate = choice.chosen
+            # Names are compared by their prepared form: an unreadable one is malformed here,
+            # not an error of the path validation later.
+            certificate.subject.hashable  # noqa: B018
+            certificate.issuer.hashable  # noqa: B018
+            found.append(certificate)
     return found
 
 
@@ -622,6 +673,7 @@ async def averify_cades(body: bytes, signature: bytes, context: VerifyContext) -
                 )
             digest_name = str(signer_info["digest_algorithm"]["algorithm"].native)
             scheme, signature_digest, algorithm = _cms_scheme(signer_info, digest_name)
+            _check_cms_profile(signed, signer_info)
             facts.digest, facts.scheme = digest_name, scheme
             content_type = _unique_attribute(attributes, "content_type")
             claimed = _unique_attribute(attributes, "message_digest")
@@ -651,7 +703,7 @@ async def averify_cades(body: bytes, signature: bytes, context: VerifyContext) -
         digest = _check_digest(policy, digest_name)
         sig_digest = _check_digest(policy, signature_digest)
         mgf_digest = _check_digest(policy, mgf_digest_name) if mgf_digest_name else None
-        key = certificate.public_key()
+        key = _public_key(certificate)
         _check_key_and_scheme(policy, key, scheme)
 
         # Integrity: the body, then the signed attributes.
@@ -718,7 +770,12 @@ _UNDERSTOOD_CRIT = frozenset({"b64", "sigT"})
 def _b64url(text: str) -> bytes:
     if not text or any(c not in _B64URL_ALPHABET for c in text):
         raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    # Canonical only: the unused bits of the last character would let two texts carry the same
+    # bytes, and a changed character pass unnoticed.
+    if base64.urlsafe_b64encode(decoded).rstrip(b"=").decode("ascii") != text:
+        raise ValueError("not canonical base64url")
+    return decoded
 
 
 _B64URL_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
@@ -761,6 +818,22 @@ def _jws_certificates(header: dict[str, Any]) -> list[x509.Certificate]:
         return [x509.load_der_x509_certificate(base64.b64decode(c, validate=True)) for c in chain]
     except (ValueError, binascii.Error):
         raise _malformed("x5c không đọc được", "unreadable x5c certificates") from None
+
+
+def _asn1_certificates(certificates: list[x509.Certificate]) -> list[asn1_x509.Certificate]:
+    try:
+        loaded = [
+            asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
+            for c in certificates
+        ]
+        for certificate in loaded:
+            certificate.subject.hashable  # noqa: B018 - see _cms_certificates
+            certificate.issuer.hashable  # noqa: B018
+    except ValueError:
+        raise _malformed(
+            "chứng thư trong x5c không đọc được", "unreadable x5c certificates"
+        ) from None
+    return loaded
 
 
 def _jws_signing_time(header: dict[str, Any]) -> datetime:
@@ -819,7 +892,7 @@ async def averify_jws(
         scheme, digest_name = _JWS_ALGORITHMS[alg]
         facts.scheme, facts.digest = scheme, digest_name
         digest = _check_digest(context.algorithms, digest_name)
-        key = certificate.public_key()
+        key = _public_key(certificate)
         _check_key_and_scheme(context.algorithms, key, scheme)
         if scheme == "ecdsa":
             assert isinstance(key, ec.EllipticCurvePublicKey)
@@ -848,10 +921,7 @@ async def averify_jws(
                 "the JWS signature does not match the content (integrity lost)",
             ) from None
         facts.integrity = True
-        asn1_certs = [
-            asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
-            for c in certificates
-        ]
+        asn1_certs = _asn1_certificates(certificates)
         return await _trust(
             facts, asn1_certs[0], asn1_certs[1:], stapled_ocsps=[], stapled_crls=[], context=context
         )
@@ -970,10 +1040,6 @@ async def _trust(
             "chưa cấu hình chứng thư gốc tin cậy nào",
             "no trust anchor is configured",
         )
-
-    def der(certificate: x509.Certificate) -> bytes:
-        return certificate.public_bytes(serialization.Encoding.DER)
-
     configured_crls = [*context.crls, *stapled_crls]
     configured_ocsps = [*stapled_ocsps, *context.ocsps]
     backend = (
@@ -983,22 +1049,13 @@ async def _trust(
     )
     path: ValidationPath | None = None
     try:
-        validation = ValidationContext(
-            trust_roots=[asn1_x509.Certificate.load(der(c)) for c in context.trust_anchors],
-            other_certs=[
-                *others,
-                *(asn1_x509.Certificate.load(der(c)) for c in context.other_certs),
-            ],
-            moment=facts.signing_time,
-            allow_fetching=context.allow_fetching,
-            fetcher_backend=backend,
-            crls=[asn1_crl.CertificateList.load(c) for c in configured_crls],
-            ocsps=[asn1_ocsp.OCSPResponse.load(o) for o in configured_ocsps],
-            revocation_mode=context.revocation_mode,
-            # A CRL or OCSP answer issued after the signing time still tells whether the
-            # certificate was revoked before it (the revocation date is compared to it).
-            retroactive_revinfo=True,
-            algorithm_usage_policy=_PathAlgorithms(context.algorithms),
+        validation = _validation_context(
+            facts.signing_time,
+            context,
+            others=others,
+            backend=backend,
+            crls=configured_crls,
+            ocsps=configured_ocsps,
         )
         validator = CertificateValidator(signer, validation_context=validation)
         try:
@@ -1038,6 +1095,43 @@ async def _trust(
         "chữ ký hợp lệ: toàn vẹn, chứng thư tin cậy và còn hiệu lực tại thời điểm ký",
         "the signature is valid: intact, and the certificate trusted and valid at the signing time",
     )
+
+
+def _validation_context(
+    moment: datetime,
+    context: VerifyContext,
+    *,
+    others: list[asn1_x509.Certificate],
+    backend: AIOHttpFetcherBackend | None,
+    crls: list[bytes],
+    ocsps: list[bytes],
+) -> ValidationContext:
+    def der(certificate: x509.Certificate) -> bytes:
+        return certificate.public_bytes(serialization.Encoding.DER)
+
+    try:
+        return ValidationContext(
+            trust_roots=[asn1_x509.Certificate.load(der(c)) for c in context.trust_anchors],
+            other_certs=[
+                *others,
+                *(asn1_x509.Certificate.load(der(c)) for c in context.other_certs),
+            ],
+            moment=moment,
+            allow_fetching=context.allow_fetching,
+            fetcher_backend=backend,
+            crls=[asn1_crl.CertificateList.load(c) for c in crls],
+            ocsps=[asn1_ocsp.OCSPResponse.load(o) for o in ocsps],
+            revocation_mode=context.revocation_mode,
+            # A CRL or OCSP answer issued after the signing time still tells whether the
+            # certificate was revoked before it (the revocation date is compared to it).
+            retroactive_revinfo=True,
+            algorithm_usage_policy=_PathAlgorithms(context.algorithms),
+        )
+    except (ValueError, TypeError, KeyError) as exc:  # asn1crypto, lazily, on hostile bytes
+        raise _malformed(
+            "chứng thư hoặc dữ liệu thu hồi kèm theo không đọc được",
+            f"unreadable certificates or revocation data ({exc})",
+        ) from None
 
 
 def _validate_signing_usage(signer: asn1_x509.Certificate) -> None:
