@@ -12,13 +12,16 @@ session.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import subprocess
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from asn1crypto import algos, cms
@@ -27,6 +30,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 UNIT = "000.00.00.H56"
 OTHER_UNIT = "000.00.00.H60"
@@ -55,6 +59,10 @@ countryName = optional
 organizationName = optional
 organizationalUnitName = optional
 commonName = supplied
+[ root ]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
 [ intermediate ]
 basicConstraints = critical, CA:TRUE, pathlen:0
 keyUsage = critical, keyCertSign, cRLSign
@@ -214,12 +222,25 @@ def build_openssl_pki(directory: Path) -> OpensslPki:
         return config
 
     root_config, int_config = ca_dir("root"), ca_dir("intermediate")
+    # Valid from two days ago, so that tests can sign in the past.
+    start = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y%m%d%H%M%SZ")
     _openssl(
-        "req", "-x509", "-utf8", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "3650",
-        "-keyout", directory / "root.key", "-out", directory / "root.pem",
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        directory / "root.key",
+    )
+    _openssl(
+        "req", "-new", "-utf8", "-key", directory / "root.key", "-out", directory / "root.csr",
         "-subj", "/C=VN/O=Ban Cơ yếu Chính phủ (giả lập)/CN=Root CA chuyên dùng (giả lập)",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    )  # fmt: skip
+    _openssl(
+        "ca", "-batch", "-notext", "-utf8", "-selfsign", "-config", root_config,
+        "-keyfile", directory / "root.key", "-in", directory / "root.csr",
+        "-out", directory / "root.pem", "-extensions", "root", "-startdate", start, "-days", "3650",
     )  # fmt: skip
 
     def issue(
@@ -229,6 +250,8 @@ def build_openssl_pki(directory: Path) -> OpensslPki:
         _openssl("genpkey", *key_args, "-out", key)
         _openssl("req", "-new", "-utf8", "-key", key, "-subj", subject, "-out", csr)
         extensions = [] if "-extensions" in extra else ["-extensions", "leaf"]
+        if "-startdate" not in extra:
+            extensions += ["-startdate", start]
         _openssl(
             "ca", "-batch", "-notext", "-utf8", "-config", config,
             "-cert", directory / f"{ca}.pem", "-keyfile", directory / f"{ca}.key",
@@ -379,3 +402,49 @@ def staple(signature: bytes, ocsp_der: bytes) -> bytes:
         ]
     )
     return info.dump()
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def make_jws(
+    pki: OpensslPki,
+    leaf: str,
+    body: bytes,
+    alg: str,
+    *,
+    signing_time: datetime | None = None,
+    **header: Any,
+) -> str:
+    """A compact detached JWS (RFC 7797, ``b64: false``) made with cryptography directly: a
+    second JOSE implementation beside lienthong's."""
+    chain = [pki.cert(leaf), pki.cert("intermediate")]
+    protected = {
+        "alg": alg,
+        "b64": False,
+        "crit": ["b64"],
+        "x5c": [
+            base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode() for c in chain
+        ],
+        "sigT": (signing_time or datetime.now(UTC).replace(microsecond=0))
+        .isoformat()
+        .replace("+00:00", "Z"),
+        **header,
+    }
+    header_b64 = b64url(json.dumps(protected).encode())
+    signing_input = header_b64.encode() + b"." + body
+    key = pki.key(leaf)
+    digest = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}[alg[2:]]
+    if alg.startswith("PS"):
+        assert isinstance(key, rsa.RSAPrivateKey)
+        pss = padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size)
+        signature = key.sign(signing_input, pss, digest)
+    elif alg.startswith("RS"):
+        assert isinstance(key, rsa.RSAPrivateKey)
+        signature = key.sign(signing_input, padding.PKCS1v15(), digest)
+    else:
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(digest)))
+        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    return f"{header_b64}..{b64url(signature)}"

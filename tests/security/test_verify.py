@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,7 +27,9 @@ from tests.security.openssl_pki import (
     OTHER_UNIT,
     UNIT,
     OpensslPki,
+    b64url,
     build_cms,
+    make_jws,
     openssl_pki,
     staple,
 )
@@ -367,48 +368,6 @@ def test_a_context_follows_the_hubs_signature_policy(openssl_pki: OpensslPki) ->
 # --- JWS (RFC 7515 detached, RFC 7797 unencoded payload), made with cryptography directly -----
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def make_jws(
-    pki: OpensslPki,
-    leaf: str,
-    body: bytes,
-    alg: str,
-    *,
-    signing_time: datetime | None = None,
-    **header: Any,
-) -> str:
-    chain = [pki.cert(leaf), pki.cert("intermediate")]
-    protected = {
-        "alg": alg,
-        "b64": False,
-        "crit": ["b64"],
-        "x5c": [
-            base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode() for c in chain
-        ],
-        "sigT": (signing_time or now()).isoformat().replace("+00:00", "Z"),
-        **header,
-    }
-    header_b64 = _b64url(json.dumps(protected).encode())
-    signing_input = header_b64.encode() + b"." + body
-    key = pki.key(leaf)
-    digest = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}[alg[2:]]
-    if alg.startswith("PS"):
-        assert isinstance(key, rsa.RSAPrivateKey)
-        pss = padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size)
-        signature = key.sign(signing_input, pss, digest)
-    elif alg.startswith("RS"):
-        assert isinstance(key, rsa.RSAPrivateKey)
-        signature = key.sign(signing_input, padding.PKCS1v15(), digest)
-    else:
-        assert isinstance(key, ec.EllipticCurvePrivateKey)
-        r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(digest)))
-        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
-    return f"{header_b64}..{_b64url(signature)}"
-
-
 @pytest.mark.parametrize(("leaf", "alg"), [("rsa", "PS256"), ("rsa", "RS384"), ("ecdsa", "ES256")])
 def test_jws_signatures_are_valid(openssl_pki: OpensslPki, leaf: str, alg: str) -> None:
     result = verify_jws(BODY, make_jws(openssl_pki, leaf, BODY, alg), context(openssl_pki))
@@ -431,7 +390,7 @@ def test_jws_algorithms_outside_the_list_are_refused(openssl_pki: OpensslPki, al
     token = make_jws(openssl_pki, "rsa", BODY, "RS256")
     header_b64, _, signature = token.split(".")
     header = json.loads(base64.urlsafe_b64decode(header_b64 + "=="))
-    forged = _b64url(json.dumps({**header, "alg": alg}).encode())
+    forged = b64url(json.dumps({**header, "alg": alg}).encode())
     check(verify_jws(BODY, f"{forged}..{signature}", context(openssl_pki)), Status.WEAK)
 
 
@@ -442,8 +401,8 @@ def test_jws_algorithms_outside_the_list_are_refused(openssl_pki: OpensslPki, al
         "a.b",
         "not base64!..sig",
         "eyJhbGciOiJSUzI1NiJ9.cGF5bG9hZA.c2ln",  # attached payload
-        _b64url(b"[1,2]") + "..c2ln",
-        _b64url(b'{"alg":"RS256"}') + "..c2ln",  # b64/crit missing, no x5c
+        b64url(b"[1,2]") + "..c2ln",
+        b64url(b'{"alg":"RS256"}') + "..c2ln",  # b64/crit missing, no x5c
     ],
 )
 def test_malformed_jws_is_invalid(openssl_pki: OpensslPki, token: str) -> None:

@@ -344,7 +344,12 @@ _HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
 
 
 def _weak(problem: AlgorithmProblem) -> _Refusal:
-    return _Refusal(Status.WEAK, "algorithm.refused", problem.vi, problem.en)
+    return _Refusal(
+        Status.WEAK,
+        "algorithm.refused",
+        f"chữ ký dùng thuật toán hoặc khóa không được phép: {problem.vi}",
+        f"the signature uses an algorithm or key that is not allowed: {problem.en}",
+    )
 
 
 def _check_digest(policy: AlgorithmPolicy, name: str) -> hashes.HashAlgorithm:
