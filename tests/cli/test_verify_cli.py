@@ -72,7 +72,9 @@ def test_usage_and_read_errors_exit_2(openssl_pki: OpensslPki, tmp_path: Path) -
     assert no_anchor.exit_code == 2 and "trust anchor" in " ".join(no_anchor.output.split())
     missing = runner.invoke(app, ["verify", str(tmp_path / "none"), str(signature), *options])
     assert missing.exit_code == 2 and "cannot read" in " ".join(missing.output.split())
-    bad_unit = runner.invoke(app, ["verify", str(body), str(signature), "--unit", "not-a-code", *options])
+    bad_unit = runner.invoke(
+        app, ["verify", str(body), str(signature), "--unit", "not-a-code", *options]
+    )
     assert bad_unit.exit_code == 2
     bad_anchor = runner.invoke(app, ["verify", str(body), str(signature), "--anchor", str(body)])
     assert bad_anchor.exit_code == 2 and "no certificate" in " ".join(bad_anchor.output.split())
