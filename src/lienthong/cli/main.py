@@ -54,6 +54,7 @@ def _register_operations() -> None:
     from lienthong.cli.pki import pki_app
     from lienthong.cli.report import report_app
     from lienthong.cli.sign import sign_command
+    from lienthong.cli.verify import verify_command
 
     app.command("hub")(hub_command)
     app.add_typer(accounts_app, name="accounts")
@@ -64,6 +65,7 @@ def _register_operations() -> None:
     app.add_typer(agent_app, name="agent")
     app.add_typer(pki_app, name="pki")
     app.command("sign")(sign_command)
+    app.command("verify")(verify_command)
 
 
 _register_operations()
