@@ -9,6 +9,7 @@ own on the server named by ``$LIENTHONG_TEST_PG_URL``). Without a reachable Post
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -17,8 +18,11 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from lienthong.security.pki import TestPki, create_test_pki
+from lienthong.security.services import create_app
 from lienthong.store import session_factory, upgrade
 from lienthong.store.testing import DatabaseUnavailable, database_urls, temporary_database
+from tests.servers import free_port, serve_in_thread
 
 # The CLI's rich consoles are created when their module is first imported and take the width
 # COLUMNS has then: fix it before any test imports them, whichever test (or worker) comes first,
@@ -50,3 +54,41 @@ def engine(blank_engine: Engine) -> Engine:
 def sessions(engine: Engine) -> sessionmaker[Session]:
     """``session_factory(engine)``."""
     return session_factory(engine)
+
+
+# -- the test PKI (issue 12): made once per session, its services on a free loopback port -------
+# ``test_pki`` is created with the base URL ``pki_services`` serves, so the OCSP, CRL and
+# CA-issuer URLs in its certificates answer while the services run.
+
+OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
+
+
+@pytest.fixture(scope="session")
+def pki_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def test_pki(tmp_path_factory: pytest.TempPathFactory, pki_port: int) -> TestPki:
+    """The demo units' test PKI, its URLs at ``http://127.0.0.1:<pki_port>``."""
+    return create_test_pki(
+        tmp_path_factory.mktemp("pki") / "pki", base_url=f"http://127.0.0.1:{pki_port}"
+    )
+
+
+@pytest.fixture(scope="session")
+def pki_services(test_pki: TestPki, pki_port: int) -> Iterator[str]:
+    """The OCSP responder, CRLs and TSA of ``test_pki``, serving; yields the base URL."""
+    with serve_in_thread(create_app(test_pki), pki_port) as url:
+        assert url == test_pki.base_url
+        yield url
+
+
+@pytest.fixture(scope="session")
+def openssl() -> str:
+    """The openssl tool, the independent verifier (installed by ``make system-packages``)."""
+    if not Path(OPENSSL).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("openssl is needed on CI (make system-packages)")
+        pytest.skip("openssl is not installed (make system-packages)")
+    return OPENSSL

@@ -136,17 +136,21 @@ def agent_engine(
 
 @pytest.fixture
 def start_pair(engine: Engine, agent_engine: Engine) -> Iterator[Callable[..., Pair]]:
-    """``start_pair(session_ttl=..., clock=..., adapter=..., **agent settings)`` runs a hub and
-    an agent (``adapter``: delivering through the hub's provincial-adapter door)."""
+    """``start_pair(session_ttl=..., clock=..., adapter=..., hub_changes=..., **agent settings)``
+    runs a hub (``hub_changes``: its settings) and an agent (``adapter``: delivering through the
+    hub's provincial-adapter door)."""
     stack: list[Any] = []
 
     def start(
         session_ttl: int = 1800,
         clock: Callable[[], float] | None = None,
         adapter: bool = False,
+        hub_changes: dict[str, Any] | None = None,
         **changes: Any,
     ) -> Pair:
-        hub_settings = HubSettings(port=free_port(), session_ttl_seconds=session_ttl)
+        hub_settings = HubSettings(
+            port=free_port(), session_ttl_seconds=session_ttl, **(hub_changes or {})
+        )
         hub = Hub(hub_settings, engine=engine)
         hub.accounts.add(HUB_USER, HUB_PASSWORD, [UNIT])
         hub_server = serve(create_hub_app(hub_settings, hub=hub), hub_settings.port)

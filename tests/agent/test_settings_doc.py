@@ -10,6 +10,7 @@ from lienthong.agent.settings import (
     AgentSettings,
     PortalSettings,
     PullSettings,
+    SigningSettings,
     WebhookSettings,
 )
 
@@ -26,11 +27,13 @@ def documented() -> dict[str, str]:
             section = "pulls."
         elif line.startswith("| Setting (TOML `[webhook]`)"):
             section = "webhook."
+        elif line.startswith("| Setting (TOML `[signing]`)"):
+            section = "signing."
         elif line.startswith("| Setting (TOML)"):
             section = ""
         match = ROW.match(line)
         if match:
-            names = re.findall(r"`([a-z_.]+)`", match.group(1))
+            names = re.findall(r"`([a-z0-9_.]+)`", match.group(1))
             for name in names:
                 # a row of several settings abbreviates its variables: documented, not replayed
                 rows[section + name] = match.group(2) if len(names) == 1 else ""
@@ -44,10 +47,15 @@ def fields(cls: type) -> list[str]:
 def test_every_setting_is_documented() -> None:
     rows = documented()
     expected = [
-        *(name for name in fields(AgentSettings) if name not in ("portal", "pulls", "webhook")),
+        *(
+            name
+            for name in fields(AgentSettings)
+            if name not in ("portal", "pulls", "webhook", "signing")
+        ),
         *(f"portal.{name}" for name in fields(PortalSettings)),
         *(f"pulls.{name}" for name in fields(PullSettings)),
         *(f"webhook.{name}" for name in fields(WebhookSettings)),
+        *(f"signing.{name}" for name in fields(SigningSettings)),
     ]
     missing = [name for name in expected if name not in rows]
     assert not missing, f"docs/agent.md does not document {missing}"
@@ -67,6 +75,7 @@ def test_each_documented_variable_sets_its_setting() -> None:
             "portal": PortalSettings,
             "pulls": PullSettings,
             "webhook": WebhookSettings,
+            "signing": SigningSettings,
         }[owner]
         spec = {f.name: f for f in dataclasses.fields(cls)}.get(field_name)
         assert spec is not None, name

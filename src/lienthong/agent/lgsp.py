@@ -38,6 +38,7 @@ from lienthong.agent.classify import (
     normalize_code,
 )
 from lienthong.agent.portal import (
+    BodySigner,
     PortalAnswer,
     PortalLoginFailed,
     PortalUnavailable,
@@ -158,6 +159,8 @@ class LgspClient:
         )
         self._lock = threading.RLock()
         self._token: str | None = None
+        self.signer: BodySigner | None = None
+        """Headers carrying a signature of each pushed body (:mod:`lienthong.agent.signing`)."""
         self._refresh_at = 0.0
         self._info: SessionInfo | None = None
         self._tokens = 0
@@ -272,6 +275,8 @@ class LgspClient:
                 headers = {"Authorization": f"Bearer {self._ensure_token()}"}
                 if content is not None:
                     headers["Content-Type"] = "application/json"
+                    if self.signer is not None:  # over the exact bytes sent
+                        headers.update(self.signer(content))
                 try:
                     response = self._http.request(
                         method, path, params=query, content=content, headers=headers

@@ -91,6 +91,14 @@ class AgentCollector(Collector):
                 failures.add_metric([str(service)], max(0, int(attempts) - int(delivered)))
         yield deliveries
         yield failures
+        signing = status.get("signing")
+        if signing is not None:
+            yield GaugeMetricFamily(
+                "lienthong_agent_signing_ok",
+                "1 while the agent's own certificate may sign (0: revoked, expired or untrusted: "
+                "records wait in the outbox)",
+                value=0 if signing.get("state") == "blocked" else 1,
+            )
         yield GaugeMetricFamily(
             "lienthong_agent_session_valid",
             "1 while the agent holds a portal session that has not expired",

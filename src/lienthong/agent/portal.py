@@ -32,6 +32,7 @@ from lienthong.agent.classify import SESSION_CODES, normalize_code
 from lienthong.agent.settings import PortalSettings
 
 __all__ = [
+    "BodySigner",
     "Portal",
     "PortalAnswer",
     "PortalClient",
@@ -88,8 +89,15 @@ class SessionInfo:
     """Logins since the client was made (each refresh is one)."""
 
 
+#: Headers that carry a signature of a request body (its exact bytes).
+BodySigner = Callable[[bytes], Mapping[str, str]]
+
+
 class Portal(Protocol):
     """What the delivery worker, the pulls and the status use of a portal client."""
+
+    signer: BodySigner | None
+    """Signs each envelope's body (:mod:`lienthong.agent.signing`); None: unsigned."""
 
     @property
     def session_info(self) -> SessionInfo | None: ...
@@ -148,6 +156,8 @@ class PortalClient:
         self._lock = threading.RLock()
         self._session: str | None = None
         self._refresh_at = 0.0
+        self.signer: BodySigner | None = None
+        """Signs each envelope's body (:mod:`lienthong.agent.signing`); None: unsigned."""
         self._info: SessionInfo | None = None
         self._logins = 0
 
@@ -245,8 +255,12 @@ class PortalClient:
             return PortalAnswer(answer.http_status, answer.body, relogged)
 
     def _post(self, path: str, body: dict[str, Any]) -> PortalAnswer:
+        content = orjson.dumps(body)  # serialized once: the signature covers these bytes
+        # the login is not signed: it carries the password, which no signature must outlive
+        signed = self.signer is not None and path != self.settings.login_path
+        headers = dict(self.signer(content)) if signed and self.signer is not None else None
         try:
-            response = self._http.post(path, content=orjson.dumps(body))
+            response = self._http.post(path, content=content, headers=headers)
         except httpx.HTTPError as exc:
             # the request (with the password or the session) is never part of the message
             raise PortalUnavailable(f"{type(exc).__name__} on {path}") from None

@@ -24,6 +24,7 @@ from lienthong.agent.portal import Portal, open_portal
 from lienthong.agent.pulls import Puller, PullResult
 from lienthong.agent.runlock import RunLock
 from lienthong.agent.settings import AgentSettings, ApiKey
+from lienthong.agent.signing import EnvelopeSigner
 from lienthong.agent.stats import StatsScheduler, StatsSender
 from lienthong.agent.webhooks import WebhookSender
 from lienthong.spec import Validator, load_catalog
@@ -54,6 +55,11 @@ class AgentService:
         self.portal: Portal | None = portal
         if self.portal is None and settings.deliver:
             self.portal = open_portal(settings.portal, timeout=settings.request_timeout_seconds)
+        self.signer: EnvelopeSigner | None = None
+        if settings.signing.format:
+            self.signer = EnvelopeSigner(settings.signing)
+            if self.portal is not None:
+                self.portal.signer = self.signer.headers
         self.worker = (
             DeliveryWorker(self.outbox, self.portal, settings) if self.portal is not None else None
         )

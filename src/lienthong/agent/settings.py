@@ -43,6 +43,7 @@ __all__ = [
     "PortalSettings",
     "PullSettings",
     "SettingsError",
+    "SigningSettings",
     "WebhookSettings",
     "hash_api_key",
     "new_api_key",
@@ -239,9 +240,40 @@ class WebhookSettings:
         return _first_line_or(self.secret_file, self.secret, "webhook.secret_file")
 
 
-_NESTED: dict[str, type[PullSettings] | type[WebhookSettings]] = {
+@dataclass(frozen=True)
+class SigningSettings:
+    """``[signing]``: the key that signs every delivered envelope (see
+    :mod:`lienthong.agent.signing`). Empty ``format``: envelopes go unsigned."""
+
+    format: str = ""
+    """``cades`` (detached CMS, CAdES-B-B), ``jws`` (detached JWS), or empty: no signature."""
+    pkcs11_token: str = ""
+    """The label of a PKCS#11 token (USB token, HSM) holding the key; preferred in production."""
+    pkcs11_key_label: str = ""
+    pkcs11_module: str = ""
+    """The PKCS#11 library (empty: ``LIENTHONG_PKCS11_MODULE`` or SoftHSM2's)."""
+    pin_file: str = ""
+    """A file holding the token's PIN (first line)."""
+    pkcs12_file: str = ""
+    """A PKCS#12 file with the key and its chain (development: a warning at start)."""
+    cert_file: str = ""
+    """A PEM file: the certificate, then its chain (with ``key_file``; development)."""
+    key_file: str = ""
+    password_file: str = ""
+    """A file holding the PKCS#12 or key password (first line)."""
+    scheme: str = ""
+    """RSA: ``rsassa_pss`` (default) or ``rsassa_pkcs1v15``."""
+    trust_anchors: tuple[str, ...] = ()
+    """PEM files of the roots the agent checks its own certificate against before signing."""
+    check_interval_seconds: float = 3600.0
+    """How often the agent re-checks its certificate (and renews the stapled OCSP answer)."""
+    fetch_timeout_seconds: float = 10.0
+
+
+_NESTED: dict[str, type[PullSettings] | type[WebhookSettings] | type[SigningSettings]] = {
     "pulls": PullSettings,
     "webhook": WebhookSettings,
+    "signing": SigningSettings,
 }
 """Nested tables read generically (``[pulls]``, ``[webhook]``; env ``LIENTHONG_AGENT_PULLS_*``,
 ``LIENTHONG_AGENT_WEBHOOK_*``)."""
@@ -277,6 +309,8 @@ class AgentSettings:
     """``[pulls]``: scheduled pulls of what the portal shares."""
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
     """``[webhook]``: notifications of pulled items to the local system."""
+    signing: SigningSettings = field(default_factory=SigningSettings)
+    """``[signing]``: the key that signs every delivered envelope."""
     stats_auto_send: bool = True
     """Queue last month's DongBoThongKeHoSo for each of ``units`` once the month is over."""
     stats_send_day: int = 1
@@ -407,6 +441,18 @@ class AgentSettings:
             raise SettingsError(f"{account} is required to pull")
         if self.pulls.page_size < 1 or self.pulls.max_pages < 1:
             raise SettingsError("pulls.page_size and pulls.max_pages must be at least 1")
+        signing = self.signing
+        if signing.format not in ("", "cades", "jws"):
+            raise SettingsError("signing.format must be cades, jws or empty")
+        if signing.format and not (
+            signing.pkcs11_token or signing.pkcs12_file or (signing.cert_file and signing.key_file)
+        ):
+            raise SettingsError(
+                "signing needs signing.pkcs11_token, signing.pkcs12_file, or signing.cert_file "
+                "with signing.key_file"
+            )
+        if signing.format and not signing.trust_anchors:
+            raise SettingsError("signing.trust_anchors: the roots to check the own certificate")
         hook = self.webhook
         if hook.url and not hook.url.startswith(("http://", "https://")):
             raise SettingsError("webhook.url must be an http:// or https:// URL")

@@ -52,12 +52,15 @@ API_KEY_HEADER = "X-API-Key"
 def service_status(service: AgentService) -> dict[str, Any]:
     """The status as the running agent sees it (its live portal session included)."""
     portal = service.portal
-    return agent_status(
+    status = agent_status(
         service.sessions,
         live_session=portal.session_info if portal is not None else None,
         running=True,
         worker_running=service.worker.running if service.worker is not None else None,
     )
+    # the key that signs every envelope: its last self-check (revoked or expired blocks sending)
+    status["signing"] = service.signer.status() if service.signer is not None else None
+    return status
 
 
 def _json(body: Any, status: int = 200) -> Response:

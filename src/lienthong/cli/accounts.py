@@ -89,9 +89,11 @@ def _describe(account: Account) -> str:
     bound = f"; mạng / networks {', '.join(account.networks)}" if account.networks else ""
     form = f"; mã thành công / success code {account.success_code}" if account.success_code else ""
     strict = "; kiểm tra chặt / strict" if account.strict else ""
+    signed = f"; chữ ký / signature {account.signature_mode}" if account.signature_mode else ""
     return (
         f"{account.username}: đơn vị / units {', '.join(account.units) or '-'}; "
-        f"dịch vụ / services {', '.join(account.services) or '-'}{bound}{form}{strict}; {state}"
+        f"dịch vụ / services {', '.join(account.services) or '-'}"
+        f"{bound}{form}{strict}{signed}; {state}"
     )
 
 
@@ -131,6 +133,7 @@ def list_accounts(
                         "disabled": account.disabled,
                         "success_code": account.success_code,
                         "strict": account.strict,
+                        "signature_mode": account.signature_mode,
                     }
                     for account in accounts
                 ]
@@ -282,3 +285,27 @@ def strict(
         fail(f"{mode!r}: chọn on hoặc off", f"{mode!r}: choose on or off")
     account = _run(database, lambda accounts: accounts.set_strict(username, mode == "on"))
     console.print(f"Kiểm tra chặt / Strict: {safe(account.username)} -> {mode}")
+
+
+@accounts_app.command("signature")
+def signature(
+    username: Annotated[str, typer.Argument()],
+    mode: Annotated[
+        str,
+        typer.Argument(
+            help='"required", "if-present", "off", or "default" for the service\'s or the '
+            "hub's mode (LIENTHONG_SIGNATURE_SERVICES, LIENTHONG_SIGNATURE_MODE)."
+        ),
+    ],
+    database: DatabaseOption = None,
+) -> None:
+    """Chữ ký số của tài khoản / Whether the account's envelopes must be signed.
+
+    required: unsigned envelopes are refused (code 50); if-present: a signature is verified
+    when there is one; off: none is verified. Its sessions go on."""
+    chosen = None if mode == "default" else mode
+    account = _run(database, lambda accounts: accounts.set_signature_mode(username, chosen))
+    console.print(
+        f"Chữ ký số / Signature: {safe(account.username)} -> "
+        f"{safe(account.signature_mode or 'default')}"
+    )

@@ -34,7 +34,10 @@ from lienthong.hub.errors import ANSWER_CODES, SUCCESS, HubError, spell_success
 from lienthong.hub.health import healthz
 from lienthong.hub.openapi import OPENAPI_PATH, openapi_document, serialized
 from lienthong.hub.settings import HubSettings
+from lienthong.hub.signatures import SignatureGate, SignatureRefused, keep
 from lienthong.hub.web import Served, logged, web_routes
+from lienthong.security.header import HEADER as SIGNATURE_HEADER
+from lienthong.security.verify import Verification
 from lienthong.spec import Catalog, Validator, load_catalog
 from lienthong.spec.inputs import loads, storable, unstorable_text
 from lienthong.spec.validate import EnvelopeResult
@@ -76,6 +79,10 @@ class Answer:
     """Extra HTTP headers of the answer (``WWW-Authenticate``, ``Retry-After``, ...)."""
     log_code: str | None = None
     """The code the message log records when the body carries none (an OAuth error answer)."""
+    verification: Verification | None = None
+    """A refused signature's verification, kept with the message-log row."""
+    signature: bytes | None = None
+    """That signature as received."""
 
     def serialized(self) -> bytes:
         if self.payload is None:
@@ -93,6 +100,8 @@ class Call:
     request_bytes: int
     started: float
     """``time.perf_counter()`` when the request arrived."""
+    signature: str | None = None
+    """The ``X-Lienthong-Signature`` header, when the request carried one."""
 
 
 def _json(answer: Answer) -> Response:
@@ -128,6 +137,7 @@ class Hub:
         self.accounts = Accounts(self.sessions)
         self.form_tokens = FormTokens.for_hub(self.sessions, settings.secret_key)
         self.validator = Validator(load_catalog(settings.profile))
+        self.signatures = SignatureGate(settings)
         #: For accounts whose policy is strict (``lienthong accounts strict``).
         self.strict_validator = Validator(self.validator.catalog, strict=True)
         self.handlers: dict[str, ServiceCall] = {
@@ -220,7 +230,10 @@ class Hub:
             try:
                 with self.sessions() as db:
                     begin_sqlite_write(db.connection())
-                    db.add(self._log_row(call, answer, body))
+                    row = self._log_row(call, answer, body)
+                    db.add(row)
+                    if answer.verification is not None:  # a refused signature: why, kept
+                        keep(db, row, answer.verification, answer.signature)
                     db.commit()
             except Exception:  # the answer still goes out; the operator sees why in the log
                 logger.exception("message log row not written")
@@ -333,6 +346,11 @@ class Hub:
                 unit = value.get("madonvi")
                 if not isinstance(unit, str) or not principal.may_act_for(unit):
                     raise HubError("30", str(unit)[:40], str(unit)[:40])
+                # verified over the exact bytes before anything is stored
+                mode = self.signatures.mode_for(principal.signature_mode, service)
+                checked = self.signatures.check(
+                    call.signature if call is not None else None, body, unit, mode
+                )
                 answer = handler(db, principal, value)
                 answer.service, answer.account = service, principal.username
                 answer.unit = context["unit"]
@@ -343,12 +361,18 @@ class Hub:
                     shape(answer)
                 if call is not None:
                     answer.serialized()
-                    db.add(self._log_row(call, answer, body))
+                    row = self._log_row(call, answer, body)
+                    db.add(row)
+                    if checked is not None:
+                        keep(db, row, checked.verification, checked.signature)
                     answer.logged = True
                 db.commit()
             except HubError as error:
                 db.rollback()
-                return _error(error, **context), False
+                refused = _error(error, **context)
+                if isinstance(error, SignatureRefused):
+                    refused.verification, refused.signature = error.verification, error.signature
+                return refused, False
         return answer, True
 
     # -- services ---------------------------------------------------------------------------------
@@ -733,6 +757,7 @@ async def received(
         dstcode=request.headers.get("dstcode"),
         request_bytes=len(body) if body is not None else declared_length(request),
         started=started,
+        signature=request.headers.get(SIGNATURE_HEADER),
     )
     return call, body, early
 

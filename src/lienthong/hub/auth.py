@@ -41,6 +41,9 @@ class Principal:
     the hub's setting."""
     strict: bool = False
     """The account's pushes are validated in strict mode."""
+    signature_mode: str | None = None
+    """Whether the account's envelopes must be signed (lienthong.hub.signatures); None: the
+    service's or the hub's mode."""
 
     def may_use(self, service: str) -> bool:
         return "*" in self.services or service in self.services
@@ -209,4 +212,5 @@ def principal_for(db: Session, token: object) -> Principal:
         frozenset(account.services),
         account.success_code,
         account.strict,
+        account.signature_mode,
     )

@@ -134,6 +134,50 @@ ANSWER_CODES: Mapping[str, AnswerCode] = {
             "Too many lookups; try again later",
             True,
         ),
+        _a(
+            "50",
+            400,
+            "Gói tin phải được ký số (tiêu đề X-Lienthong-Signature)",
+            "The envelope must be signed (X-Lienthong-Signature header)",
+        ),
+        _a("51", 400, "Chữ ký số không hợp lệ", "The signature is not valid"),
+        _a(
+            "52",
+            403,
+            "Chứng thư số không thuộc chuỗi tin cậy đã cấu hình",
+            "The certificate does not chain to a configured trust anchor",
+        ),
+        _a(
+            "53",
+            403,
+            "Chứng thư số đã bị thu hồi trước thời điểm ký",
+            "The certificate was revoked before the signing time",
+        ),
+        _a(
+            "54",
+            403,
+            "Chứng thư số không còn hiệu lực tại thời điểm ký",
+            "The certificate was not valid at the signing time",
+        ),
+        _a(
+            "55",
+            400,
+            "Thuật toán hoặc khóa không được phép (TT 15/2025/TT-BKHCN)",
+            "An algorithm or key that is not allowed (Circular 15/2025/TT-BKHCN)",
+        ),
+        _a(
+            "56",
+            503,
+            "Chưa kiểm tra được tình trạng thu hồi chứng thư; thử lại sau",
+            "The certificate's revocation status could not be checked; try again later",
+            True,
+        ),
+        _a(
+            "57",
+            403,
+            "Chứng thư số không thuộc đơn vị gửi (madonvi)",
+            "The certificate does not belong to the sending unit (madonvi)",
+        ),
         _a("99", 500, "Lỗi hệ thống; thử lại sau", "Internal error; try again later", True),
     )
 }

@@ -70,6 +70,21 @@ class HubSettings:
     success-code``): ``0`` the string "0" (every known real client accepts it: one compares
     the text with "0", OpenCPS parses an integer), ``00`` QCVN 120's table, ``integer`` the
     JSON number 0."""
+    signature_mode: str = "if-present"
+    """Whether envelopes must be signed unless the account or the service has its own mode:
+    ``required``, ``if-present`` (a signature is verified when there is one; unsigned clients
+    keep working) or ``off`` (docs/security.md)."""
+    signature_services: str = ""
+    """Modes per service, ``Service=mode`` separated by commas (e.g.
+    ``DongBoHoSoMC=required``)."""
+    trust_anchors: str = ""
+    """PEM files (comma-separated) of the roots a signer's path must end at: the
+    government-service root, the national root, or the test PKI's. None by default."""
+    signature_fetch: bool = True
+    """Fetch the signer's OCSP answer (else the CRL) when the signature carries none."""
+    signature_fetch_timeout_seconds: int = 10
+    signature_clock_skew_seconds: int = 300
+    """How far a signing time may lie ahead of the hub's clock."""
     keep_raw_bodies: bool = True
     """Keep the raw body of accepted pushes in the message log (evidence)."""
     profile: str | None = None

@@ -32,6 +32,7 @@ from lienthong.store.tables import Account, HubSession
 
 __all__ = [
     "ALL_SERVICES",
+    "SIGNATURE_MODES",
     "SUCCESS_CODE_FORMS",
     "AccountError",
     "Accounts",
@@ -64,6 +65,8 @@ MAX_NETWORKS = 32
 #: with, and what an integer parser also reads), the string "00" (QCVN 120's table), or the
 #: JSON integer 0. The hub's default is a setting; an account may have its own.
 SUCCESS_CODE_FORMS = ("0", "00", "integer")
+#: Whether an account's envelopes must be signed (lienthong.security.policy.SignatureMode).
+SIGNATURE_MODES = ("required", "if-present", "off")
 
 
 def _b64(data: bytes) -> str:
@@ -128,7 +131,7 @@ class AccountError(ValueError):
 
     ``str(error)`` is ``"<vi> / <en>"``; ``error.vi`` and ``error.en`` are the two halves.
     Codes: ``account.unknown``, ``account.exists``, ``account.username``,
-    ``account.password``, ``account.unit``, ``account.service``, ``account.success_code``.
+    ``account.password``, ``account.unit``, ``account.service``, ``account.success_code``, ``account.signature_mode``.
     """
 
     def __init__(self, code: str, vi: str, en: str) -> None:
@@ -433,6 +436,20 @@ class Accounts:
         with self._session() as session, session.begin():
             account = self._load(session, username)
             account.success_code = form
+        return account
+
+    def set_signature_mode(self, username: str, mode: str | None) -> Account:
+        """Whether the account's envelopes must be signed: ``required``, ``if-present``,
+        ``off``, or None for the service's or the hub's mode. Its sessions go on."""
+        if mode is not None and mode not in SIGNATURE_MODES:
+            raise AccountError(
+                "account.signature_mode",
+                f"chế độ chữ ký {mode!r} không hợp lệ; chọn {', '.join(SIGNATURE_MODES)}",
+                f"signature mode {mode!r} is unknown; choose {', '.join(SIGNATURE_MODES)}",
+            )
+        with self._session() as session, session.begin():
+            account = self._load(session, username)
+            account.signature_mode = mode
         return account
 
     def set_strict(self, username: str, strict: bool) -> Account:

@@ -138,6 +138,9 @@ class Account(Base):
     #: Its pushes are validated in strict mode: the deviations tolerated from real clients (and
     #: unknown fields) are errors, for a system that wants to be told before the portal does.
     strict: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Whether its envelopes must be signed (``required``, ``if-present``, ``off``); None: the
+    #: service's or the hub's mode (lienthong.hub.signatures).
+    signature_mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     def __repr__(self) -> str:
@@ -249,6 +252,49 @@ class MessageLog(Base):
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     raw_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class MessageSignature(Base):
+    """The verification of a signed request (issue 12), kept with its message-log row: the
+    signature as received and the result (Circular 15/2025/TT-BKHCN asks a verifier to keep the
+    signer certificate, the revocation data used and the result). Certificates and revocation
+    answers are kept once each, by digest (:class:`KeptCertificate`, :class:`KeptRevocation`),
+    and named in ``result``."""
+
+    __tablename__ = "message_signatures"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    log_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("message_log.id", ondelete="CASCADE"), index=True
+    )
+    format: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    signer_sha256: Mapped[str | None] = mapped_column(String(64))
+    unit: Mapped[str | None] = mapped_column(String(40))
+    signing_time: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    result: Mapped[dict[str, Any]] = mapped_column(JsonType)
+
+
+class KeptCertificate(Base):
+    """A certificate some verification used (DER), kept once by its SHA-256."""
+
+    __tablename__ = "kept_certificates"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class KeptRevocation(Base):
+    """An OCSP response or CRL some verification used (DER), kept once by its SHA-256."""
+
+    __tablename__ = "kept_revocations"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class ReferenceEntry(Base):

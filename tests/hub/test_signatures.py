@@ -1,0 +1,233 @@
+"""Signed envelopes at the hub (issue 12), over real HTTP on SQLite and PostgreSQL, with the test
+PKI's OCSP and CRL services running: each refusal has its own code, nothing is stored before
+the signature is verified, and the verification is kept with the message-log row."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import Engine, func, select
+
+from lienthong.demo import dossiers
+from lienthong.hub.app import Hub
+from lienthong.hub.settings import HubSettings
+from lienthong.security.cades import sign_cades
+from lienthong.security.header import HEADER, header_value
+from lienthong.security.jws import sign_jws
+from lienthong.security.pki import PkiEntry, TestPki
+from lienthong.security.policy import AlgorithmPolicy
+from lienthong.security.signers import FileSigner
+from lienthong.store.tables import (
+    Dossier,
+    KeptCertificate,
+    KeptRevocation,
+    MessageLog,
+    MessageSignature,
+)
+from tests.hub.conftest import OTHER_UNIT, PASSWORD, UNIT, RunningHub, free_port, serve
+
+#: A unit under UNIT whose dossiers the demo data makes (000.00.13.H56-...).
+DISTRICT = "000.00.13.H56"
+
+
+@pytest.fixture
+def signed_hub(engine: Engine, test_pki: TestPki, pki_services: str) -> Iterator[RunningHub]:
+    settings = HubSettings(
+        port=free_port(),
+        trust_anchors=str(test_pki.root.certificate_path),
+        login_failures_per_account=50,
+    )
+    hub = Hub(settings, engine=engine)
+    hub.accounts.add("tinh_thanhhoa", PASSWORD, [UNIT])
+    hub.accounts.add("tinh_lamdong", PASSWORD, [OTHER_UNIT])
+    with serve(hub, settings) as running:
+        yield running
+
+
+def _signer(pki: TestPki, entry: PkiEntry, **options: Any) -> FileSigner:
+    return FileSigner(entry.private_key(), entry.certificate, pki.chain_of(entry), **options)
+
+
+def _push(session: str, sequence: int = 1, unit: str = UNIT) -> bytes:
+    record = copy.deepcopy(dossiers(sequence)[sequence - 1])
+    envelope = {
+        "session": session,
+        "madonvi": unit,
+        "service": "DongBoHoSoMC",
+        "isUpdating": "False",
+        "data": [record],
+    }
+    return orjson.dumps(envelope)
+
+
+def _send(running: RunningHub, body: bytes, header: str | None) -> dict[str, Any]:
+    headers = {"content-type": "application/json"}
+    if header is not None:
+        headers[HEADER] = header
+    response = running.client.post(running.settings.integration_path, content=body, headers=headers)
+    answer: dict[str, Any] = response.json()
+    answer["http_status"] = response.status_code
+    return answer
+
+
+def _cades(pki: TestPki, entry: PkiEntry, body: bytes, **options: Any) -> str:
+    return header_value("cades", sign_cades(body, _signer(pki, entry, **options)))
+
+
+def _dossiers(running: RunningHub) -> int:
+    with running.hub.sessions() as db:
+        return int(db.scalar(select(func.count()).select_from(Dossier)) or 0)
+
+
+def test_unsigned_clients_keep_working_and_a_signature_is_verified_when_present(
+    signed_hub: RunningHub, test_pki: TestPki
+) -> None:
+    session = signed_hub.login()
+    assert _send(signed_hub, _push(session, 1), None)["error_code"] == "0"
+    body = _push(session, 2)
+    signed = _send(signed_hub, body, _cades(test_pki, test_pki.agency(UNIT), body))
+    assert signed["error_code"] == "0", signed
+    body = _push(session, 3)
+    again = _send(signed_hub, body, _cades(test_pki, test_pki.agency(UNIT), body))
+    assert again["error_code"] == "0", again
+    with signed_hub.hub.sessions() as db:
+        kept = db.execute(
+            select(MessageSignature.status, MessageSignature.unit, MessageLog.error_code)
+            .join(MessageLog, MessageLog.id == MessageSignature.log_id)
+            .order_by(MessageSignature.id)
+        ).all()
+        certificates = db.scalar(select(func.count()).select_from(KeptCertificate))
+        revocations = db.scalar(select(func.count()).select_from(KeptRevocation))
+        result = db.scalars(select(MessageSignature.result)).first()
+    assert [tuple(row) for row in kept] == [("valid", UNIT, "0"), ("valid", UNIT, "0")]
+    assert certificates == 3  # signer, intermediate, root: kept once for both messages
+    assert revocations >= 1  # the OCSP answer fetched for the signer
+    assert result is not None and result["signer"] and result["signing_time"]
+    assert result["revocation"][0]["kind"] == "ocsp" and len(result["chain"]) == 3
+
+
+def test_a_required_signature_refuses_each_fault_with_its_own_code(
+    signed_hub: RunningHub, test_pki: TestPki
+) -> None:
+    signed_hub.hub.accounts.set_signature_mode("tinh_thanhhoa", "required")
+    session = signed_hub.login()
+    body = _push(session)
+    other = _push(session, 2)
+    agency = test_pki.agency(UNIT)
+    weak_policy = AlgorithmPolicy(min_rsa_bits=1024)
+    cases = {
+        "unsigned": (None, "50", 400, False),
+        "garbage header": ("cades; AAAA", "51", 400, False),
+        "another body": (_cades(test_pki, agency, other), "51", 400, False),
+        "another unit": (_cades(test_pki, test_pki.agency(OTHER_UNIT), body), "57", 403, False),
+        "revoked": (_cades(test_pki, test_pki.revoked, body), "53", 403, False),
+        "expired": (_cades(test_pki, test_pki.expired, body), "54", 403, False),
+        "RSA-1024": (
+            _cades(test_pki, test_pki.rsa_1024, body, policy=weak_policy),
+            "55",
+            400,
+            False,
+        ),
+    }
+    for name, (header, code, status, retryable) in cases.items():
+        answer = _send(signed_hub, body, header)
+        assert (answer["error_code"], answer["http_status"]) == (code, status), (name, answer)
+        assert answer["retryable"] is retryable, name
+        assert answer["message"] and answer["message_en"], name
+    assert _dossiers(signed_hub) == 0  # nothing stored before the signature is verified
+    with signed_hub.hub.sessions() as db:
+        refused = db.scalars(select(MessageSignature.status).order_by(MessageSignature.id)).all()
+    # the verification of each refused signature is kept with its log row
+    assert refused == ["invalid", "wrong_unit", "revoked", "expired", "weak"]
+    good = _send(signed_hub, body, _cades(test_pki, agency, body))
+    assert good["error_code"] == "0", good
+    assert _dossiers(signed_hub) == 1
+
+
+def test_jws_and_the_adapter_door_are_verified_alike(
+    signed_hub: RunningHub, test_pki: TestPki
+) -> None:
+    signed_hub.hub.accounts.set_signature_mode("tinh_thanhhoa", "required")
+    session = signed_hub.login()
+    body = _push(session)
+    signer = _signer(test_pki, test_pki.agency(UNIT))
+    answer = _send(signed_hub, body, header_value("jws", sign_jws(body, signer)))
+    assert answer["error_code"] == "0", answer
+    # the provincial adapter's door: the bare array is what is signed
+    token = signed_hub.client.post(
+        "/lgsp/token",
+        content=b"grant_type=client_credentials",
+        headers={
+            "content-type": "application/x-www-form-urlencoded",
+            "authorization": "Basic "
+            + base64.b64encode(f"tinh_thanhhoa:{PASSWORD}".encode()).decode(),
+        },
+    ).json()["access_token"]
+    records = orjson.dumps([copy.deepcopy(dossiers(2)[1])])
+    bearer = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+    query = {"MaDinhDanhDV": UNIT, "isUpdating": "False"}
+    unsigned = signed_hub.client.post(
+        "/lgsp/DongBoHoSoMC", params=query, content=records, headers=bearer
+    )
+    assert unsigned.json()["error_code"] == "50", unsigned.text
+    signed = signed_hub.client.post(
+        "/lgsp/DongBoHoSoMC",
+        params=query,
+        content=records,
+        headers={**bearer, HEADER: header_value("cades", sign_cades(records, signer))},
+    )
+    assert signed.json()["error_code"] == "0", signed.text
+
+
+def test_a_signature_made_by_openssl_is_accepted(
+    signed_hub: RunningHub, test_pki: TestPki, openssl: str, tmp_path: Path
+) -> None:
+    signed_hub.hub.accounts.set_signature_mode("tinh_thanhhoa", "required")
+    body = _push(signed_hub.login())
+    agency = test_pki.agency(UNIT)
+    (tmp_path / "body.json").write_bytes(body)
+    subprocess.run(
+        [
+            openssl, "cms", "-sign", "-binary", "-outform", "DER", "-md", "sha256",
+            "-in", str(tmp_path / "body.json"), "-signer", str(agency.certificate_path),
+            "-inkey", str(agency.key_path), "-certfile", str(test_pki.chain_path),
+            "-out", str(tmp_path / "body.p7s"),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    signature = (tmp_path / "body.p7s").read_bytes()
+    answer = _send(signed_hub, body, header_value("cades", signature))
+    assert answer["error_code"] == "0", answer
+
+
+def test_an_unreachable_revocation_source_is_retryable(engine: Engine, test_pki: TestPki) -> None:
+    """No OCSP answer stapled, fetching off: the status cannot be known, never silently valid."""
+    settings = HubSettings(
+        port=free_port(),
+        trust_anchors=str(test_pki.root.certificate_path),
+        signature_mode="required",
+        signature_fetch=False,
+    )
+    hub = Hub(settings, engine=engine)
+    hub.accounts.add("tinh_thanhhoa", PASSWORD, [UNIT])
+    with serve(hub, settings) as running:
+        body = _push(running.login())
+        answer = _send(running, body, _cades(test_pki, test_pki.agency(UNIT), body))
+    assert (answer["error_code"], answer["http_status"], answer["retryable"]) == ("56", 503, True)
+
+
+def test_a_certificate_of_a_unit_above_may_sign_for_the_units_below(
+    signed_hub: RunningHub, test_pki: TestPki
+) -> None:
+    session = signed_hub.login()
+    body = _push(session, unit=DISTRICT)
+    answer = _send(signed_hub, body, _cades(test_pki, test_pki.agency(UNIT), body))
+    assert answer["error_code"] == "0", answer
