@@ -11,7 +11,6 @@ Shared by the hub and the agent, which never import each other.
 
 from __future__ import annotations
 
-import hashlib
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -28,7 +26,6 @@ __all__ = [
     "MINIMUM_VERSION",
     "TLSProblem",
     "TLSProtocol",
-    "certificate_fingerprint",
     "client_certificate",
     "server_context",
     "tls_problem",
@@ -95,7 +92,10 @@ def tls_problem(
 ) -> TLSProblem | None:
     """None when ``certfile`` and ``keyfile`` (and ``client_ca``, when given) make a server
     context; else what is wrong, naming the settings (``setting`` is their prefix, e.g.
-    ``LIENTHONG_TLS``). One of the two without the other is a problem too."""
+    ``LIENTHONG_TLS``). One of the two without the other is a problem too; neither (plain
+    HTTP) is none."""
+    if not certfile and not keyfile:
+        return None
     if bool(certfile) != bool(keyfile):
         given, missing = ("CERTFILE", "KEYFILE") if certfile else ("KEYFILE", "CERTFILE")
         return TLSProblem(
@@ -129,17 +129,6 @@ def tls_problem(
             f"not usable PEM: {reason}",
         )
     return None
-
-
-def certificate_fingerprint(certificate: bytes) -> str:
-    """SHA-256 of a certificate's DER bytes, in lower-case hex (the form accounts bind).
-
-    ``certificate``: PEM or DER. Raises ValueError when it is neither."""
-    if b"-----BEGIN CERTIFICATE-----" in certificate:
-        parsed = x509.load_pem_x509_certificate(certificate)
-    else:
-        parsed = x509.load_der_x509_certificate(certificate)
-    return hashlib.sha256(parsed.public_bytes(Encoding.DER)).hexdigest()
 
 
 def client_certificate(scope: Scope) -> str | None:

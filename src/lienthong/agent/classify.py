@@ -36,15 +36,16 @@ RETRYABLE_CODES = frozenset({"21", "22", "23", "43", "44", "99"})
 
 #: Sending the same thing again cannot succeed: malformed request (10, 11, 12), unknown service
 #: (13), too large (14, 16), invalid data (15), wrong HTTP method (17), wrong credentials or
-#: disabled account (20, 24), unit or service not granted (30, 31), unknown dossier / petition
-#: (40, 41), workflow (42), exists (3).
+#: disabled account (20, 24), a client certificate that is not the account's (25), unit or
+#: service not granted (30, 31), unknown dossier / petition (40, 41), workflow (42), exists (3).
 PERMANENT_CODES = frozenset(
-    {"3", "10", "11", "12", "13", "14", "15", "16", "17", "20", "24", "30", "31", "40", "41", "42"}
+    {"3", "10", "11", "12", "13", "14", "15", "16", "17", "20", "24", "25", "30", "31"}
+    | {"40", "41", "42"}
 )
 
 #: Envelope answers about the agent's own login or account rather than the rows: the rows are
 #: fine and must wait (with backoff) until an operator fixes the account, never be dead-lettered.
-ACCOUNT_CODES = frozenset({"20", "21", "24"})
+ACCOUNT_CODES = frozenset({"20", "21", "24", "25"})
 
 TAKEN_STATUSES = frozenset({"accepted", "updated", "unchanged"})
 

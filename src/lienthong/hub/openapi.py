@@ -27,11 +27,11 @@ OPENAPI_PATH = "/openapi.json"
 OPENAPI_VERSION = "3.1.0"
 
 #: The answer codes each endpoint can refuse with (the HTTP status is each code's own).
-LOGIN_CODES = ("10", "11", "12", "14", "20", "21", "24", "99")
+LOGIN_CODES = ("10", "11", "12", "14", "20", "21", "24", "25", "99")
 LOGOUT_CODES = ("10", "11", "12", "14", "99")
 ENVELOPE_CODES = (
     *("10", "11", "12", "13", "14", "15", "16"),
-    *("22", "23", "24", "30", "31", "41", "99"),
+    *("22", "23", "24", "25", "30", "31", "41", "99"),
 )
 CITIZEN_CODES = ("10", "11", "12", "14", "15", "43")
 #: The top-level codes of a push answer, which sum up its records (always HTTP 200).

@@ -138,6 +138,9 @@ class Account(Base):
     #: Its pushes are validated in strict mode: the deviations tolerated from real clients (and
     #: unknown fields) are errors, for a system that wants to be told before the portal does.
     strict: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: SHA-256 (hex) of the client certificates bound to the account: when there are any, it
+    #: logs in and calls only over TLS connections that present one of them (mutual TLS).
+    client_certificates: Mapped[list[str] | None] = mapped_column(JsonType, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     def __repr__(self) -> str:
