@@ -61,6 +61,7 @@ class TLSMaterial:
     client_b: Path
     client_b_key: Path
     other_ca: Path
+    other_ca_key: Path
 
 
 def _openssl(*args: str | Path, cwd: Path) -> None:
@@ -110,6 +111,7 @@ def make_material(folder: Path) -> TLSMaterial:
         client_b=b[0],
         client_b_key=b[1],
         other_ca=other[0],
+        other_ca_key=other[1],
     )
 
 

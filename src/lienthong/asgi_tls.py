@@ -23,6 +23,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 __all__ = [
+    "HUB_SETTINGS",
     "MINIMUM_VERSION",
     "TLSProblem",
     "TLSProtocol",
@@ -87,22 +88,26 @@ class TLSProblem:
     en: str
 
 
+#: The hub's names of the three settings, as its errors say them.
+HUB_SETTINGS = ("LIENTHONG_TLS_CERTFILE", "LIENTHONG_TLS_KEYFILE", "LIENTHONG_TLS_CLIENT_CA")
+
+
 def tls_problem(
-    setting: str, certfile: str, keyfile: str, client_ca: str = ""
+    certfile: str, keyfile: str, client_ca: str = "", names: tuple[str, str, str] = HUB_SETTINGS
 ) -> TLSProblem | None:
     """None when ``certfile`` and ``keyfile`` (and ``client_ca``, when given) make a server
-    context; else what is wrong, naming the settings (``setting`` is their prefix, e.g.
-    ``LIENTHONG_TLS``). One of the two without the other is a problem too; neither (plain
-    HTTP) is none."""
+    context, or when neither is set (plain HTTP); else what is wrong, naming the setting
+    (``names``: those of the certificate, the key and the client CA). One of the two without
+    the other is a problem too."""
     if not certfile and not keyfile:
         return None
-    if bool(certfile) != bool(keyfile):
-        given, missing = ("CERTFILE", "KEYFILE") if certfile else ("KEYFILE", "CERTFILE")
+    cert_name, key_name, ca_name = names
+    if not certfile or not keyfile:
+        given, missing = (cert_name, key_name) if certfile else (key_name, cert_name)
         return TLSProblem(
-            f"{setting}_{given} đã đặt nhưng thiếu {setting}_{missing}",
-            f"{setting}_{given} is set but {setting}_{missing} is not",
+            f"{given} đã đặt nhưng thiếu {missing}", f"{given} is set but {missing} is not"
         )
-    for name, path in (("CERTFILE", certfile), ("KEYFILE", keyfile), ("CLIENT_CA", client_ca)):
+    for name, path in ((cert_name, certfile), (key_name, keyfile), (ca_name, client_ca)):
         if not path:
             continue
         try:
@@ -110,23 +115,23 @@ def tls_problem(
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             return TLSProblem(
-                f"{setting}_{name}: không đọc được tệp {path}: {reason}",
-                f"{setting}_{name}: cannot read the file {path}: {reason}",
+                f"{name}: không đọc được tệp {path}: {reason}",
+                f"{name}: cannot read the file {path}: {reason}",
             )
     try:
         server_context(certfile, keyfile, client_ca or None)
     except ssl.SSLError as exc:
         if exc.reason == "KEY_VALUES_MISMATCH":
             return TLSProblem(
-                f"{setting}_KEYFILE: khóa {keyfile} không khớp chứng thư {certfile}",
-                f"{setting}_KEYFILE: the key {keyfile} does not match the certificate {certfile}",
+                f"{key_name}: khóa {keyfile} không khớp chứng thư {certfile}",
+                f"{key_name}: the key {keyfile} does not match the certificate {certfile}",
             )
         reason = exc.reason or str(exc)
         return TLSProblem(
-            f"{setting}: chứng thư {certfile}, khóa {keyfile} hoặc CA {client_ca or '-'} không "
-            f"phải PEM dùng được: {reason}",
-            f"{setting}: the certificate {certfile}, key {keyfile} or CA {client_ca or '-'} is "
-            f"not usable PEM: {reason}",
+            f"{cert_name}, {key_name}, {ca_name}: chứng thư {certfile}, khóa {keyfile} hoặc CA "
+            f"{client_ca or '-'} không phải PEM dùng được: {reason}",
+            f"{cert_name}, {key_name}, {ca_name}: the certificate {certfile}, key {keyfile} or "
+            f"CA {client_ca or '-'} is not usable PEM: {reason}",
         )
     return None
 

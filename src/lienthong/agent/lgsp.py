@@ -154,6 +154,7 @@ class LgspClient:
             base_url=settings.base_url,
             timeout=timeout,
             transport=transport,
+            verify=settings.tls(),
             headers={"Accept": "application/json"},
         )
         self._lock = threading.RLock()

@@ -143,6 +143,7 @@ class PortalClient:
             base_url=settings.base_url,
             timeout=timeout,
             transport=transport,
+            verify=settings.tls(),
             headers={"dstcode": settings.dstcode, "Content-Type": "application/json"},
         )
         self._lock = threading.RLock()

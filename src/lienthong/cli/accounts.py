@@ -264,7 +264,9 @@ def bind_cert(
             f"không đọc được tệp {certificate}: {exc.strerror}",
             f"cannot read the file {certificate}: {exc.strerror}",
         )
-    account, fingerprint = _run(database, lambda accounts: accounts.bind_certificate(username, data))
+    account, fingerprint = _run(
+        database, lambda accounts: accounts.bind_certificate(username, data)
+    )
     console.print(f"Đã gắn chứng thư / Certificate bound: {safe(account.username)} {fingerprint}")
 
 
@@ -272,7 +274,8 @@ def bind_cert(
 def unbind_cert(
     username: Annotated[str, typer.Argument()],
     fingerprint: Annotated[
-        str, typer.Argument(help="SHA-256 fingerprint (hex; colons allowed), as accounts list shows.")
+        str,
+        typer.Argument(help="SHA-256 fingerprint (hex; colons allowed), as accounts list shows."),
     ],
     database: DatabaseOption = None,
 ) -> None:

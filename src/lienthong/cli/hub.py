@@ -59,9 +59,7 @@ def hub_command(
             "LIENTHONG_TLS_CLIENT_CA cần LIENTHONG_TLS_CERTFILE và LIENTHONG_TLS_KEYFILE",
             "LIENTHONG_TLS_CLIENT_CA needs LIENTHONG_TLS_CERTFILE and LIENTHONG_TLS_KEYFILE",
         )
-    problem_tls = tls_problem(
-        "LIENTHONG_TLS", settings.tls_certfile, settings.tls_keyfile, settings.tls_client_ca
-    )
+    problem_tls = tls_problem(settings.tls_certfile, settings.tls_keyfile, settings.tls_client_ca)
     if problem_tls is not None:  # before the port, the database and any banner
         fail(problem_tls.vi, problem_tls.en)
     check_port(settings.host, settings.port)  # before the migrations and any banner
