@@ -85,11 +85,15 @@ def test_the_hub_serves_https_with_hsts(hubs: Hubs) -> None:
 
 
 def test_a_bound_account_logs_in_only_with_its_certificate(hubs: Hubs) -> None:
-    with hubs.client("a") as with_a, hubs.client("b") as with_b, hubs.client() as without:
-        with hubs.client(plain=True) as plain:
-            answer = login(with_a)
-            refusals = {"none": login(without), "B": login(with_b), "plain HTTP": login(plain)}
-            wrong = with_a.post("/api/login", json={"username": BOUND, "password": "sai"})
+    with (
+        hubs.client("a") as with_a,
+        hubs.client("b") as with_b,
+        hubs.client() as without,
+        hubs.client(plain=True) as plain,
+    ):
+        answer = login(with_a)
+        refusals = {"none": login(without), "B": login(with_b), "plain HTTP": login(plain)}
+        wrong = with_a.post("/api/login", json={"username": BOUND, "password": "sai"})
     assert answer.status_code == 200 and answer.json()["error_code"] == "0", answer.text
     for how, refused in refusals.items():
         assert refused.status_code == 401, how
@@ -106,12 +110,16 @@ def test_a_bound_account_logs_in_only_with_its_certificate(hubs: Hubs) -> None:
 
 
 def test_a_bound_accounts_session_works_only_with_its_certificate(hubs: Hubs) -> None:
-    with hubs.client("a") as with_a, hubs.client("b") as with_b, hubs.client() as without:
-        with hubs.client(plain=True) as plain:
-            session = login(with_a).json()["session"]
-            found = lookup(with_a, session)
-            elsewhere = {c: lookup(client, session) for c, client in
-                         (("none", without), ("B", with_b), ("plain", plain))}  # fmt: skip
+    with (
+        hubs.client("a") as with_a,
+        hubs.client("b") as with_b,
+        hubs.client() as without,
+        hubs.client(plain=True) as plain,
+    ):
+        session = login(with_a).json()["session"]
+        found = lookup(with_a, session)
+        others = {"none": without, "B": with_b, "plain": plain}
+        elsewhere = {how: lookup(client, session) for how, client in others.items()}
     assert found["error_code"] == "0", found  # past the session: nothing found, no refusal
     for how, refused in elsewhere.items():
         assert refused["error_code"] == "25", (how, refused)
@@ -130,8 +138,8 @@ def test_an_unbound_account_needs_no_certificate(hubs: Hubs) -> None:
 
 def test_unbinding_frees_the_account(hubs: Hubs) -> None:
     fingerprint = certificate_fingerprint(hubs.tls.client_a.read_bytes())
-    hubs.hub.accounts.unbind_certificate(BOUND, ":".join(fingerprint[i : i + 2] for i in
-                                                         range(0, 64, 2)).upper())  # fmt: skip
+    as_tools_print_it = ":".join(fingerprint[i : i + 2] for i in range(0, 64, 2)).upper()
+    hubs.hub.accounts.unbind_certificate(BOUND, as_tools_print_it)
     with hubs.client() as without:
         assert login(without).json()["error_code"] == "0"
 
