@@ -141,3 +141,29 @@ def test_bind_list_and_unbind_certificates(tmp_path: Path, tls: TLSMaterial) -> 
     assert again.exit_code == 2 and "has no bound certificate" in again.output
     malformed = run("unbind-cert", "motcua", "abc")
     assert malformed.exit_code == 2 and "not a SHA-256 fingerprint" in malformed.output
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        (None, "tls_certfile is set but tls_keyfile is not"),
+        ("client_a_key", "tls_keyfile: the key"),
+    ],
+)
+def test_tls_settings_stop_the_agent_before_it_listens(
+    tmp_path: Path, tls: TLSMaterial, key: str | None, expected: str
+) -> None:
+    database = tmp_path / "agent.db"
+    env = {
+        "COLUMNS": "250",
+        "LIENTHONG_AGENT_DATABASE_URL": f"sqlite:///{database}",
+        "LIENTHONG_AGENT_PORTAL_USERNAME": "u",
+        "LIENTHONG_AGENT_TLS_CERTFILE": str(tls.server),
+    }
+    if key is not None:
+        env["LIENTHONG_AGENT_TLS_KEYFILE"] = str(getattr(tls, key))
+    result = CliRunner().invoke(app, ["agent", "run"], env=env)
+    assert result.exit_code == 2, result.output
+    assert expected in result.output and "Lỗi:" in result.output
+    assert "lienthong agent" not in result.output  # no banner
+    assert not database.exists()
