@@ -8,6 +8,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -37,10 +38,20 @@ def process_url(engine: Engine) -> str:
 class Server:
     """A server in its own process (``python -m lienthong.cli.main ...``), logging to a file."""
 
-    def __init__(self, name: str, args: list[str], env: dict[str, str], port: int, log: Path):
+    def __init__(
+        self,
+        name: str,
+        args: list[str],
+        env: dict[str, str],
+        port: int,
+        log: Path,
+        verify: ssl.SSLContext | None = None,
+    ):
+        """``verify``: the server speaks HTTPS, its certificate checked with this context."""
         self.name, self.args, self.env, self.port, self.log = name, args, env, port, log
         self.process: subprocess.Popen[bytes] | None = None
-        self.url = f"http://127.0.0.1:{port}"
+        self.verify: ssl.SSLContext | bool = verify or True
+        self.url = f"{'https' if verify else 'http'}://127.0.0.1:{port}"
 
     def start(self) -> None:
         with self.log.open("ab") as out:
@@ -55,7 +66,8 @@ class Server:
         while True:
             assert self.process.poll() is None, f"{self.name} exited: {self.tail()}"
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                health = httpx.get(f"{self.url}/healthz", timeout=1, verify=self.verify)
+                if health.status_code == 200:
                     return
             except httpx.TransportError:
                 pass

@@ -257,6 +257,10 @@ def test_log_tail_and_accounts_list_in_a_pipe_print_whole_names(
             "services": ["*"],
             "networks": [],
             "disabled": False,
+            "success_code": None,
+            "strict": False,
+            "signature_mode": None,
+            "client_certificates": [],
         }
     ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import pytest
 import uvicorn
 from sqlalchemy import Engine
 
+from lienthong.asgi_tls import uvicorn_tls_options
 from lienthong.hub.app import Hub, create_app
 from lienthong.hub.settings import HubSettings
 
@@ -30,11 +32,13 @@ def free_port() -> int:
 
 
 class RunningHub:
-    def __init__(self, hub: Hub, settings: HubSettings) -> None:
+    def __init__(
+        self, hub: Hub, settings: HubSettings, verify: ssl.SSLContext | bool = True
+    ) -> None:
         self.hub = hub
         self.settings = settings
-        self.base = f"http://127.0.0.1:{settings.port}"
-        self.client = httpx.Client(base_url=self.base, timeout=30)
+        self.base = f"{'https' if settings.tls else 'http'}://127.0.0.1:{settings.port}"
+        self.client = httpx.Client(base_url=self.base, timeout=30, verify=verify)
 
     def login(self, username: str = "tinh_thanhhoa", password: str = PASSWORD) -> str:
         answer = self.client.post(
@@ -68,9 +72,18 @@ def form_token(client: httpx.Client, path: str = "/pakn/gui") -> str:
 
 
 @contextmanager
-def serve(hub: Hub, settings: HubSettings) -> Iterator[RunningHub]:
+def serve(
+    hub: Hub, settings: HubSettings, verify: ssl.SSLContext | bool = True
+) -> Iterator[RunningHub]:
     """``hub`` behind uvicorn on ``settings.port``, in a thread, until the block ends; its
-    proxies trusted as ``settings.trusted_proxies`` says, as `lienthong hub` serves it."""
+    proxies trusted as ``settings.trusted_proxies`` says, over HTTPS when its ``tls_*``
+    settings say so (the client checking the server with ``verify``), as `lienthong hub`
+    serves it."""
+    tls = (
+        uvicorn_tls_options(settings.tls_certfile, settings.tls_keyfile, settings.tls_client_ca)
+        if settings.tls
+        else {}
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings, hub=hub),
@@ -79,6 +92,7 @@ def serve(hub: Hub, settings: HubSettings) -> Iterator[RunningHub]:
             log_level="warning",
             server_header=False,  # as `lienthong hub` serves it
             **settings.proxy_options(),
+            **tls,
         )
     )
     thread = threading.Thread(target=server.run, daemon=True)
@@ -87,7 +101,7 @@ def serve(hub: Hub, settings: HubSettings) -> Iterator[RunningHub]:
     while not server.started:
         assert time.monotonic() < deadline, "hub did not start"
         time.sleep(0.02)
-    running = RunningHub(hub, settings)
+    running = RunningHub(hub, settings, verify)
     try:
         yield running
     finally:

@@ -37,18 +37,19 @@ RETRYABLE_CODES = frozenset({"21", "22", "23", "43", "44", "56", "99"})
 
 #: Sending the same thing again cannot succeed: malformed request (10, 11, 12), unknown service
 #: (13), too large (14, 16), invalid data (15), wrong HTTP method (17), wrong credentials or
-#: disabled account (20, 24), unit or service not granted (30, 31), unknown dossier / petition
-#: (40, 41), workflow (42), exists (3), a signature refused (50-55, 57).
+#: disabled account (20, 24), a client certificate that is not the account's (25), unit or
+#: service not granted (30, 31), unknown dossier / petition (40, 41), workflow (42), exists (3),
+#: a signature refused (50-55, 57).
 PERMANENT_CODES = frozenset(
-    {"3", "10", "11", "12", "13", "14", "15", "16", "17", "20", "24", "30", "31", "40", "41", "42"}
-    | {"50", "51", "52", "53", "54", "55", "57"}
+    {"3", "10", "11", "12", "13", "14", "15", "16", "17", "20", "24", "25", "30", "31"}
+    | {"40", "41", "42", "50", "51", "52", "53", "54", "55", "57"}
 )
 
 #: Envelope answers about the agent's own login, account or signing key rather than the rows:
-#: the rows are fine and must wait (with backoff) until an operator fixes the account or the
-#: key (a signature missing, invalid, untrusted, revoked, expired, weak or of another unit),
-#: never be dead-lettered.
-ACCOUNT_CODES = frozenset({"20", "21", "24", "50", "51", "52", "53", "54", "55", "57"})
+#: the rows are fine and must wait (with backoff) until an operator fixes the account, its
+#: client certificate (25) or the signing key (a signature missing, invalid, untrusted, revoked,
+#: expired, weak or of another unit), never be dead-lettered.
+ACCOUNT_CODES = frozenset({"20", "21", "24", "25", "50", "51", "52", "53", "54", "55", "57"})
 
 TAKEN_STATUSES = frozenset({"accepted", "updated", "unchanged"})
 

@@ -13,6 +13,7 @@ refused (wrong key, unit not allowed, unknown service, invalid envelope...).
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -142,9 +143,16 @@ class Client:
         *,
         timeout: float = 60.0,
         transport: httpx.BaseTransport | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
+        """``verify``: how an ``https://`` agent's certificate is checked (an ``SSLContext``
+        trusting the agent's CA; default: the usual CAs)."""
         self._http = httpx.Client(
-            base_url=base_url, timeout=timeout, transport=transport, headers={"X-API-Key": api_key}
+            base_url=base_url,
+            timeout=timeout,
+            transport=transport,
+            verify=verify,
+            headers={"X-API-Key": api_key},
         )
 
     def __repr__(self) -> str:

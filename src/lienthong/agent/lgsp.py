@@ -44,6 +44,7 @@ from lienthong.agent.portal import (
     PortalUnavailable,
     SessionInfo,
     refresh_margin,
+    unavailable,
 )
 from lienthong.agent.settings import PortalSettings
 
@@ -155,6 +156,7 @@ class LgspClient:
             base_url=settings.base_url,
             timeout=timeout,
             transport=transport,
+            verify=settings.tls(),
             headers={"Accept": "application/json"},
         )
         self._lock = threading.RLock()
@@ -191,8 +193,7 @@ class LgspClient:
                     auth=httpx.BasicAuth(self.settings.account, self._secret),
                 )
             except httpx.HTTPError as exc:
-                # neither the secret nor the token is ever part of the message
-                raise PortalUnavailable(f"{type(exc).__name__} on {path}") from None
+                raise unavailable(exc, path) from None
             body = _json_object(response.content)
             status = response.status_code
             token = body.get("access_token") if body is not None else None
@@ -282,7 +283,7 @@ class LgspClient:
                         method, path, params=query, content=content, headers=headers
                     )
                 except httpx.HTTPError as exc:
-                    raise PortalUnavailable(f"{type(exc).__name__} on {path}") from None
+                    raise unavailable(exc, path) from None
                 if response.status_code == 401 and not relogged:
                     logger.info("adapter refused the token: getting a new one")
                     self._token, relogged = None, True

@@ -19,6 +19,7 @@ provincial adapter.
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -42,6 +43,7 @@ __all__ = [
     "SessionInfo",
     "open_portal",
     "refresh_margin",
+    "unavailable",
 ]
 
 logger = logging.getLogger("lienthong.agent.portal")
@@ -53,6 +55,20 @@ class PortalError(Exception):
 
 class PortalUnavailable(PortalError):
     """The portal could not be reached or did not answer in time."""
+
+
+def unavailable(exc: httpx.HTTPError, path: str) -> PortalUnavailable:
+    """The error of a call to ``path`` that got no answer. A TLS failure says why (a
+    certificate the CA does not vouch for, a refused client certificate): the operator must
+    change a setting, not wait. The request (with the password, the secret, the session or the
+    token) is never part of the message."""
+    reason = ""
+    cause = exc.__context__ or exc.__cause__
+    if isinstance(exc, httpx.ConnectError) and isinstance(cause, ssl.SSLError):
+        reason = f": TLS: {cause.reason or cause}"
+    elif isinstance(exc, httpx.TransportError) and "SSL" in str(exc):
+        reason = f": TLS: {str(exc)[:200]}"
+    return PortalUnavailable(f"{type(exc).__name__} on {path}{reason}")
 
 
 class PortalLoginFailed(PortalError):
@@ -151,6 +167,7 @@ class PortalClient:
             base_url=settings.base_url,
             timeout=timeout,
             transport=transport,
+            verify=settings.tls(),
             headers={"dstcode": settings.dstcode, "Content-Type": "application/json"},
         )
         self._lock = threading.RLock()
@@ -262,8 +279,7 @@ class PortalClient:
         try:
             response = self._http.post(path, content=content, headers=headers)
         except httpx.HTTPError as exc:
-            # the request (with the password or the session) is never part of the message
-            raise PortalUnavailable(f"{type(exc).__name__} on {path}") from None
+            raise unavailable(exc, path) from None
         try:
             value = orjson.loads(response.content)
         except orjson.JSONDecodeError:

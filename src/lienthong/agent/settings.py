@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import ssl
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -45,6 +46,7 @@ __all__ = [
     "SettingsError",
     "SigningSettings",
     "WebhookSettings",
+    "client_tls",
     "hash_api_key",
     "new_api_key",
 ]
@@ -128,6 +130,13 @@ class PortalSettings:
     """Path of ``DongBoHoSoMC`` with ``isUpdating`` True (``CapNhatHoSo``); empty: ``DongBoHoSoMC``."""
     lgsp_progress_path: str = ""
     """Path of ``CapNhatTienDoHoSoMC`` (``CapNhatTienDo``); empty: ``CapNhatTienDoHoSoMC``."""
+    ca_file: str | None = None
+    """CA certificates (PEM) the portal's HTTPS certificate must chain to; unset: the
+    system's CAs."""
+    client_cert_file: str | None = None
+    """The agent's client certificate (PEM, with its chain) for mutual TLS; unset: none."""
+    client_key_file: str | None = None
+    """Its private key (PEM, unencrypted); unset: in ``client_cert_file``."""
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -147,6 +156,12 @@ class PortalSettings:
             return self.lgsp_client_id or self.username
         return self.username
 
+    def tls(self) -> ssl.SSLContext:
+        """The TLS context of the calls to the portal (:func:`client_tls`)."""
+        return client_tls(
+            self.ca_file, self.client_cert_file, self.client_key_file, "portal.", "client_"
+        )
+
     def resolved_client_secret(self) -> str:
         """The adapter's client secret: its file, the setting, else the password."""
         if self.lgsp_client_secret_file or self.lgsp_client_secret:
@@ -156,6 +171,38 @@ class PortalSettings:
                 "portal.lgsp_client_secret_file",
             )
         return self.resolved_password()
+
+
+def client_tls(
+    ca_file: str | None,
+    cert_file: str | None = None,
+    key_file: str | None = None,
+    prefix: str = "",
+    cert_prefix: str = "",
+) -> ssl.SSLContext:
+    """The ``verify`` of an ``httpx.Client``: TLS 1.2 at least, the server's certificate checked
+    against ``ca_file`` (unset: the system's CAs), and the client certificate ``cert_file``
+    (its key in ``key_file`` or in the same file) presented when set. SettingsError names the
+    setting (``prefix`` + ``ca_file`` / ``cert_prefix`` + ``cert_file`` ...) when one cannot
+    be used."""
+    context = ssl.create_default_context()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    setting = f"{prefix}ca_file"
+    try:
+        if ca_file:
+            context = ssl.create_default_context(cafile=ca_file)
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if key_file and not cert_file:
+            raise SettingsError(
+                f"{prefix}{cert_prefix}key_file needs {prefix}{cert_prefix}cert_file"
+            )
+        if cert_file:
+            setting = f"{prefix}{cert_prefix}cert_file"
+            context.load_cert_chain(cert_file, key_file or None)
+    except OSError as exc:  # ssl.SSLError too: not PEM, a key that does not match
+        reason = getattr(exc, "reason", None) or exc.strerror or str(exc)
+        raise SettingsError(f"{setting}: cannot use it: {reason}") from exc
+    return context
 
 
 def _first_line_or(path: str | None, value: str, setting: str) -> str:
@@ -227,6 +274,9 @@ class WebhookSettings:
     backoff_base_seconds: float = 1.0
     backoff_max_seconds: float = 300.0
     poll_interval_seconds: float = 1.0
+    ca_file: str = ""
+    """CA certificates (PEM) an ``https://`` webhook's certificate must chain to; empty: the
+    system's CAs."""
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -234,6 +284,10 @@ class WebhookSettings:
             for spec in fields(self)
         )
         return f"WebhookSettings({shown})"
+
+    def tls(self) -> ssl.SSLContext:
+        """The TLS context of the webhook's calls (:func:`client_tls`)."""
+        return client_tls(self.ca_file or None, prefix="webhook.")
 
     def resolved_secret(self) -> str:
         """The secret, read from ``secret_file`` when one is set."""
@@ -320,6 +374,11 @@ class AgentSettings:
     status_access: str = "local"
     """Who may read the status page ``/`` and ``/metrics``: ``local`` (loopback clients only),
     ``open`` (anyone who reaches the port) or ``off``."""
+    tls_certfile: str = ""
+    """The certificate (PEM, with its chain) of the local API: with ``tls_keyfile``, the agent
+    serves HTTPS only (TLS 1.2 at least); empty: plain HTTP."""
+    tls_keyfile: str = ""
+    """Its private key (PEM, unencrypted)."""
 
     # -- loading ----------------------------------------------------------------------------
 

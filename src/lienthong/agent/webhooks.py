@@ -131,7 +131,9 @@ class WebhookSender:
         self.sessions = sessions
         self.settings = settings
         self._secret = settings.resolved_secret() if settings.url else ""
-        self._http = httpx.Client(timeout=settings.timeout_seconds, transport=transport)
+        self._http = httpx.Client(
+            timeout=settings.timeout_seconds, transport=transport, verify=settings.tls()
+        )
         self._rng = rng or random.Random()
         self._clock = clock
         self._wake = threading.Event()

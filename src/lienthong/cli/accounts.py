@@ -1,4 +1,5 @@
-"""``lienthong accounts``: the hub's accounts (add, list, disable, enable, grant, revoke, passwd).
+"""``lienthong accounts``: the hub's accounts (add, list, disable, enable, grant, revoke, bind,
+bind-cert, passwd, ...).
 
 Passwords come from ``--password-file`` or a hidden prompt (asked twice); they are never echoed,
 printed or logged. Every command upgrades the database first.
@@ -90,10 +91,12 @@ def _describe(account: Account) -> str:
     form = f"; mã thành công / success code {account.success_code}" if account.success_code else ""
     strict = "; kiểm tra chặt / strict" if account.strict else ""
     signed = f"; chữ ký / signature {account.signature_mode}" if account.signature_mode else ""
+    certificates = account.client_certificates or []
+    certs = f"; chứng thư / certificates {', '.join(certificates)}" if certificates else ""
     return (
         f"{account.username}: đơn vị / units {', '.join(account.units) or '-'}; "
         f"dịch vụ / services {', '.join(account.services) or '-'}"
-        f"{bound}{form}{strict}{signed}; {state}"
+        f"{bound}{certs}{form}{strict}{signed}; {state}"
     )
 
 
@@ -134,6 +137,7 @@ def list_accounts(
                         "success_code": account.success_code,
                         "strict": account.strict,
                         "signature_mode": account.signature_mode,
+                        "client_certificates": list(account.client_certificates or []),
                     }
                     for account in accounts
                 ]
@@ -145,6 +149,7 @@ def list_accounts(
     table.add_column("Đơn vị / Units")
     table.add_column("Dịch vụ / Services")
     table.add_column("Mạng / Networks")
+    table.add_column("Chứng thư máy khách / Client certificates (SHA-256)")
     table.add_column("Tạm khóa / Disabled")
     table.add_column("Mã thành công / Success code")
     table.add_column("Kiểm tra chặt / Strict")
@@ -154,6 +159,7 @@ def list_accounts(
             "\n".join(safe(unit) for unit in account.units),
             "\n".join(safe(service) for service in account.services),
             "\n".join(safe(network) for network in account.networks or []) or "-",
+            "\n".join(account.client_certificates or []) or "-",
             "có / yes" if account.disabled else "không / no",
             safe(account.success_code or "default"),
             "có / yes" if account.strict else "không / no",
@@ -232,6 +238,52 @@ def unbind(
     """Bỏ gắn mạng / Remove bound networks."""
     account = _run(database, lambda accounts: accounts.unbind(username, network))
     console.print(f"Đã bỏ gắn / Unbound: {safe(_describe(account))}")
+
+
+@accounts_app.command("bind-cert")
+def bind_cert(
+    username: Annotated[str, typer.Argument()],
+    certificate: Annotated[
+        Path,
+        typer.Argument(
+            help="The client certificate (PEM or DER) the system presents over TLS.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ],
+    database: DatabaseOption = None,
+) -> None:
+    """Gắn chứng thư số máy khách / Bind a client certificate to an account (mutual TLS).
+
+    From then on the account logs in and calls only over a TLS connection to the hub that
+    presents one of its bound certificates (the hub needs LIENTHONG_TLS_CLIENT_CA). Its
+    sessions end now."""
+    try:
+        data = certificate.read_bytes()
+    except OSError as exc:
+        fail(
+            f"không đọc được tệp {certificate}: {exc.strerror}",
+            f"cannot read the file {certificate}: {exc.strerror}",
+        )
+    account, fingerprint = _run(
+        database, lambda accounts: accounts.bind_certificate(username, data)
+    )
+    console.print(f"Đã gắn chứng thư / Certificate bound: {safe(account.username)} {fingerprint}")
+
+
+@accounts_app.command("unbind-cert")
+def unbind_cert(
+    username: Annotated[str, typer.Argument()],
+    fingerprint: Annotated[
+        str,
+        typer.Argument(help="SHA-256 fingerprint (hex; colons allowed), as accounts list shows."),
+    ],
+    database: DatabaseOption = None,
+) -> None:
+    """Bỏ gắn chứng thư số máy khách / Remove a bound client certificate."""
+    account = _run(database, lambda accounts: accounts.unbind_certificate(username, fingerprint))
+    console.print(f"Đã bỏ gắn chứng thư / Certificate unbound: {safe(_describe(account))}")
 
 
 @accounts_app.command("passwd")

@@ -22,6 +22,7 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from lienthong.agent.settings import AgentSettings, SettingsError, hash_api_key, new_api_key
+from lienthong.asgi_tls import tls_problem, uvicorn_tls_options
 from lienthong.cli.database import check_port, ready_database
 from lienthong.cli.output import console, err_console
 from lienthong.cli.output import fail as _fail
@@ -142,6 +143,10 @@ def run_command(
     from lienthong.agent.runlock import AgentAlreadyRunning
 
     settings = _settings(ctx, host=host, port=port)
+    names = ("tls_certfile", "tls_keyfile", "")
+    problem = tls_problem(settings.tls_certfile, settings.tls_keyfile, names=names)
+    if problem is not None:  # before the port, the database and any banner
+        _fail(problem.vi, problem.en)
     check_port(settings.host, settings.port)  # before the database and any banner
     service = _service(ctx, settings)
     try:  # before serving: a second agent on the same database must not even listen
@@ -151,13 +156,21 @@ def run_command(
         _fail(str(exc), "stop the other agent first, or give this one its own database")
     service.run_lock.release()  # taken again, for good, by service.start() at start-up
     shown = settings.describe()
+    scheme = "https" if settings.tls_certfile else "http"
     console.print(
-        f"[bold]lienthong agent[/bold] on http://{settings.host}:{settings.port}  "
+        f"[bold]lienthong agent[/bold] on {scheme}://{settings.host}:{settings.port}  "
         f"(database {safe(shown['database_url'])}; portal ({settings.portal.kind}) "
         f"{safe(settings.portal.base_url)} as {safe(settings.portal.account or '-')}; "
         f"{len(settings.api_keys)} API key(s))"
     )
-    uvicorn.run(create_app(service), host=settings.host, port=settings.port, log_level="info")
+    tls = (
+        uvicorn_tls_options(settings.tls_certfile, settings.tls_keyfile)
+        if scheme == "https"
+        else {}
+    )
+    uvicorn.run(
+        create_app(service), host=settings.host, port=settings.port, log_level="info", **tls
+    )
 
 
 @agent_app.command("key")

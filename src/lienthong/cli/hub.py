@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
+from lienthong.asgi_tls import tls_problem, uvicorn_tls_options
 from lienthong.cli.database import check_port, ready_database
 from lienthong.cli.output import console, fail
 from lienthong.cli.reports import safe
@@ -53,6 +54,14 @@ def hub_command(
     except ValueError as problem:
         console.print(f"[red]{problem}[/red]")
         raise typer.Exit(2) from None
+    if settings.tls_client_ca and not settings.tls:
+        fail(
+            "LIENTHONG_TLS_CLIENT_CA cần LIENTHONG_TLS_CERTFILE và LIENTHONG_TLS_KEYFILE",
+            "LIENTHONG_TLS_CLIENT_CA needs LIENTHONG_TLS_CERTFILE and LIENTHONG_TLS_KEYFILE",
+        )
+    problem_tls = tls_problem(settings.tls_certfile, settings.tls_keyfile, settings.tls_client_ca)
+    if problem_tls is not None:  # before the port, the database and any banner
+        fail(problem_tls.vi, problem_tls.en)
     check_port(settings.host, settings.port)  # before the migrations and any banner
     ready_database(settings.database_url)
     try:
@@ -60,7 +69,8 @@ def hub_command(
     except (SQLAlchemyError, OSError) as exc:  # the server went away since the check
         found = database_problem(settings.database_url, exc)
         fail(found.vi, found.en)
-    base = f"http://{settings.host}:{settings.port}"
+    scheme = "https" if settings.tls else "http"
+    base = f"{scheme}://{settings.host}:{settings.port}"
     console.print(
         f"[bold]lienthong hub[/bold] on {base}  "
         f"(database {safe(redact_url(settings.database_url))})"
@@ -83,6 +93,11 @@ def hub_command(
             '"mahoso":"000.00.13.H56-260302-0001"}\'',
             soft_wrap=True,
         )
+    tls = (
+        uvicorn_tls_options(settings.tls_certfile, settings.tls_keyfile, settings.tls_client_ca)
+        if settings.tls
+        else {}
+    )
     hub.engine.dispose()
     uvicorn.run(
         "lienthong.hub.app:create_app",
@@ -95,4 +110,5 @@ def hub_command(
         # X-Forwarded-For only from the proxies named in LIENTHONG_TRUSTED_PROXIES, never
         # from uvicorn's default (the local host) or its FORWARDED_ALLOW_IPS
         **proxies,
+        **tls,
     )

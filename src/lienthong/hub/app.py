@@ -27,6 +27,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lienthong.asgi import MAX_COUNTED_BYTES, GuardMiddleware, declared_length, read_limited_body
+from lienthong.asgi_tls import client_certificate
 from lienthong.hub import dossiers, petitions, questions, reference, reports
 from lienthong.hub.auth import Principal, login, logout, principal_for
 from lienthong.hub.csrf import FormTokens
@@ -41,7 +42,7 @@ from lienthong.security.verify import Verification
 from lienthong.spec import Catalog, Validator, load_catalog
 from lienthong.spec.inputs import loads, storable, unstorable_text
 from lienthong.spec.validate import EnvelopeResult
-from lienthong.store.accounts import Accounts
+from lienthong.store.accounts import Accounts, certificate_fingerprint
 from lienthong.store.db import begin_sqlite_write, make_engine, session_factory, upgrade
 from lienthong.store.tables import MessageLog
 
@@ -102,6 +103,9 @@ class Call:
     """``time.perf_counter()`` when the request arrived."""
     signature: str | None = None
     """The ``X-Lienthong-Signature`` header, when the request carried one."""
+    client_certificate: str | None = None
+    """SHA-256 (hex) of the client certificate the TLS connection presented; None: none, or
+    plain HTTP."""
 
 
 def _json(answer: Answer) -> Response:
@@ -150,7 +154,7 @@ class Hub:
 
     # -- entry points (run in a worker thread) ---------------------------------------------------
 
-    def login(self, body: bytes, client: str) -> Answer:
+    def login(self, body: bytes, client: str, certificate: str | None = None) -> Answer:
         value, problem, _ = loads(body)
         if problem is not None:
             return _error(HubError("10", problem.vi, problem.en))
@@ -164,15 +168,18 @@ class Hub:
         bad = unstorable_text(value)
         if bad is not None:  # a NUL or a lone surrogate: no account can be named so
             return _error(HubError("12", f"{bad}: ký tự không hợp lệ", f"{bad}: invalid character"))
-        return self.sign_in(username, password, client)
+        return self.sign_in(username, password, client, certificate)
 
-    def sign_in(self, username: str, password: str, client: str) -> Answer:
-        """A session for ``username`` (its attempts counted and limited: :func:`auth.login`);
-        the answer of every front door's login."""
+    def sign_in(
+        self, username: str, password: str, client: str, certificate: str | None = None
+    ) -> Answer:
+        """A session for ``username`` (its attempts counted and limited, its bound client
+        certificates required: :func:`auth.login`); the answer of every front door's login.
+        ``certificate``: the fingerprint of the connection's client certificate."""
         with self.sessions() as db:
             try:
                 token, ttl, form = login(
-                    db, self.accounts, self.settings, username, password, client
+                    db, self.accounts, self.settings, username, password, client, certificate
                 )
             except HubError as error:
                 return _error(error, account=username[:128])
@@ -216,7 +223,7 @@ class Hub:
                 if work is not None:
                     answer = work(body)
                 elif call.endpoint == "login":
-                    answer = self.login(body, call.client)
+                    answer = self.login(body, call.client, call.client_certificate)
                 elif call.endpoint == "logout":
                     answer = self.logout(body)
                 else:
@@ -338,7 +345,8 @@ class Hub:
             # every call writes (its message-log row at least): a writer from the start
             begin_sqlite_write(db.connection())
             try:
-                principal = principal_for(db, value.get("session"))
+                certificate = call.client_certificate if call is not None else None
+                principal = principal_for(db, value.get("session"), certificate)
                 context["account"] = principal.username
                 _STRICT.set(principal.strict)
                 if not principal.may_use(service):
@@ -758,8 +766,13 @@ async def received(
         request_bytes=len(body) if body is not None else declared_length(request),
         started=started,
         signature=request.headers.get(SIGNATURE_HEADER),
+        client_certificate=_fingerprint(client_certificate(request.scope)),
     )
     return call, body, early
+
+
+def _fingerprint(certificate: str | None) -> str | None:
+    return certificate_fingerprint(certificate.encode("ascii")) if certificate else None
 
 
 def create_app(settings: HubSettings | None = None, hub: Hub | None = None) -> Starlette:

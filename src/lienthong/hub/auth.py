@@ -65,6 +65,25 @@ def _within_any(unit: str, units: tuple[str, ...]) -> bool:
     return False
 
 
+def check_certificate(bound: list[str] | None, presented: str | None) -> None:
+    """HubError 25 unless the account has no bound client certificate or the connection
+    presented one of them (``presented``: its SHA-256 fingerprint, None without one)."""
+    if not bound or presented in bound:
+        return
+    if presented is None:
+        raise HubError(
+            "25",
+            "tài khoản chỉ dùng qua HTTPS với chứng thư số máy khách đã gắn; kết nối này không có",
+            "the account is used only over HTTPS with its bound client certificate; this "
+            "connection presented none",
+        )
+    raise HubError(
+        "25",
+        f"chứng thư {presented} không gắn với tài khoản",
+        f"the certificate {presented} is not bound to the account",
+    )
+
+
 def _lock_key(kind: str, value: str) -> int:
     digest = hashlib.sha256(f"lienthong:login:{kind}:{value}".encode("utf-8", "replace")).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
@@ -143,9 +162,11 @@ def login(
     username: str,
     password: str,
     client: str,
+    certificate: str | None = None,
 ) -> tuple[str, int, str | None]:
     """Check credentials (rate-limited per account and per client); returns (token, ttl, the
-    account's success code form or None).
+    account's success code form or None). ``certificate``: the SHA-256 fingerprint of the
+    client certificate the connection presented (an account with bound ones needs one of them).
 
     The attempt is counted before the password is checked (:func:`_admit_attempt`), so the
     limit holds however many attempts run at once; a right password then removes its count.
@@ -161,6 +182,9 @@ def login(
         if found is not None and found.disabled and right:
             raise HubError("24")
         raise HubError("20")
+    # after the password, so that only who knows it learns of the binding; the attempt stays
+    # counted
+    check_certificate(found.client_certificates, certificate)
     account = db.get(Account, found.id)
     if account is None:  # deleted since the check
         raise HubError("20")
@@ -191,8 +215,10 @@ def logout(db: Session, token: object) -> bool:
     return bool(getattr(ended, "rowcount", 0))
 
 
-def principal_for(db: Session, token: object) -> Principal:
-    """The account of a session token, or HubError 22 (unknown) / 23 (expired) / 24 (disabled)."""
+def principal_for(db: Session, token: object, certificate: str | None) -> Principal:
+    """The account of a session token, or HubError 22 (unknown) / 23 (expired) / 24 (disabled)
+    / 25 (the account has bound client certificates and ``certificate``, the fingerprint of the
+    one this connection presented, is none of them: a session is no way around the binding)."""
     if not isinstance(token, str) or not token or len(token) > 512:
         raise HubError("22")
     row = db.get(HubSession, token_hash(token))
@@ -205,6 +231,7 @@ def principal_for(db: Session, token: object) -> Principal:
         raise HubError("22")
     if account.disabled:
         raise HubError("24")
+    check_certificate(account.client_certificates, certificate)
     return Principal(
         account.id,
         account.username,

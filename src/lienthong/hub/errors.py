@@ -96,6 +96,12 @@ ANSWER_CODES: Mapping[str, AnswerCode] = {
         ),
         _a("24", 403, "Tài khoản đã bị khóa", "The account is disabled"),
         _a(
+            "25",
+            401,
+            "Chứng thư số máy khách không khớp tài khoản",
+            "The client certificate does not match the account",
+        ),
+        _a(
             "30",
             403,
             "Tài khoản không được phép thao tác cho đơn vị này",

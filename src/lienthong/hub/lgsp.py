@@ -201,7 +201,7 @@ class Adapter:
     # -- the token endpoint ------------------------------------------------------------------
 
     def token(self, method: str, authorization: str | None, content_type: str, client: str,
-              body: bytes) -> Answer:  # fmt: skip
+              certificate: str | None, body: bytes) -> Answer:  # fmt: skip
         """``POST {prefix}/token``: a hub session for the client credentials (RFC 6749 §4.4)."""
         try:
             if method != "POST":
@@ -212,7 +212,7 @@ class Adapter:
             client_id, secret = self._credentials(authorization, content_type, body)
         except _OAuthError as bad_request:
             return bad_request.answer()
-        answer = self.hub.sign_in(client_id, secret, client)
+        answer = self.hub.sign_in(client_id, secret, client, certificate)
         if answer.status == 200:
             session, ttl = answer.body["session"], answer.body["expires_in"]
             answer.body = {"access_token": session, "token_type": "Bearer", "expires_in": ttl}
@@ -221,7 +221,7 @@ class Adapter:
             return answer
         error = _hub_error(answer)
         code = error.answer.code
-        if code in ("20", "24"):  # wrong credentials, disabled account
+        if code in ("20", "24", "25"):  # wrong credentials, disabled account, certificate
             refusal = _OAuthError("invalid_client", error, 401, _BASIC)
         elif code == "21":  # too many failures: wait for the window
             retry = str(self.hub.settings.login_window_seconds)
@@ -312,7 +312,7 @@ class Adapter:
                 return answer
             params = self._params(service, query_pairs(query), alias)
             token = _bearer(authorization)
-            unit = params.pop("madonvi", None) or self._only_unit(token)
+            unit = params.pop("madonvi", None) or self._only_unit(token, call)
             context["unit"] = unit
             envelope: dict[str, Any] = {"session": token, "madonvi": unit, "service": service}
             envelope.update(params)
@@ -365,11 +365,11 @@ class Adapter:
             params[UPDATING_PARAM] = alias.updating  # the URL says which
         return params
 
-    def _only_unit(self, token: str) -> str:
+    def _only_unit(self, token: str, call: Call) -> str:
         """The unit of an account that has exactly one; else HubError 12 naming the parameter
         (22/23/24 for a token that is no valid session)."""
         with self.hub.sessions() as db:
-            principal = principal_for(db, token)
+            principal = principal_for(db, token, call.client_certificate)
         if len(principal.units) != 1:
             raise HubError(
                 "12",
@@ -476,6 +476,7 @@ def lgsp_routes(hub: Hub) -> list[Route]:
             request.headers.get("authorization"),
             content_type,
             call.client,
+            call.client_certificate,
         )
         return _json(await anyio.to_thread.run_sync(hub.handle, call, body, early, work))
 

@@ -27,11 +27,11 @@ OPENAPI_PATH = "/openapi.json"
 OPENAPI_VERSION = "3.1.0"
 
 #: The answer codes each endpoint can refuse with (the HTTP status is each code's own).
-LOGIN_CODES = ("10", "11", "12", "14", "20", "21", "24", "99")
+LOGIN_CODES = ("10", "11", "12", "14", "20", "21", "24", "25", "99")
 LOGOUT_CODES = ("10", "11", "12", "14", "99")
 ENVELOPE_CODES = (
     *("10", "11", "12", "13", "14", "15", "16"),
-    *("22", "23", "24", "30", "31", "41"),
+    *("22", "23", "24", "25", "30", "31", "41"),
     *("50", "51", "52", "53", "54", "55", "56", "57", "99"),
 )
 CITIZEN_CODES = ("10", "11", "12", "14", "15", "43")

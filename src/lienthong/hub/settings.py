@@ -102,6 +102,16 @@ class HubSettings:
     """A PNG, JPEG, GIF or WebP file (at most 256 KiB), read once at start and served at
     ``/logo``; empty: a plain built-in emblem (a yellow star on red)."""
 
+    tls_certfile: str = ""
+    """The server certificate (PEM, with its chain): with ``tls_keyfile``, the hub serves HTTPS
+    only (TLS 1.2 at least); empty: plain HTTP (behind a proxy that ends TLS)."""
+    tls_keyfile: str = ""
+    """The certificate's private key (PEM, unencrypted)."""
+    tls_client_ca: str = ""
+    """CA certificates (PEM) of client certificates: a client may present one (mutual TLS), and
+    an account with bound certificates (``lienthong accounts bind-cert``) must; empty: no
+    client certificate is asked for."""
+
     def __post_init__(self) -> None:
         if self.success_code not in SUCCESS_SPELLINGS:
             forms = ", ".join(SUCCESS_SPELLINGS)
@@ -109,6 +119,11 @@ class HubSettings:
                 f"LIENTHONG_SUCCESS_CODE: {self.success_code!r} không hợp lệ, chọn {forms}",
                 f"LIENTHONG_SUCCESS_CODE: {self.success_code!r} is not a known form, choose {forms}",
             )
+
+    @property
+    def tls(self) -> bool:
+        """True when the hub serves HTTPS."""
+        return bool(self.tls_certfile and self.tls_keyfile)
 
     def proxy_options(self) -> dict[str, Any]:
         """uvicorn's ``proxy_headers`` and ``forwarded_allow_ips`` for ``trusted_proxies``;

@@ -18,11 +18,14 @@ import builtins
 import hashlib
 import hmac
 import ipaddress
+import re
 import secrets
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,6 +39,7 @@ __all__ = [
     "SUCCESS_CODE_FORMS",
     "AccountError",
     "Accounts",
+    "certificate_fingerprint",
     "hash_password",
     "verify_password",
 ]
@@ -61,6 +65,8 @@ _SERVICE_MAX = 64
 MIN_PREFIX = {4: 16, 6: 32}
 #: At most this many networks per account.
 MAX_NETWORKS = 32
+#: At most this many client certificates per account (a renewal overlaps the old one).
+MAX_CERTIFICATES = 8
 #: How an answer may spell success, by name: the string "0" (what one real client compares
 #: with, and what an integer parser also reads), the string "00" (QCVN 120's table), or the
 #: JSON integer 0. The hub's default is a setting; an account may have its own.
@@ -131,7 +137,8 @@ class AccountError(ValueError):
 
     ``str(error)`` is ``"<vi> / <en>"``; ``error.vi`` and ``error.en`` are the two halves.
     Codes: ``account.unknown``, ``account.exists``, ``account.username``,
-    ``account.password``, ``account.unit``, ``account.service``, ``account.success_code``, ``account.signature_mode``.
+    ``account.password``, ``account.unit``, ``account.service``, ``account.success_code``,
+    ``account.network``, ``account.certificate``, ``account.signature_mode``.
     """
 
     def __init__(self, code: str, vi: str, en: str) -> None:
@@ -241,6 +248,33 @@ def _check_networks(networks: Iterable[str] | str) -> builtins.list[str]:
             )
         checked.append(str(network))
     return _dedupe(checked)
+
+
+def certificate_fingerprint(certificate: bytes) -> str:
+    """SHA-256 of an X.509 certificate's DER bytes, in lower-case hex (the form accounts bind).
+
+    ``certificate``: PEM (the first certificate) or DER. Raises ValueError when it is neither."""
+    if b"-----BEGIN CERTIFICATE-----" in certificate:
+        parsed = x509.load_pem_x509_certificate(certificate)
+    else:
+        parsed = x509.load_der_x509_certificate(certificate)
+    return hashlib.sha256(parsed.public_bytes(Encoding.DER)).hexdigest()
+
+
+_FINGERPRINT = re.compile(r"[0-9a-f]{64}")
+
+
+def _check_fingerprint(text: str) -> str:
+    """A SHA-256 fingerprint as bound: lower-case hex, colons and spaces (as tools print it)
+    left out."""
+    normal = text.replace(":", "").replace(" ", "").lower()
+    if not _FINGERPRINT.fullmatch(normal):
+        raise AccountError(
+            "account.certificate",
+            f"không phải dấu vân tay SHA-256 (64 chữ số hex): {text!r}",
+            f"not a SHA-256 fingerprint (64 hex digits): {text!r}",
+        )
+    return normal
 
 
 def _unknown(username: str) -> AccountError:
@@ -421,6 +455,48 @@ class Accounts:
         def change(account: Account) -> None:
             kept = [n for n in account.networks or [] if n not in gone]
             account.networks = kept or None
+
+        return self._update(username, change)
+
+    def bind_certificate(self, username: str, certificate: bytes) -> tuple[Account, str]:
+        """Bind a client certificate (PEM or DER) to the account; returns it and the
+        certificate's fingerprint. From then on the account logs in and calls only over TLS
+        connections that present a bound certificate; its sessions end now."""
+        try:
+            fingerprint = certificate_fingerprint(certificate)
+        except ValueError:
+            raise AccountError(
+                "account.certificate",
+                "không phải chứng thư số X.509 (PEM hoặc DER)",
+                "not an X.509 certificate (PEM or DER)",
+            ) from None
+
+        def change(account: Account) -> None:
+            merged = _dedupe([*(account.client_certificates or []), fingerprint])
+            if len(merged) > MAX_CERTIFICATES:
+                raise AccountError(
+                    "account.certificate",
+                    f"tối đa {MAX_CERTIFICATES} chứng thư cho một tài khoản",
+                    f"at most {MAX_CERTIFICATES} certificates per account",
+                )
+            account.client_certificates = merged
+
+        return self._update(username, change), fingerprint
+
+    def unbind_certificate(self, username: str, fingerprint: str) -> Account:
+        """Remove a bound client certificate by its SHA-256 fingerprint (hex, colons allowed);
+        with none left, the account logs in without a client certificate again."""
+        gone = _check_fingerprint(fingerprint)
+
+        def change(account: Account) -> None:
+            bound = account.client_certificates or []
+            if gone not in bound:
+                raise AccountError(
+                    "account.certificate",
+                    f"tài khoản {username!r} không gắn chứng thư {gone}",
+                    f"account {username!r} has no bound certificate {gone}",
+                )
+            account.client_certificates = [f for f in bound if f != gone] or None
 
         return self._update(username, change)
 

@@ -141,6 +141,9 @@ class Account(Base):
     #: Whether its envelopes must be signed (``required``, ``if-present``, ``off``); None: the
     #: service's or the hub's mode (lienthong.hub.signatures).
     signature_mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: SHA-256 (hex) of the client certificates bound to the account: when there are any, it
+    #: logs in and calls only over TLS connections that present one of them (mutual TLS).
+    client_certificates: Mapped[list[str] | None] = mapped_column(JsonType, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     def __repr__(self) -> str:
