@@ -231,3 +231,35 @@ def test_a_certificate_of_a_unit_above_may_sign_for_the_units_below(
     body = _push(session, unit=DISTRICT)
     answer = _send(signed_hub, body, _cades(test_pki, test_pki.agency(UNIT), body))
     assert answer["error_code"] == "0", answer
+
+
+def test_the_log_shows_a_signatures_report_in_both_languages(
+    tmp_path: Path, test_pki: TestPki, pki_services: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from lienthong.cli.main import app
+    from lienthong.store.db import make_engine
+
+    monkeypatch.delenv("LIENTHONG_DATABASE_URL", raising=False)
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    settings = HubSettings(
+        database_url=url, port=free_port(), trust_anchors=str(test_pki.root.certificate_path)
+    )
+    hub = Hub(settings, engine=make_engine(url))
+    hub.accounts.add("tinh_thanhhoa", PASSWORD, [UNIT])
+    with serve(hub, settings) as running:
+        body = _push(running.login())
+        header = _cades(test_pki, test_pki.agency(UNIT), body)
+        assert _send(running, body, header)["error_code"] == "0"
+        refused = _send(running, _push(running.login(), 2), header)  # another body
+        assert refused["error_code"] == "51"
+    with hub.sessions() as db:
+        taken, other = db.scalars(select(MessageSignature.log_id).order_by(MessageSignature.id))
+    shown = CliRunner().invoke(app, ["log", "show", str(taken), "--database", url])
+    assert shown.exit_code == 0, shown.output
+    for text in ("KẾT QUẢ KIỂM TRA CHỮ KÝ SỐ", "HỢP LỆ", "Hiệu lực tại thời điểm ký", "VALID"):
+        assert text in shown.output, text
+    assert "000.00.00.H56" in shown.output and "OCSP" in shown.output
+    shown = CliRunner().invoke(app, ["log", "show", str(other), "--database", url])
+    assert "INVALID" in shown.output and "Integrity" in shown.output

@@ -104,16 +104,26 @@ def show(
     entry: Annotated[int, typer.Argument(help="Entry id (see `log tail`).")],
     database: DatabaseOption = None,
 ) -> None:
-    """One entry with its kept raw body (accepted pushes only; the session token blanked out)."""
-    from lienthong.store.tables import MessageLog
+    """One entry with its kept raw body (accepted pushes only; the session token blanked out)
+    and, for a signed request, the report of its signature's verification."""
+    from sqlalchemy import select
+
+    from lienthong.hub.signatures import kept_verification
+    from lienthong.security.report import render_text
+    from lienthong.store.tables import MessageLog, MessageSignature
 
     with open_sessions(database) as sessions, sessions() as db:
         row = db.get(MessageLog, entry)
+        signatures = db.scalars(
+            select(MessageSignature).where(MessageSignature.log_id == entry)
+        ).all()
     if row is None:
         console.print(f"Không có mục {entry} / no entry {entry}")
         raise typer.Exit(2)
     for name in FIELDS:
         console.print(f"{name}: {safe(getattr(row, name))}")
+    for kept in signatures:  # the signature's verification, as TT 15/2025 asks it shown
+        console.print(safe(render_text(kept_verification(kept.result)), multiline=True))
     if row.raw_body is not None:
         console.print("raw body:")
         console.print(safe(row.raw_body.decode("utf-8", "replace"), multiline=True), soft_wrap=True)

@@ -26,11 +26,18 @@ from lienthong.hub.errors import HubError
 from lienthong.hub.settings import HubSettings, SettingsError
 from lienthong.security.header import SignatureHeaderError, parse_header
 from lienthong.security.policy import SignatureMode
-from lienthong.security.verify import Status, Verification, VerifyContext, verify_cades, verify_jws
+from lienthong.security.verify import (
+    RevocationData,
+    Status,
+    Verification,
+    VerifyContext,
+    verify_cades,
+    verify_jws,
+)
 from lienthong.store.db import insert_ignoring_duplicates
 from lienthong.store.tables import KeptCertificate, KeptRevocation, MessageLog, MessageSignature
 
-__all__ = ["SIGNATURE_CODES", "SignatureGate", "SignatureRefused", "keep"]
+__all__ = ["SIGNATURE_CODES", "SignatureGate", "SignatureRefused", "keep", "kept_verification"]
 
 #: The answer code of each status that refuses an envelope.
 SIGNATURE_CODES: Mapping[Status, str] = {
@@ -208,4 +215,43 @@ def keep(db: Session, row: MessageLog, verification: Verification, signature: by
             signature=signature,
             result=result,
         )
+    )
+
+
+def _time(value: object) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+def kept_verification(result: Mapping[str, Any]) -> Verification:
+    """A kept result (``message_signatures.result``) as a Verification again, for the report
+    (the DER stays in its tables: the chain and revocation entries here name it by digest)."""
+    return Verification(
+        status=Status(result["status"]),
+        reason=str(result.get("reason", "")),
+        vi=str(result.get("message", "")),
+        en=str(result.get("message_en", "")),
+        format="jws" if result.get("format") == "jws" else "cades",
+        checked_at=_time(result.get("checked_at")) or dt.datetime.now(dt.UTC),
+        integrity=result.get("integrity"),
+        signer=result.get("signer"),
+        issuer=result.get("issuer"),
+        organisation=result.get("organisation"),
+        unit=result.get("unit"),
+        fingerprint=result.get("fingerprint"),
+        serial=result.get("serial"),
+        signing_time=_time(result.get("signing_time")),
+        not_before=_time(result.get("not_before")),
+        not_after=_time(result.get("not_after")),
+        digest=result.get("digest"),
+        scheme=result.get("scheme"),
+        revocation=tuple(
+            RevocationData(
+                kind="crl" if item.get("kind") == "crl" else "ocsp",
+                der=b"",
+                issued_at=_time(item.get("issued_at")),
+                origin=item.get("origin", "fetched"),
+            )
+            for item in result.get("revocation", [])
+        ),
+        revoked_at=_time(result.get("revoked_at")),
     )
