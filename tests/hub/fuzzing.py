@@ -6,6 +6,7 @@ a failure is reported with the seed and the exact bytes sent.
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import socket
@@ -103,6 +104,28 @@ def _hostile_value(rng: random.Random) -> Any:
         "<script>alert(1)</script>",
     ]
     return rng.choice(choices)
+
+
+def _signature_header(rng: random.Random) -> str:
+    """A hostile ``X-Lienthong-Signature``: garbage, truncated, of another format, too long."""
+    noise = base64.b64encode(rng.randbytes(rng.choice([0, 3, 64, 900]))).decode("ascii")
+    # a DER SEQUENCE header that claims more than follows, and a CMS-shaped prefix
+    claimed = base64.b64encode(bytes([0x30, 0x82, 0xFF, 0xFF]) + rng.randbytes(40)).decode()
+    # values an HTTP client can send (no control characters, no surrounding blanks)
+    return rng.choice(
+        [
+            f"cades; {noise}",
+            f"cades; {noise[: max(1, len(noise) // 2)]}",
+            f"cades; {claimed}",
+            "cades;",
+            f"jws; {noise}..{noise}",
+            "jws; eyJhbGciOiJub25lIn0..",
+            "jws; eyJhbGciOiJIUzI1NiIsImI2NCI6ZmFsc2V9..AAAA",
+            f"xades; {noise}",
+            "cades; " + "A" * 12_000,
+            "; cades",
+        ]
+    ).strip()  # what an HTTP client can send: no control characters, no surrounding blanks
 
 
 def _deep(depth: int) -> Raw:
@@ -253,6 +276,8 @@ class Fuzzer:
             )
         elif roll < 0.06:
             del headers["content-type"]
+        if rng.random() < 0.08:
+            headers["x-lienthong-signature"] = _signature_header(rng)
         raw_length = None
         if rng.random() < 0.03:
             raw_length = rng.choice([str(2**31), str(2**63), str(2**64 + 5)])  # h11 refuses others
