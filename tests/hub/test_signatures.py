@@ -5,6 +5,7 @@ the signature is verified, and the verification is kept with the message-log row
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import subprocess
 from collections.abc import Iterator
@@ -263,3 +264,68 @@ def test_the_log_shows_a_signatures_report_in_both_languages(
     assert "000.00.00.H56" in shown.output and "OCSP" in shown.output
     shown = CliRunner().invoke(app, ["log", "show", str(other), "--database", url])
     assert "INVALID" in shown.output and "Integrity" in shown.output
+
+
+@pytest.fixture(scope="module")
+def unreachable_pki(tmp_path_factory: pytest.TempPathFactory) -> tuple[TestPki, int]:
+    """A PKI whose OCSP and CRL addresses name a loopback port nobody serves (yet)."""
+    from lienthong.security.pki import create_test_pki
+
+    port = free_port()
+    pki = create_test_pki(
+        tmp_path_factory.mktemp("dark") / "pki",
+        units=[UNIT],
+        base_url=f"http://127.0.0.1:{port}",
+    )
+    return pki, port
+
+
+@pytest.mark.parametrize("responder", ["down", "garbage"])
+def test_a_revocation_service_down_or_answering_garbage_is_retryable(
+    engine: Engine, unreachable_pki: tuple[TestPki, int], responder: str
+) -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from tests.servers import serve_in_thread
+
+    pki, port = unreachable_pki
+    settings = HubSettings(
+        port=free_port(),
+        trust_anchors=str(pki.root.certificate_path),
+        signature_mode="required",
+        signature_fetch_timeout_seconds=3,
+    )
+    hub = Hub(settings, engine=engine)
+    hub.accounts.add("tinh_thanhhoa", PASSWORD, [UNIT])
+
+    async def garbage(request: Any) -> Response:
+        media = (
+            "application/ocsp-response" if "ocsp" in request.url.path else "application/pkix-crl"
+        )
+        return Response(b"\x30\x03\x0a\x01\x09 not DER", media_type=media)
+
+    app = Starlette(routes=[Route("/{path:path}", garbage, methods=["GET", "POST"])])
+    with contextlib.ExitStack() as stack:
+        if responder == "garbage":
+            stack.enter_context(serve_in_thread(app, port))
+        running = stack.enter_context(serve(hub, settings))
+        body = _push(running.login())
+        answer = _send(running, body, _cades(pki, pki.agency(UNIT), body))
+        assert (answer["error_code"], answer["http_status"]) == ("56", 503), answer
+        assert answer["retryable"] is True
+        assert _dossiers(running) == 0
+
+
+def test_a_signing_time_ahead_of_the_hubs_clock_is_refused(
+    signed_hub: RunningHub, test_pki: TestPki
+) -> None:
+    import datetime as dt
+
+    body = _push(signed_hub.login())
+    ahead = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
+    signature = sign_cades(body, _signer(test_pki, test_pki.agency(UNIT)), signing_time=ahead)
+    answer = _send(signed_hub, body, header_value("cades", signature))
+    assert (answer["error_code"], answer["http_status"]) == ("51", 400), answer
+    assert "thời điểm ký" in answer["message"].lower() or "signing time" in answer["message_en"]
