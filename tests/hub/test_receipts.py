@@ -23,18 +23,18 @@ from typer.testing import CliRunner
 from lienthong.cli.main import app
 from lienthong.demo import dossiers
 from lienthong.hub.app import Hub
-from lienthong.hub.receipts import (
-    MAX_LISTED_BYTES,
-    RECEIPT_HEADER,
-    RECEIPT_SIGNATURE_HEADER,
-    ReceiptSigner,
-    receipt_records,
-    records_sha256,
-)
+from lienthong.hub.receipts import ReceiptSigner
 from lienthong.hub.settings import HubSettings
 from lienthong.security.certificates import fingerprint
 from lienthong.security.header import parse_header
 from lienthong.security.pki import TestPki
+from lienthong.security.receipts import (
+    MAX_LISTED_BYTES,
+    RECEIPT_HEADER,
+    RECEIPT_SIGNATURE_HEADER,
+    receipt_records,
+    records_sha256,
+)
 from lienthong.security.signers import FileSigner
 from lienthong.security.verify import VerifyContext, verify_jws
 from lienthong.store.tables import MessageLog

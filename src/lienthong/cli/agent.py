@@ -496,3 +496,6 @@ from lienthong.cli import agent_backfill as _agent_backfill  # noqa: E402, F401
 
 # ``lienthong agent status`` and ``stats show|send`` (register themselves the same way)
 from lienthong.cli import agent_status as _agent_status  # noqa: E402, F401
+
+# ``lienthong agent receipts show`` (registers itself the same way)
+from lienthong.cli import agent_receipts as _agent_receipts  # noqa: E402, F401

@@ -9,7 +9,8 @@ The receipt travels in two answer headers, so the body stays what clients alread
 - ``X-Lienthong-Receipt-Signature``: ``cades; <base64 DER>`` or ``jws; <compact>``, over those
   bytes (the form of ``X-Lienthong-Signature``).
 
-Receipts are signed only when a receipt key is set (``LIENTHONG_RECEIPT_*``).
+Receipts are signed only when a receipt key is set (``LIENTHONG_RECEIPT_*``); the format is
+:mod:`lienthong.security.receipts`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,29 +31,18 @@ from lienthong.security.certificates import fingerprint
 from lienthong.security.header import header_value
 from lienthong.security.jws import sign_jws
 from lienthong.security.policy import AlgorithmProblem
+from lienthong.security.receipts import (
+    MAX_LISTED_BYTES,
+    RECEIPT_HEADER,
+    RECEIPT_SIGNATURE_HEADER,
+    RECEIPT_VERSION,
+    receipt_records,
+    records_sha256,
+    rfc3339,
+)
 from lienthong.security.signers import FileSigner, Pkcs11Signer, Signer, SignerError, pkcs11_module
 
-__all__ = [
-    "MAX_LISTED_BYTES",
-    "RECEIPT_HEADER",
-    "RECEIPT_SIGNATURE_HEADER",
-    "RECEIPT_VERSION",
-    "Issued",
-    "ReceiptSigner",
-    "check_receipt_key",
-    "open_receipt_signer",
-    "receipt_records",
-    "records_sha256",
-]
-
-RECEIPT_HEADER = "X-Lienthong-Receipt"
-RECEIPT_SIGNATURE_HEADER = "X-Lienthong-Receipt-Signature"
-RECEIPT_VERSION = 1
-
-#: Outcomes are listed in the receipt up to this many bytes (about 550 records); a larger
-#: batch's receipt carries their SHA-256 instead (``records_sha256``), so that the header stays
-#: within what HTTP clients read (httpx: 100 KiB of headers).
-MAX_LISTED_BYTES = 48 * 1024
+__all__ = ["Issued", "ReceiptSigner", "check_receipt_key", "open_receipt_signer"]
 
 
 def _first_line(path: str, setting: str) -> str:
@@ -122,38 +112,12 @@ def open_receipt_signer(settings: HubSettings) -> Signer | None:
         ) from None
 
 
-def rfc3339(moment: dt.datetime) -> str:
-    """``moment`` in UTC as RFC 3339 with milliseconds: ``2026-12-07T08:30:00.123Z``."""
-    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def check_receipt_key(settings: HubSettings) -> None:
     """Open and close the receipt key once (``lienthong hub``, before anything starts):
     :class:`SettingsError` when it cannot sign."""
     signer = open_receipt_signer(settings)
     if isinstance(signer, Pkcs11Signer):
         signer.close()
-
-
-def receipt_records(records: Sequence[Any]) -> list[dict[str, Any]]:
-    """What a receipt says of each record of an answer: its index, key, status and code."""
-    return [
-        {
-            "index": item.get("index"),
-            "key": item.get("key"),
-            "status": item.get("status"),
-            "error_code": item.get("error_code"),
-        }
-        if isinstance(item, Mapping)
-        else {"index": None, "key": None, "status": None, "error_code": None}
-        for item in records
-    ]
-
-
-def records_sha256(listed: list[dict[str, Any]]) -> str:
-    """The SHA-256 (hex) of the outcomes as :func:`receipt_records` lists them, serialized
-    compactly (orjson): the form a large batch's receipt carries instead of the list."""
-    return hashlib.sha256(orjson.dumps(listed)).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
