@@ -120,7 +120,11 @@ class ReceiptChecker:
                     request_sha256=sent,
                 )
             return ReceiptCheck(
-                "missing", "receipt.missing", "không có biên nhận", "no receipt", request_sha256=sent
+                "missing",
+                "receipt.missing",
+                "không có biên nhận",
+                "no receipt",
+                request_sha256=sent,
             )
         facts: dict[str, Any] = {"request_sha256": sent}
 
@@ -187,9 +191,7 @@ class ReceiptChecker:
                 "mã trả lời hoặc kết quả từng bản ghi trong biên nhận khác với câu trả lời",
                 "the receipt's answer code or per-record outcomes differ from the answer's",
             )
-        return ReceiptCheck(
-            "valid", "receipt.valid", verification.vi, verification.en, **facts
-        )
+        return ReceiptCheck("valid", "receipt.valid", verification.vi, verification.en, **facts)
 
 
 def _decoded(header: str | None) -> bytes | None:
@@ -212,4 +214,3 @@ def _same_outcomes(receipt: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
         receipt.get("records_count") == len(listed)
         and receipt.get("records_sha256") == records_sha256(listed)
     )
-

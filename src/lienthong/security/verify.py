@@ -251,7 +251,6 @@ class Verification:
             ],
         }
 
-
     @classmethod
     def from_dict(cls, value: Mapping[str, Any]) -> Verification:
         """A result kept as :meth:`as_dict` made it, read back (a receipt's check, shown
