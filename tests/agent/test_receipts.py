@@ -28,6 +28,7 @@ from lienthong.cli.main import app
 from lienthong.hub.receipts import ReceiptSigner
 from lienthong.security.pki import TestPki
 from lienthong.security.signers import FileSigner
+from lienthong.security.verify import Verification
 from lienthong.store.tables import AgentOutbox, AgentReceipt, MessageLog
 from tests.agent.conftest import API_KEY, UNIT, Pair, demo_dossiers
 from tests.hub.test_receipts import receipt_key
@@ -243,7 +244,11 @@ def test_the_check_finds_each_fault(
 ) -> None:
     checker = _checker(test_pki)
     good = _answer(signer)
-    assert checker.check(good, "DongBoHoSoMC", UNIT).reason == "receipt.valid"
+    valid = checker.check(good, "DongBoHoSoMC", UNIT)
+    assert valid.reason == "receipt.valid" and valid.verification is not None
+    # what `receipts show` reads back is the verification as made, revocation data included
+    assert Verification.from_dict(valid.result()["verification"]) == valid.verification
+    assert valid.verification.revocation
     assert good.receipt is not None
     genuine = base64.b64decode(good.receipt)
     tampered = genuine.replace(b'"rejected"', b'"accepted"')
