@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -90,8 +90,6 @@ def agent_settings(hub_url: str, **changes: Any) -> AgentSettings:
         poll_interval_seconds=0.05,
         request_timeout_seconds=10,
     )
-    from dataclasses import replace
-
     return replace(base, **changes)
 
 
@@ -139,9 +137,10 @@ def agent_engine(
 
 @pytest.fixture
 def start_pair(engine: Engine, agent_engine: Engine) -> Iterator[Callable[..., Pair]]:
-    """``start_pair(session_ttl=..., clock=..., adapter=..., hub_changes=..., **agent settings)``
-    runs a hub (``hub_changes``: its settings) and an agent (``adapter``: delivering through the
-    hub's provincial-adapter door)."""
+    """``start_pair(session_ttl=..., clock=..., adapter=..., hub_changes=...,
+    portal_changes=..., **agent settings)`` runs a hub (``hub_changes``: its settings) and an
+    agent (``adapter``: delivering through the hub's provincial-adapter door;
+    ``portal_changes``: its portal settings)."""
     stack: list[Any] = []
 
     def start(
@@ -149,6 +148,7 @@ def start_pair(engine: Engine, agent_engine: Engine) -> Iterator[Callable[..., P
         clock: Callable[[], float] | None = None,
         adapter: bool = False,
         hub_changes: dict[str, Any] | None = None,
+        portal_changes: dict[str, Any] | None = None,
         **changes: Any,
     ) -> Pair:
         hub_settings = HubSettings(
@@ -162,12 +162,18 @@ def start_pair(engine: Engine, agent_engine: Engine) -> Iterator[Callable[..., P
         portal: Portal
         if adapter:  # through the hub's provincial-adapter door (LGSP), as a province would
             through = PortalSettings(
-                kind="lgsp", base_url=f"{hub_url}/lgsp", username=HUB_USER, password=HUB_PASSWORD
+                kind="lgsp",
+                base_url=f"{hub_url}/lgsp",
+                username=HUB_USER,
+                password=HUB_PASSWORD,
+                **(portal_changes or {}),
             )
             settings = agent_settings(hub_url, portal=through, **changes)
             portal = open_portal(settings.portal, timeout=10)
         else:
             settings = agent_settings(hub_url, **changes)
+            if portal_changes:
+                settings = replace(settings, portal=replace(settings.portal, **portal_changes))
             portal = PortalClient(
                 settings.portal, timeout=10, **({"clock": clock} if clock else {})
             )

@@ -25,6 +25,7 @@ from lienthong.agent.classify import (
 )
 from lienthong.agent.outbox import Batch, Outbox, RowOutcome
 from lienthong.agent.portal import Portal, PortalAnswer, PortalLoginFailed, PortalUnavailable
+from lienthong.agent.receipts import ReceiptCheck, ReceiptChecker
 from lienthong.agent.settings import AgentSettings
 from lienthong.store.tables import utcnow
 
@@ -64,6 +65,8 @@ class DeliveryWorker:
         self.settings = settings
         self.batch_limit = settings.batch_size
         """Shrinks when the portal says an envelope is too large (code 14)."""
+        self.receipts = ReceiptChecker(settings)
+        """Checks the hub's signed receipt of every answer with per-record outcomes."""
         self._rng = rng or random.Random()
         self._failures = 0
         """Envelope-level failures in a row (reset by any answer with per-record outcomes)."""
@@ -185,12 +188,21 @@ class DeliveryWorker:
             self._retry_batch(batch, verdict, pause=False, answer=body)
             return
         self._failures = 0
+        receipt = self.receipts.check(answer, batch.service, batch.unit)
+        # evidence, not delivery: an invalid receipt is said on every row, the answer still holds
+        flaw = (
+            f"receipt invalid ({receipt.reason}): {receipt.en}"[:500]
+            if receipt.status == "invalid"
+            else None
+        )
         now = utcnow()
         results: list[RowOutcome] = []
         for index, row in enumerate(rows):
             outcome = by_index[index]
             action = classify_record(outcome, batch.service, batch.params)
             error = None if action is RecordAction.DELIVERED else _record_error(outcome)
+            if flaw is not None:
+                error = f"{flaw}; {error}"[:1000] if error else flaw
             retry_at = None
             if action is RecordAction.RETRY:
                 retry_at = now + dt.timedelta(seconds=self._delay(row.attempts + 1))
@@ -207,7 +219,7 @@ class DeliveryWorker:
                 "delivered": delivered,
                 "error_code": str(body.get("error_code", "")),
             }
-        self._settle(batch, results, state=state)
+        self._settle(batch, results, state=state, receipt=receipt)
 
     def _retry_batch(
         self,
@@ -245,6 +257,7 @@ class DeliveryWorker:
         *,
         error: EnvelopeVerdict | None = None,
         state: dict[str, dict[str, Any]] | None = None,
+        receipt: ReceiptCheck | None = None,
     ) -> None:
         facts = dict(state or {})
         now = utcnow()
@@ -264,7 +277,9 @@ class DeliveryWorker:
                 "expires_in": info.expires_in,
                 "logins": info.logins,
             }
-        self.outbox.settle(outcomes, now, facts)
+        self.outbox.settle(
+            outcomes, now, facts, receipt=receipt, envelope=(batch.service, batch.unit)
+        )
 
 
 def _outcomes_by_index(outcomes: Any, size: int) -> dict[int, Mapping[str, Any]] | None:

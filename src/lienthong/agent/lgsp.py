@@ -20,6 +20,7 @@ understand (:func:`push_answer`, :func:`share_answer`). The token and the secret
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -43,6 +44,7 @@ from lienthong.agent.portal import (
     PortalLoginFailed,
     PortalUnavailable,
     SessionInfo,
+    receipt_fields,
     refresh_margin,
     unavailable,
 )
@@ -252,8 +254,11 @@ class LgspClient:
     ) -> PortalAnswer:
         """POST the records as a bare array to the service's path."""
         path, query = self.push_target(service, madonvi, params)
-        status, body, relogged = self._call("POST", path, query, orjson.dumps(data or []))
-        return push_answer(status, body, relogged)
+        content = orjson.dumps(data or [])
+        status, body, relogged, response = self._call("POST", path, query, content)
+        return dataclasses.replace(
+            push_answer(status, body, relogged), **receipt_fields(response, content)
+        )
 
     def share(
         self, service: str, madonvi: str, params: Mapping[str, Any] | None = None
@@ -263,12 +268,12 @@ class LgspClient:
         path = f"{prefix}/{service}" if prefix else service
         query = {"MaDinhDanhDV": madonvi}
         query.update((name, _query_value(value)) for name, value in (params or {}).items())
-        status, body, relogged = self._call("GET", path, query, None)
+        status, body, relogged, _ = self._call("GET", path, query, None)
         return share_answer(status, body, relogged)
 
     def _call(
         self, method: str, path: str, query: dict[str, str], content: bytes | None
-    ) -> tuple[int, dict[str, Any] | None, bool]:
+    ) -> tuple[int, dict[str, Any] | None, bool, httpx.Response]:
         """One call with the token; on 401 a new token once, then the call again."""
         with self._lock:
             relogged = False
@@ -288,7 +293,7 @@ class LgspClient:
                     logger.info("adapter refused the token: getting a new one")
                     self._token, relogged = None, True
                     continue
-                return response.status_code, _json_object(response.content), relogged
+                return response.status_code, _json_object(response.content), relogged, response
 
 
 def _json_object(content: bytes) -> dict[str, Any] | None:

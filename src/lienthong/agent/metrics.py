@@ -11,6 +11,7 @@ survive a restart because they come from the outbox itself.
 | ``lienthong_agent_dead_letters`` | gauge | |
 | ``lienthong_agent_deliveries_total`` | counter | ``service``: rows delivered |
 | ``lienthong_agent_failed_attempts_total`` | counter | ``service``: attempts that did not deliver |
+| ``lienthong_agent_receipts_invalid_total`` | counter | hub receipts found invalid (or due and missing) |
 | ``lienthong_agent_session_valid`` | gauge | 1 while the portal session is valid |
 | ``lienthong_agent_last_success_timestamp_seconds`` | gauge | last delivery that got a record taken |
 | ``lienthong_agent_last_error_timestamp_seconds`` | gauge | last failed delivery |
@@ -91,6 +92,12 @@ class AgentCollector(Collector):
                 failures.add_metric([str(service)], max(0, int(attempts) - int(delivered)))
         yield deliveries
         yield failures
+        yield CounterMetricFamily(
+            "lienthong_agent_receipts_invalid",
+            "Signed receipts of the hub found invalid (bad signature, untrusted hub, another "
+            "digest, other outcomes), or required and missing",
+            value=status["receipts"]["invalid"],
+        )
         signing = status.get("signing")
         if signing is not None:
             yield GaugeMetricFamily(

@@ -15,7 +15,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, defer, sessionmaker
@@ -27,13 +27,18 @@ from lienthong.store.tables import (
     AgentDeadLetterAction,
     AgentDossier,
     AgentOutbox,
+    AgentReceipt,
     AgentState,
     utcnow,
 )
 
+if TYPE_CHECKING:
+    from lienthong.agent.receipts import ReceiptCheck
+
 __all__ = [
     "DOSSIER_SERVICES",
     "PENDING",
+    "RECEIPTS_STATE",
     "Batch",
     "NewRow",
     "Outbox",
@@ -375,15 +380,22 @@ class Outbox:
         outcomes: Iterable[RowOutcome],
         now: dt.datetime | None = None,
         state: Mapping[str, dict[str, Any]] | None = None,
+        receipt: ReceiptCheck | None = None,
+        envelope: tuple[str, str] | None = None,
     ) -> None:
         """Write the outcome of an attempt on each row (and agent state facts) in one transaction.
 
         Only rows still pending are touched, so an operator's action in between is never undone.
+        ``receipt``: the check of the answer's receipt, for the envelope ``(service, unit)`` of
+        these rows: kept (when one came or was due), named by every row, and counted.
         """
         now = now or utcnow()
         by_id = {outcome.row_id: outcome for outcome in outcomes}
         with self.sessions.begin() as db:
             begin_write(db)
+            receipt_id = None
+            if receipt is not None:
+                receipt_id = _keep_receipt(db, receipt, envelope or ("", ""), len(by_id), now)
             if by_id:
                 rows = db.scalars(
                     select(AgentOutbox)
@@ -392,6 +404,8 @@ class Outbox:
                 ).all()
                 for row in rows:
                     self._apply(row, by_id[row.id], now)
+                    if receipt_id is not None:
+                        row.receipt_id = receipt_id
             for key, value in (state or {}).items():
                 _put_state(db, key, value, now)
 
@@ -401,8 +415,8 @@ class Outbox:
         row.last_attempt_at = now
         if outcome.answer is not None:
             row.last_answer = outcome.answer
-        if outcome.action == "delivered":
-            row.state, row.delivered_at, row.last_error = DELIVERED, now, None
+        if outcome.action == "delivered":  # an error here: the answer's receipt was invalid
+            row.state, row.delivered_at, row.last_error = DELIVERED, now, outcome.error
         elif outcome.action == "dead":
             row.state, row.last_error = DEAD, outcome.error
         elif outcome.action == "resend_updating":
@@ -555,6 +569,51 @@ def begin_write(db: Session, *, serialize_ids: bool = False) -> None:
         connection.exec_driver_sql(
             "SELECT pg_advisory_xact_lock(hashtext('lienthong.agent_outbox:' || current_schema()))"
         )
+
+
+#: ``agent_state`` key of the receipt counts (``valid``, ``invalid``, ``missing``,
+#: ``last_invalid``).
+RECEIPTS_STATE = "delivery.receipts"
+
+
+def _keep_receipt(
+    db: Session, check: ReceiptCheck, envelope: tuple[str, str], rows: int, now: dt.datetime
+) -> int | None:
+    """Count a receipt check in ``agent_state``; keep it as a receipt row when one came or was
+    due (its id, for the rows), in the transaction of the rows it speaks of."""
+    receipt_id = None
+    if check.kept:
+        kept = AgentReceipt(
+            at=now,
+            service=envelope[0][:64],
+            unit=envelope[1][:40],
+            rows=rows,
+            request_sha256=check.request_sha256,
+            receipt=check.receipt,
+            signature=check.signature,
+            format=check.format,
+            status=check.status,
+            result=check.result(),
+        )
+        db.add(kept)
+        db.flush()
+        receipt_id = kept.id
+    found = db.get(AgentState, RECEIPTS_STATE)
+    counts = dict(found.value) if found is not None else {}
+    counts[check.status] = int(counts.get(check.status, 0)) + 1
+    if check.status == "invalid":
+        counts["last_invalid"] = {
+            "at": now.isoformat(timespec="seconds"),
+            "service": envelope[0],
+            "madonvi": envelope[1],
+            "rows": rows,
+            "receipt_id": receipt_id,
+            "reason": check.reason,
+            "message": check.vi[:500],
+            "message_en": check.en[:500],
+        }
+    _put_state(db, RECEIPTS_STATE, counts, now)
+    return receipt_id
 
 
 def _put_state(db: Session, key: str, value: dict[str, Any], now: dt.datetime) -> None:

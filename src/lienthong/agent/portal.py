@@ -18,6 +18,8 @@ provincial adapter.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import logging
 import ssl
 import threading
@@ -31,6 +33,7 @@ import orjson
 
 from lienthong.agent.classify import SESSION_CODES, normalize_code
 from lienthong.agent.settings import PortalSettings
+from lienthong.security.receipts import RECEIPT_HEADER, RECEIPT_SIGNATURE_HEADER
 
 __all__ = [
     "BodySigner",
@@ -42,6 +45,7 @@ __all__ = [
     "PortalUnavailable",
     "SessionInfo",
     "open_portal",
+    "receipt_fields",
     "refresh_margin",
     "unavailable",
 ]
@@ -88,6 +92,12 @@ class PortalAnswer:
     body: dict[str, Any] | None
     relogged: bool = False
     """True when the session had to be renewed (codes 22/23) during this call."""
+    receipt: str | None = None
+    """The ``X-Lienthong-Receipt`` header of the answer (the hub's receipt, base64)."""
+    receipt_signature: str | None = None
+    """The ``X-Lienthong-Receipt-Signature`` header (its signature)."""
+    sent_sha256: str | None = None
+    """SHA-256 (hex) of the exact body bytes sent: what a receipt must name."""
 
     @property
     def error_code(self) -> str | None:
@@ -140,6 +150,16 @@ def open_portal(settings: PortalSettings, *, timeout: float = 30.0) -> Portal:
 
         return LgspClient(settings, timeout=timeout)
     return PortalClient(settings, timeout=timeout)
+
+
+def receipt_fields(response: httpx.Response, sent: bytes | None) -> dict[str, Any]:
+    """The :class:`PortalAnswer` fields of a receipt: the answer's receipt headers and the
+    digest of the body sent (:mod:`lienthong.agent.receipts` checks them)."""
+    return {
+        "receipt": response.headers.get(RECEIPT_HEADER),
+        "receipt_signature": response.headers.get(RECEIPT_SIGNATURE_HEADER),
+        "sent_sha256": hashlib.sha256(sent).hexdigest() if sent is not None else None,
+    }
 
 
 def refresh_margin(ttl: int) -> float:
@@ -269,7 +289,7 @@ class PortalClient:
                     self._session, relogged = None, True
                     continue
                 break
-            return PortalAnswer(answer.http_status, answer.body, relogged)
+            return dataclasses.replace(answer, relogged=relogged)
 
     def _post(self, path: str, body: dict[str, Any]) -> PortalAnswer:
         content = orjson.dumps(body)  # serialized once: the signature covers these bytes
@@ -284,4 +304,8 @@ class PortalClient:
             value = orjson.loads(response.content)
         except orjson.JSONDecodeError:
             value = None
-        return PortalAnswer(response.status_code, value if isinstance(value, dict) else None)
+        return PortalAnswer(
+            response.status_code,
+            value if isinstance(value, dict) else None,
+            **receipt_fields(response, content),
+        )

@@ -137,6 +137,12 @@ class PortalSettings:
     """The agent's client certificate (PEM, with its chain) for mutual TLS; unset: none."""
     client_key_file: str | None = None
     """Its private key (PEM, unencrypted); unset: in ``client_cert_file``."""
+    receipt_anchors: tuple[str, ...] = ()
+    """PEM files of the roots the hub's receipt certificate must chain to; empty:
+    ``signing.trust_anchors`` (docs/agent.md, "Receipts")."""
+    require_receipts: bool = False
+    """A push answer without a signed receipt counts as an invalid receipt (loud: logged,
+    counted, shown, in the rows' last error); the answer is acted on either way."""
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -447,14 +453,7 @@ class AgentSettings:
                 changes["units"] = tuple(u for u in raw.replace(";", ",").split(",") if u.strip())
             else:
                 changes[spec.name] = _typed(spec.name, getattr(type(self), spec.name, None), raw)
-        portal_changes: dict[str, Any] = {}
-        for spec in fields(PortalSettings):
-            raw = environ.get(f"{ENV_PREFIX}PORTAL_{spec.name.upper()}")
-            if raw is not None:
-                portal_changes[spec.name] = raw
-        if portal_changes:
-            changes["portal"] = replace(self.portal, **portal_changes)
-        for name in _NESTED:
+        for name in ("portal", *_NESTED):
             nested = _nested_from_env(name, getattr(self, name), environ)
             if nested is not None:
                 changes[name] = nested
@@ -472,6 +471,12 @@ class AgentSettings:
             if key.matches(presented):
                 found = key
         return found
+
+    @property
+    def receipt_anchors(self) -> tuple[str, ...]:
+        """The roots the hub's receipts are checked against: ``portal.receipt_anchors``, else
+        ``signing.trust_anchors``."""
+        return self.portal.receipt_anchors or self.signing.trust_anchors
 
     def validate(self) -> None:
         """Refuse settings the agent cannot run with; the message names the setting."""
@@ -512,6 +517,10 @@ class AgentSettings:
             )
         if signing.format and not signing.trust_anchors:
             raise SettingsError("signing.trust_anchors: the roots to check the own certificate")
+        if self.portal.require_receipts and not self.receipt_anchors:
+            raise SettingsError(
+                "portal.require_receipts needs portal.receipt_anchors (or signing.trust_anchors)"
+            )
         hook = self.webhook
         if hook.url and not hook.url.startswith(("http://", "https://")):
             raise SettingsError("webhook.url must be an http:// or https:// URL")
@@ -609,16 +618,8 @@ def _typed(name: str, default: Any, raw: Any) -> Any:
 
 
 def _portal_from_mapping(raw: Any) -> PortalSettings:
-    if not isinstance(raw, Mapping):
-        raise SettingsError("portal must be a table ([portal])")
-    known = {spec.name for spec in fields(PortalSettings)}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise SettingsError(f"unknown portal setting(s): {', '.join(unknown)}")
-    for name, value in raw.items():
-        if value is not None and not isinstance(value, str):
-            raise SettingsError(f"portal.{name} must be a string")
-    return PortalSettings(**raw)
+    portal: PortalSettings = _nested_from_mapping("portal", raw, PortalSettings)
+    return portal
 
 
 def _api_key_from_mapping(raw: Any) -> ApiKey:
@@ -633,9 +634,10 @@ def _api_key_from_mapping(raw: Any) -> ApiKey:
     return ApiKey(name, digest, tuple(_strings(raw.get("units", []), f"api_keys.{name}.units")))
 
 
-def _nested_from_mapping(name: str, raw: Any) -> Any:
-    """``[pulls]`` / ``[webhook]`` from TOML: unknown keys are an error, values typed."""
-    cls = _NESTED[name]
+def _nested_from_mapping(name: str, raw: Any, cls: type[Any] | None = None) -> Any:
+    """``[pulls]`` / ``[webhook]`` (``cls``: ``[portal]``) from TOML: unknown keys are an
+    error, values typed."""
+    cls = cls or _NESTED[name]
     if not isinstance(raw, Mapping):
         raise SettingsError(f"{name} must be a table ([{name}])")
     known = {spec.name: spec for spec in fields(cls)}

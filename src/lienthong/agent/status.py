@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from lienthong.agent.outbox import DEAD, DELIVERED, PENDING, STATES, Outbox
+from lienthong.agent.outbox import DEAD, DELIVERED, PENDING, RECEIPTS_STATE, STATES, Outbox
 from lienthong.agent.portal import SessionInfo
 from lienthong.store.tables import AgentOutbox, AgentState, utcnow
 
@@ -96,6 +96,18 @@ def _session(
     }
 
 
+def _receipts(counts: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The hub's receipts checked so far: how many were valid, invalid (or due and missing)
+    and missing, and the last invalid one."""
+    counts = counts or {}
+    return {
+        "valid": int(counts.get("valid", 0)),
+        "invalid": int(counts.get("invalid", 0)),
+        "missing": int(counts.get("missing", 0)),
+        "last_invalid": counts.get("last_invalid"),
+    }
+
+
 def agent_status(
     sessions: sessionmaker[Session],
     *,
@@ -156,6 +168,7 @@ def agent_status(
         "max_pending_attempts": summary.max_pending_attempts,
         "services": services,
         "last_success": states.get("delivery.last_success"),
+        "receipts": _receipts(states.get(RECEIPTS_STATE)),
         "last_error": last_error,
         "session": session,
         "dead_letter_rows": [

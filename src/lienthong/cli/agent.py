@@ -494,5 +494,8 @@ def dlq_drop(
 # ``lienthong agent backfill`` (registers itself on agent_app; imported last: it uses the above)
 from lienthong.cli import agent_backfill as _agent_backfill  # noqa: E402, F401
 
+# ``lienthong agent receipts show`` (registers itself the same way)
+from lienthong.cli import agent_receipts as _agent_receipts  # noqa: E402, F401
+
 # ``lienthong agent status`` and ``stats show|send`` (register themselves the same way)
 from lienthong.cli import agent_status as _agent_status  # noqa: E402, F401

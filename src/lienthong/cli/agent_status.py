@@ -113,6 +113,18 @@ def status_command(
         f"{safe(error.get('at', '-'))} {safe(error.get('service', ''))} "
         f"{safe(error.get('action', ''))} {safe(error.get('message', ''))}".strip(),
     )
+    receipts = status["receipts"]
+    last_invalid = receipts["last_invalid"] or {}
+    facts.add_row(
+        "biên nhận / receipts",
+        f"{receipts['valid']} valid, {receipts['invalid']} INVALID, {receipts['missing']} missing"
+        + (
+            f"; last invalid {safe(last_invalid.get('at', ''))}: "
+            f"{safe(last_invalid.get('message_en', ''))}"
+            if last_invalid
+            else ""
+        ),
+    )
     oldest = status["oldest_pending_age_seconds"]
     facts.add_row("chờ lâu nhất / oldest waiting", "-" if oldest is None else f"{oldest:.0f} s")
     for name, value in status["pull"].items():

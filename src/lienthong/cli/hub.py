@@ -62,6 +62,12 @@ def hub_command(
     problem_tls = tls_problem(settings.tls_certfile, settings.tls_keyfile, settings.tls_client_ca)
     if problem_tls is not None:  # before the port, the database and any banner
         fail(problem_tls.vi, problem_tls.en)
+    from lienthong.hub.receipts import check_receipt_key
+
+    try:
+        check_receipt_key(settings)  # a receipt key that cannot sign stops here, in words
+    except SettingsError as refused:
+        fail(refused.vi, refused.en)
     check_port(settings.host, settings.port)  # before the migrations and any banner
     ready_database(settings.database_url)
     try:

@@ -6,6 +6,7 @@ service -> store -> answer; every request and answer is written to the message l
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import json
 import logging
@@ -34,6 +35,7 @@ from lienthong.hub.csrf import FormTokens
 from lienthong.hub.errors import ANSWER_CODES, SUCCESS, HubError, spell_success
 from lienthong.hub.health import healthz
 from lienthong.hub.openapi import OPENAPI_PATH, openapi_document, serialized
+from lienthong.hub.receipts import ReceiptSigner, open_receipt_signer
 from lienthong.hub.settings import HubSettings
 from lienthong.hub.signatures import SignatureGate, SignatureRefused, keep
 from lienthong.hub.web import Served, logged, web_routes
@@ -84,6 +86,10 @@ class Answer:
     """A refused signature's verification, kept with the message-log row."""
     signature: bytes | None = None
     """That signature as received."""
+    receipt: bytes | None = None
+    """The signed receipt of a push answer (:mod:`lienthong.hub.receipts`), kept in the log."""
+    receipt_signature: bytes | None = None
+    """Its signature (DER, or the compact JWS's ASCII)."""
 
     def serialized(self) -> bytes:
         if self.payload is None:
@@ -106,6 +112,8 @@ class Call:
     client_certificate: str | None = None
     """SHA-256 (hex) of the client certificate the TLS connection presented; None: none, or
     plain HTTP."""
+    received_at: dt.datetime | None = None
+    """When the request arrived (wall clock, UTC); a receipt says it."""
 
 
 def _json(answer: Answer) -> Response:
@@ -142,6 +150,10 @@ class Hub:
         self.form_tokens = FormTokens.for_hub(self.sessions, settings.secret_key)
         self.validator = Validator(load_catalog(settings.profile))
         self.signatures = SignatureGate(settings)
+        receipt_key = open_receipt_signer(settings)
+        self.receipts = (
+            ReceiptSigner(receipt_key, settings.receipt_format) if receipt_key is not None else None
+        )
         #: For accounts whose policy is strict (``lienthong accounts strict``).
         self.strict_validator = Validator(self.validator.catalog, strict=True)
         self.handlers: dict[str, ServiceCall] = {
@@ -367,6 +379,7 @@ class Hub:
                 self.spell(answer)
                 if shape is not None:
                     shape(answer)
+                self._sign_receipt(answer, body, call)
                 if call is not None:
                     answer.serialized()
                     row = self._log_row(call, answer, body)
@@ -382,6 +395,27 @@ class Hub:
                     refused.verification, refused.signature = error.verification, error.signature
                 return refused, False
         return answer, True
+
+    def _sign_receipt(self, answer: Answer, body: bytes | None, call: Call | None) -> None:
+        """Put the hub's signed receipt on a push answer (one with per-record ``records``),
+        once the answer is final and before it is logged: docs/security.md, "Receipts"."""
+        if (
+            self.receipts is None
+            or body is None
+            or not isinstance(answer.body.get("records"), list)
+        ):
+            return
+        receipt = self.receipts.receipt(
+            service=answer.service,
+            unit=answer.unit,
+            account=answer.account,
+            request=body,
+            received_at=(call.received_at if call is not None else None) or _utcnow(),
+            body=answer.body,
+        )
+        issued = self.receipts.issue(receipt)
+        answer.receipt, answer.receipt_signature = issued.receipt, issued.signature
+        answer.headers = {**(answer.headers or {}), **issued.headers}
 
     # -- services ---------------------------------------------------------------------------------
 
@@ -600,6 +634,8 @@ class Hub:
             accepted=answer.accepted,
             rejected=answer.rejected,
             raw_body=keep,
+            receipt=answer.receipt,
+            receipt_signature=answer.receipt_signature,
         )
 
 
@@ -728,9 +764,7 @@ def _column(text: str | None, size: int) -> str | None:
     return text[:size]
 
 
-def _utcnow() -> Any:
-    import datetime as dt
-
+def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
@@ -747,7 +781,7 @@ async def received(
     """A request's call (for the message log), its body (None: over the size limit) and the
     answer already decided before the body is looked at: 14 (too large), 11 (a content type
     outside ``content_types``; None takes any)."""
-    started = time.perf_counter()
+    started, arrived = time.perf_counter(), _utcnow()
     client = request.client.host if request.client else "?"
     content_type = (
         request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
@@ -767,6 +801,7 @@ async def received(
         started=started,
         signature=request.headers.get(SIGNATURE_HEADER),
         client_certificate=_fingerprint(client_certificate(request.scope)),
+        received_at=arrived,
     )
     return call, body, early
 

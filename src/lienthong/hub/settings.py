@@ -85,6 +85,26 @@ class HubSettings:
     signature_fetch_timeout_seconds: int = 10
     signature_clock_skew_seconds: int = 300
     """How far a signing time may lie ahead of the hub's clock."""
+    receipt_format: str = "cades"
+    """How the hub signs its receipts: ``cades`` (detached CMS) or ``jws``; receipts are
+    signed only when one of the ``receipt_*`` keys below is set (docs/security.md,
+    "Receipts")."""
+    receipt_pkcs12: str = ""
+    """A PKCS#12 file with the hub's receipt key and its chain (development: a warning at
+    start)."""
+    receipt_cert_file: str = ""
+    """A PEM file: the hub's certificate, then its chain (with ``receipt_key_file``)."""
+    receipt_key_file: str = ""
+    """The PEM private key of ``receipt_cert_file`` (development)."""
+    receipt_password_file: str = ""
+    """A file holding the password of the PKCS#12 file or the key (first line)."""
+    receipt_pkcs11_token: str = ""
+    """The label of a PKCS#11 token or HSM holding the receipt key (production; the library:
+    ``LIENTHONG_PKCS11_MODULE``, else SoftHSM2's)."""
+    receipt_pkcs11_key_label: str = ""
+    """The label of the key (and its certificate) on that token."""
+    receipt_pin_file: str = ""
+    """A file holding the token's PIN (first line)."""
     keep_raw_bodies: bool = True
     """Keep the raw body of accepted pushes in the message log (evidence)."""
     profile: str | None = None
@@ -119,6 +139,11 @@ class HubSettings:
                 f"LIENTHONG_SUCCESS_CODE: {self.success_code!r} không hợp lệ, chọn {forms}",
                 f"LIENTHONG_SUCCESS_CODE: {self.success_code!r} is not a known form, choose {forms}",
             )
+
+    @property
+    def receipts(self) -> bool:
+        """True when a receipt key is set: every push answer carries a signed receipt."""
+        return bool(self.receipt_pkcs12 or self.receipt_cert_file or self.receipt_pkcs11_token)
 
     @property
     def tls(self) -> bool:

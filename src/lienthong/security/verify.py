@@ -251,6 +251,49 @@ class Verification:
             ],
         }
 
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> Verification:
+        """A result kept as :meth:`as_dict` made it, read back (a receipt's check, shown
+        later); ValueError or KeyError when it is not such a result."""
+
+        def when(text: Any) -> datetime | None:
+            return datetime.fromisoformat(text) if isinstance(text, str) else None
+
+        checked_at = when(value["checked_at"])
+        if checked_at is None:
+            raise ValueError("checked_at")
+        return cls(
+            status=Status(value["status"]),
+            reason=str(value["reason"]),
+            vi=str(value["message"]),
+            en=str(value["message_en"]),
+            format="jws" if value["format"] == "jws" else "cades",
+            checked_at=checked_at,
+            integrity=value.get("integrity"),
+            signer=value.get("signer"),
+            issuer=value.get("issuer"),
+            organisation=value.get("organisation"),
+            unit=value.get("unit"),
+            fingerprint=value.get("fingerprint"),
+            serial=value.get("serial"),
+            signing_time=when(value.get("signing_time")),
+            not_before=when(value.get("not_before")),
+            not_after=when(value.get("not_after")),
+            digest=value.get("digest"),
+            scheme=value.get("scheme"),
+            chain=tuple(base64.b64decode(der) for der in value.get("chain") or ()),
+            revocation=tuple(
+                RevocationData(
+                    kind="crl" if item["kind"] == "crl" else "ocsp",
+                    der=base64.b64decode(item["der"]),
+                    issued_at=when(item.get("issued_at")),
+                    origin=item["origin"],
+                )
+                for item in value.get("revocation") or ()
+            ),
+            revoked_at=when(value.get("revoked_at")),
+        )
+
 
 # ---------------------------------------------------------------------------------------------
 # The facts gathered on the way, and the one way a step refuses.

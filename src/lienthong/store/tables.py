@@ -255,6 +255,10 @@ class MessageLog(Base):
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     raw_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     note: Mapped[str | None] = mapped_column(Text)
+    #: The signed receipt of a push answer, its exact bytes (JSON), and its signature (DER, or
+    #: the compact JWS's ASCII), as sent in the answer's headers (issue 12).
+    receipt: Mapped[bytes | None] = mapped_column(LargeBinary)
+    receipt_signature: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class MessageSignature(Base):
@@ -466,6 +470,38 @@ class AgentOutbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     #: The portal's per-record outcome (or envelope answer) of the last attempt.
     last_answer: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    #: The hub's signed receipt of the last answer with per-record outcomes (one per envelope,
+    #: shared by its rows); None: no receipt came.
+    receipt_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("agent_receipts.id", ondelete="SET NULL"), index=True
+    )
+
+
+class AgentReceipt(Base):
+    """A hub's signed receipt of one delivered envelope (issue 12), as received, with the
+    agent's check of it: the signature (against the configured anchors), the request's digest
+    and the per-record outcomes against the answer. The envelope's outbox rows name it."""
+
+    __tablename__ = "agent_receipts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    service: Mapped[str] = mapped_column(String(64))
+    unit: Mapped[str] = mapped_column(String(40))
+    #: The outbox rows the envelope carried.
+    rows: Mapped[int] = mapped_column(Integer)
+    #: SHA-256 (hex) of the exact bytes the agent sent.
+    request_sha256: Mapped[str | None] = mapped_column(String(64))
+    #: The receipt's exact bytes (JSON); None: required but missing.
+    receipt: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: Its signature: DER (``cades``) or the compact JWS's ASCII (``jws``).
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    format: Mapped[str | None] = mapped_column(String(8))
+    #: ``valid`` or ``invalid``.
+    status: Mapped[str] = mapped_column(String(16))
+    #: Why (``receipt.valid``, ``receipt.signature``, ``receipt.digest``, ...), the messages,
+    #: and the signature's verification (:meth:`Verification.as_dict`).
+    result: Mapped[dict[str, Any]] = mapped_column(JsonType)
 
 
 class AgentDeadLetterAction(Base):
