@@ -298,6 +298,9 @@ def test_an_unknown_packet_names_the_profile_as_a_configuration(tmp_path: Path) 
     [
         ("LIENTHONG_SUCCESS_CODE", "zero", "choose 0, 00, integer"),
         ("LIENTHONG_WORKERS", "two", "is not an integer"),
+        ("LIENTHONG_SIGNATURE_MODE", "maybe", "choose required, if-present, off"),
+        ("LIENTHONG_SIGNATURE_SERVICES", "DongBoHoSoMC", "must read Service=mode"),
+        ("LIENTHONG_TRUST_ANCHORS", "khong-co.pem", "cannot read the trust anchor"),
     ],
 )
 def test_hub_names_a_setting_it_cannot_start_with(

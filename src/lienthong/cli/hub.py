@@ -72,6 +72,8 @@ def hub_command(
     ready_database(settings.database_url)
     try:
         hub = Hub(settings)  # runs the migrations once, before the workers start
+    except SettingsError as refused:  # signature settings: a mode, an anchor file
+        fail(refused.vi, refused.en)
     except (SQLAlchemyError, OSError) as exc:  # the server went away since the check
         found = database_problem(settings.database_url, exc)
         fail(found.vi, found.en)
