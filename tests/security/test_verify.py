@@ -134,6 +134,23 @@ def test_any_single_byte_change_is_never_valid(
     assert result.status is not Status.VALID, (in_body, index, value)
 
 
+def test_the_signer_identifier_must_name_the_certificate_byte_for_byte(
+    openssl_pki: OpensslPki,
+) -> None:
+    """Names compare case-insensitively and Vietnamese letters differ from their capitals by one
+    bit (ụ, Ụ): a changed case in the unsigned signer identifier must still be refused."""
+    # Without -cades: no signing-certificate-v2 repeats the issuer after the identifier.
+    signature = openssl_pki.sign_cms("rsa", BODY, cades=False)
+    lower, upper = "phục".encode(), "phỤc".encode()
+    at = signature.rfind(lower)  # the signer identifier comes after the certificates
+    changed = signature[:at] + upper + signature[at + len(lower) :]
+    check(
+        verify_cades(BODY, changed, context(openssl_pki)),
+        Status.INVALID,
+        "signature.no_certificate",
+    )
+
+
 def test_the_unit_must_be_the_envelopes_or_above_it(openssl_pki: OpensslPki) -> None:
     other = openssl_pki.sign_cms("other_unit", BODY)
     result = verify_cades(BODY, other, context(openssl_pki))

@@ -583,8 +583,10 @@ def _signer_certificate(
     for certificate in certificates:
         if sid.name == "issuer_and_serial_number":
             wanted = sid.chosen
+            # The very bytes: names compare case-insensitively, and a changed byte of this
+            # unsigned field must not pass unnoticed.
             if (
-                certificate.issuer == wanted["issuer"]
+                certificate.issuer.dump() == wanted["issuer"].dump()
                 and certificate.serial_number == wanted["serial_number"].native
             ):
                 return certificate
