@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from lienthong.agent.api import create_app as create_agent_app
 from lienthong.agent.portal import Portal, PortalClient, open_portal
 from lienthong.agent.service import AgentService
 from lienthong.agent.settings import AgentSettings, ApiKey, PortalSettings, hash_api_key
+from lienthong.asgi_tls import uvicorn_tls_options
 from lienthong.demo import dossiers
 from lienthong.hub.app import Hub
 from lienthong.hub.app import create_app as create_hub_app
@@ -156,7 +158,12 @@ def start_pair(engine: Engine, agent_engine: Engine) -> Iterator[Callable[..., P
         )
         hub = Hub(hub_settings, engine=engine)
         hub.accounts.add(HUB_USER, HUB_PASSWORD, [UNIT])
-        hub_server = serve(create_hub_app(hub_settings, hub=hub), hub_settings.port)
+        tls = (  # HTTPS when the hub's settings name a certificate
+            uvicorn_tls_options(hub_settings.tls_certfile, hub_settings.tls_keyfile)
+            if hub_settings.tls_certfile
+            else {}
+        )
+        hub_server = serve(create_hub_app(hub_settings, hub=hub), hub_settings.port, **tls)
         hub_url = hub_server.__enter__()
         stack.append(hub_server)
         portal: Portal
@@ -181,7 +188,9 @@ def start_pair(engine: Engine, agent_engine: Engine) -> Iterator[Callable[..., P
         agent_server = serve(create_agent_app(service), settings.port)
         agent_url = agent_server.__enter__()
         stack.append(agent_server)
-        http = httpx.Client(base_url=hub_url, timeout=10)
+        ca_file = (portal_changes or {}).get("ca_file")
+        verify = ssl.create_default_context(cafile=ca_file) if ca_file else True
+        http = httpx.Client(base_url=hub_url, timeout=10, verify=verify)
         stack.append(http)
         return Pair(hub, hub_url, service, agent_url, http)
 
