@@ -18,7 +18,6 @@ import binascii
 import dataclasses
 import logging
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Literal
 
 import orjson
@@ -26,6 +25,7 @@ from cryptography import x509
 
 from lienthong.agent.portal import PortalAnswer
 from lienthong.agent.settings import AgentSettings, SettingsError
+from lienthong.security.certificates import CertificateProblem, load_anchors
 from lienthong.security.header import SignatureHeaderError, parse_header
 from lienthong.security.receipts import RECEIPT_VERSION, receipt_records, records_sha256
 from lienthong.security.verify import Verification, VerifyContext, verify_cades, verify_jws
@@ -75,13 +75,10 @@ class ReceiptCheck:
 
 
 def _anchors(files: tuple[str, ...]) -> tuple[x509.Certificate, ...]:
-    anchors: list[x509.Certificate] = []
-    for name in files:
-        try:
-            anchors += x509.load_pem_x509_certificates(Path(name).read_bytes())
-        except (OSError, ValueError) as exc:
-            raise SettingsError(f"portal.receipt_anchors: cannot read {name}: {exc}") from None
-    return tuple(anchors)
+    try:
+        return load_anchors(files)
+    except CertificateProblem as problem:
+        raise SettingsError(f"portal.receipt_anchors: {problem.en}") from None
 
 
 class ReceiptChecker:

@@ -25,6 +25,7 @@ from cryptography import x509
 from lienthong.agent.portal import PortalLoginFailed
 from lienthong.agent.settings import SettingsError, SigningSettings
 from lienthong.security.cades import sign_cades
+from lienthong.security.certificates import CertificateProblem, load_anchors
 from lienthong.security.header import HEADER, header_value
 from lienthong.security.jws import sign_jws
 from lienthong.security.signers import FileSigner, Pkcs11Signer, Signer, SignerError
@@ -98,13 +99,10 @@ def open_signer(settings: SigningSettings) -> Signer:
 
 
 def _anchors(files: tuple[str, ...]) -> tuple[x509.Certificate, ...]:
-    anchors: list[x509.Certificate] = []
-    for name in files:
-        try:
-            anchors += x509.load_pem_x509_certificates(Path(name).read_bytes())
-        except (OSError, ValueError) as exc:
-            raise SettingsError(f"signing.trust_anchors: cannot read {name}: {exc}") from None
-    return tuple(anchors)
+    try:
+        return load_anchors(files)
+    except CertificateProblem as problem:
+        raise SettingsError(f"signing.trust_anchors: {problem.en}") from None
 
 
 class EnvelopeSigner:

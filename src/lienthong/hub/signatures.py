@@ -16,7 +16,6 @@ import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -24,10 +23,10 @@ from sqlalchemy.orm import Session
 
 from lienthong.hub.errors import HubError
 from lienthong.hub.settings import HubSettings, SettingsError
+from lienthong.security.certificates import CertificateProblem, load_anchors
 from lienthong.security.header import SignatureHeaderError, parse_header
 from lienthong.security.policy import SignatureMode
 from lienthong.security.verify import (
-    RevocationData,
     Status,
     Verification,
     VerifyContext,
@@ -94,20 +93,14 @@ def _modes(text: str) -> dict[str, SignatureMode]:
 
 
 def _anchors(text: str) -> tuple[x509.Certificate, ...]:
-    """The certificates of the PEM files named in ``LIENTHONG_TRUST_ANCHORS``."""
-    anchors: list[x509.Certificate] = []
-    for name in (part.strip() for part in text.split(",")):
-        if not name:
-            continue
-        try:
-            data = Path(name).read_bytes()
-            anchors += x509.load_pem_x509_certificates(data)
-        except (OSError, ValueError) as exc:
-            raise SettingsError(
-                f"LIENTHONG_TRUST_ANCHORS: không đọc được chứng thư gốc {name}: {exc}",
-                f"LIENTHONG_TRUST_ANCHORS: cannot read the trust anchor {name}: {exc}",
-            ) from None
-    return tuple(anchors)
+    """The certificates of the files named in ``LIENTHONG_TRUST_ANCHORS``."""
+    try:
+        return load_anchors(name.strip() for name in text.split(",") if name.strip())
+    except CertificateProblem as problem:
+        raise SettingsError(
+            f"LIENTHONG_TRUST_ANCHORS: không đọc được chứng thư gốc: {problem.vi}",
+            f"LIENTHONG_TRUST_ANCHORS: cannot read the trust anchor: {problem.en}",
+        ) from None
 
 
 class SignatureGate:
@@ -218,40 +211,12 @@ def keep(db: Session, row: MessageLog, verification: Verification, signature: by
     )
 
 
-def _time(value: object) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value) if isinstance(value, str) else None
-
-
 def kept_verification(result: Mapping[str, Any]) -> Verification:
     """A kept result (``message_signatures.result``) as a Verification again, for the report
     (the DER stays in its tables: the chain and revocation entries here name it by digest)."""
-    return Verification(
-        status=Status(result["status"]),
-        reason=str(result.get("reason", "")),
-        vi=str(result.get("message", "")),
-        en=str(result.get("message_en", "")),
-        format="jws" if result.get("format") == "jws" else "cades",
-        checked_at=_time(result.get("checked_at")) or dt.datetime.now(dt.UTC),
-        integrity=result.get("integrity"),
-        signer=result.get("signer"),
-        issuer=result.get("issuer"),
-        organisation=result.get("organisation"),
-        unit=result.get("unit"),
-        fingerprint=result.get("fingerprint"),
-        serial=result.get("serial"),
-        signing_time=_time(result.get("signing_time")),
-        not_before=_time(result.get("not_before")),
-        not_after=_time(result.get("not_after")),
-        digest=result.get("digest"),
-        scheme=result.get("scheme"),
-        revocation=tuple(
-            RevocationData(
-                kind="crl" if item.get("kind") == "crl" else "ocsp",
-                der=b"",
-                issued_at=_time(item.get("issued_at")),
-                origin=item.get("origin", "fetched"),
-            )
-            for item in result.get("revocation", [])
-        ),
-        revoked_at=_time(result.get("revoked_at")),
-    )
+    shown = {
+        **result,
+        "chain": [],
+        "revocation": [{**item, "der": ""} for item in result.get("revocation", [])],
+    }
+    return Verification.from_dict(shown)

@@ -10,6 +10,7 @@ instead.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +92,15 @@ def load_certificates(source: Path | bytes) -> list[x509.Certificate]:
             "not an X.509 certificate (PEM or DER)",
         ) from None
     return found
+
+
+def load_anchors(files: Iterable[str | Path]) -> tuple[x509.Certificate, ...]:
+    """The certificates of the trust-anchor files named (PEM bundles or DER files), in order;
+    :class:`CertificateProblem` naming the file that cannot be read."""
+    anchors: list[x509.Certificate] = []
+    for name in files:
+        anchors += load_certificates(Path(name))
+    return tuple(anchors)
 
 
 def load_certificate(source: Path | bytes) -> x509.Certificate:
