@@ -25,9 +25,10 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Literal
 
-from asn1crypto import algos, cms, keys, pem, tsp  # type: ignore[import-untyped]
+from asn1crypto import algos, cms, core, keys, pem, tsp  # type: ignore[import-untyped]
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
+from asn1crypto import parser as asn1_parser
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -464,12 +465,57 @@ def _load_cms(signature: bytes) -> cms.SignedData:
     if info["content_type"].native != "signed_data":
         raise _malformed("không phải SignedData (CMS)", "not a CMS SignedData")
     signed: cms.SignedData = info["content"]
-    signed.native  # noqa: B018 - parse it all now: asn1crypto parses lazily
     # DER only (as the format says): a structure with one meaning has one encoding, so no byte
     # outside the signed parts can change unnoticed.
-    if info.dump(force=True) != data:
+    if not _is_der(info):
         raise _malformed("không phải DER", "not DER-encoded")
     return signed
+
+
+def _is_der(info: cms.ContentInfo) -> bool:
+    """Whether a CMS ContentInfo is DER, checked part by part (parsing every part on the way).
+
+    asn1crypto re-encodes a whole SignedData in time exponential in its depth (a value taking its
+    default deep inside is re-encoded at every level above it: 200 ms a signature), so: the frames'
+    headers are compared with their DER form first, the certificates go to cryptography's
+    DER-only parser, the signed attributes are left to the signature (it covers their exact
+    bytes), and every other part is re-encoded on its own."""
+    signed = info["content"]
+    signer_infos = signed["signer_infos"]
+    frames = [info, signed, signed["certificates"], signer_infos, *signer_infos]
+    frames += [s["signed_attrs"] for s in signer_infos if s["signed_attrs"] is not core.VOID]
+    if not all(_der_header(frame) for frame in frames if frame is not core.VOID):
+        return False
+    for set_of in (signed["certificates"], signer_infos):  # DER: a SET OF in sorted order
+        encodings = [item.dump() for item in set_of or ()]
+        if encodings != sorted(encodings):
+            return False
+    parts: list[core.Asn1Value] = [
+        signed[name] for name in ("version", "digest_algorithms", "encap_content_info", "crls")
+    ]
+    for signer_info in signer_infos:
+        parts += [signer_info[name] for name in signer_info if name != "signed_attrs"]
+    for choice in signed["certificates"] or ():
+        if choice.name != "certificate":
+            parts.append(choice)
+            continue
+        try:
+            x509.load_der_x509_certificate(choice.chosen.dump())
+        except ValueError:
+            return False
+    for part in parts:
+        original = part.dump()
+        if part.dump(force=True) != original:
+            return False
+    return True
+
+
+def _der_header(value: core.Asn1Value) -> bool:
+    """The value's header (and explicit tags) as DER writes them around its contents."""
+    encoded = asn1_parser.emit(value.class_, value.method, value.tag, value.contents)
+    for class_, tag in value.explicit or ():
+        encoded = asn1_parser.emit(class_, 1, tag, encoded)
+    return bool(encoded == value.dump())
 
 
 def _check_cms_profile(signed: cms.SignedData, signer_info: cms.SignerInfo) -> None:
@@ -738,7 +784,15 @@ async def averify_cades(body: bytes, signature: bytes, context: VerifyContext) -
                 "chữ ký không khớp khóa công khai của chứng thư (mất tính toàn vẹn)",
                 "the signature does not verify with the certificate's public key (integrity lost)",
             ) from None
-        _check_signing_certificate_v2(attributes, signer, policy)
+        try:
+            _check_signing_certificate_v2(attributes, signer, policy)
+        except _Refusal:
+            raise
+        except Exception as exc:  # parsed lazily, here: hostile bytes raise many types
+            raise _malformed(
+                "thuộc tính signing-certificate-v2 không đọc được",
+                f"unreadable signing-certificate-v2 attribute ({exc})",
+            ) from None
         facts.integrity = True
 
         others = [c for c in certificates if c is not signer]
