@@ -326,11 +326,11 @@ def per_dossier_calls(hub_url: str, records: list[dict[str, Any]]) -> float:
             found = http.post(
                 "/api/share", content=orjson.dumps({**lookup, "mahoso": record["MaHoSo"]})
             )
-            if found.json().get("error_code") not in ("00", 0):
+            if found.json().get("error_code") not in ("0", "00", 0):
                 raise BenchError(f"lookup failed: {found.text[:300]}")
             push = {**lookup, "service": "DongBoHoSoMC", "isUpdating": "False", "data": [record]}
             pushed = http.post("/api/integration", content=orjson.dumps(push)).json()
-            if pushed.get("error_code") != "00":
+            if pushed.get("error_code") not in ("0", "00", 0):
                 raise BenchError(f"push refused: {str(pushed)[:300]}")
         return time.perf_counter() - started
 

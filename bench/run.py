@@ -11,6 +11,10 @@ SQLite and on PostgreSQL, against a bulk-insert floor, and single-dossier push l
 
 Agent (bench/agent.py): submit-to-hub latency at a steady 200 changes/s, a 100,000-dossier
 backfill against the per-dossier calls of today's one-stop systems (`--skip-agent`).
+
+Signed envelopes (bench/signing.py): signed against unsigned ingest and single pushes at the hub
+with the test PKI's services, three runs per database; the agent's signing cost per envelope
+with file keys and a SoftHSM2 token (`--skip-signing`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Any
 import ingest
 import jsonschema
 import orjson
+import signing
 from machine import machine, reference_speed
 from pydantic import BaseModel, ConfigDict, create_model
 
@@ -183,6 +188,12 @@ def main() -> None:
     parser.add_argument(
         "--skip-agent", action="store_true", help="leave out the agent benchmark (bench/agent.py)"
     )
+    parser.add_argument(
+        "--skip-signing",
+        action="store_true",
+        help="leave out the signed-envelope benchmark (bench/signing.py)",
+    )
+    parser.add_argument("--signing-runs", type=int, default=3, help="runs per database")
     args = parser.parse_args()
     rows = validation_bench(args.repeats)
     failed = False
@@ -198,6 +209,12 @@ def main() -> None:
         agent_outcome = agent.agent_bench()
         extra += agent.report_section(agent_outcome)
         failed = failed or agent_outcome.error is not None
+    if args.skip_signing:
+        extra += ["## Signed envelopes", "", "Not run (`--skip-signing`).", ""]
+    else:
+        signed = signing.signing_bench(runs=args.signing_runs)
+        extra += signing.report_section(signed, args.signing_runs, 10, 200)
+        failed = failed or signed.error is not None or any(o.failed for o in signed.hub)
     if args.write:
         write_report(args.write, rows, "make bench", extra)
         print(f"wrote {args.write}", file=sys.stderr)

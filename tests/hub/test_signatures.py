@@ -329,3 +329,34 @@ def test_a_signing_time_ahead_of_the_hubs_clock_is_refused(
     answer = _send(signed_hub, body, header_value("cades", signature))
     assert (answer["error_code"], answer["http_status"]) == ("51", 400), answer
     assert "thời điểm ký" in answer["message"].lower() or "signing time" in answer["message_en"]
+
+
+def test_a_stream_of_signed_pushes_is_verified_from_the_cache(
+    signed_hub: RunningHub, test_pki: TestPki
+) -> None:
+    cache = signed_hub.hub.signatures.cache
+    assert cache is not None
+    cache.clear()
+    session = signed_hub.login()
+    body = _push(session, 1)
+    assert (
+        _send(signed_hub, body, _cades(test_pki, test_pki.agency(UNIT), body))["error_code"] == "0"
+    )
+    first = cache.stats()
+    assert first.entries == 3  # the signer's and the intermediate's OCSP answers, the path
+    for sequence in (2, 3, 4):
+        body = _push(session, sequence)
+        answer = _send(signed_hub, body, _cades(test_pki, test_pki.agency(UNIT), body))
+        assert answer["error_code"] == "0", answer
+    later = cache.stats()
+    # no miss, so no request to the CA: each push found its validated path
+    assert later.misses == first.misses and later.hits == first.hits + 3
+    with signed_hub.hub.sessions() as db:
+        results = db.scalars(select(MessageSignature.result).order_by(MessageSignature.id)).all()
+    # each push still keeps the chain and the revocation answers that validated it
+    assert len(results) == 4
+    assert all(len(r["chain"]) == 3 and len(r["revocation"]) == 2 for r in results)
+    # a refused signature leaves nothing of its own in the cache
+    body = _push(session, 5)
+    expired = _send(signed_hub, body, _cades(test_pki, test_pki.expired, body))
+    assert expired["error_code"] == "54" and cache.stats().entries == later.entries

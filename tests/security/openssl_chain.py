@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
+
+from lienthong.security.softhsm import TokenKey, make_token, softhsm_available
 
 UNIT = "000.00.00.H56"
 P12_PASSWORD = b"mat-khau-p12"
@@ -185,53 +186,18 @@ def openssl_chain(tmp_path_factory: pytest.TempPathFactory) -> Chain:
 def softhsm_token(tmp_path_factory: pytest.TempPathFactory, openssl_chain: Chain) -> Iterator[str]:
     """The PKCS#11 module path, with a token :data:`TOKEN_LABEL` (PIN :data:`TOKEN_PIN`) holding
     ``agency-rsa`` and ``agency-ec``: keys and certificates under those labels."""
-    if shutil.which("softhsm2-util") is None or not Path(SOFTHSM_MODULE).exists():
+    if not softhsm_available(SOFTHSM_MODULE):
         unavailable("SoftHSM2 is missing (softhsm2-util, libsofthsm2.so); `make test` installs it")
     directory = tmp_path_factory.mktemp("softhsm")
-    (directory / "tokens").mkdir()
-    config = directory / "softhsm2.conf"
-    config.write_text(
-        f"directories.tokendir = {directory / 'tokens'}\nobjectstore.backend = file\n"
-        "log.level = ERROR\n"
-    )
     previous = os.environ.get("SOFTHSM2_CONF")
-    os.environ["SOFTHSM2_CONF"] = str(config)
-
-    def util(*args: str | Path) -> None:
-        done = subprocess.run(
-            ["softhsm2-util", *map(str, args)], capture_output=True, text=True, check=False
-        )
-        assert done.returncode == 0, f"softhsm2-util {args}: {done.stdout}{done.stderr}"
-
-    util(
-        "--init-token", "--free", "--label", TOKEN_LABEL, "--pin", TOKEN_PIN, "--so-pin", "87654321"
+    leaves = (openssl_chain.rsa, openssl_chain.ec)
+    make_token(
+        directory,
+        TOKEN_LABEL,
+        TOKEN_PIN,
+        [TokenKey(leaf.key.stem, leaf.key, leaf.load()) for leaf in leaves],
+        SOFTHSM_MODULE,
     )
-    leaves = {1: openssl_chain.rsa, 2: openssl_chain.ec}
-    for number, leaf in leaves.items():
-        util(
-            "--import", leaf.key, "--token", TOKEN_LABEL, "--label", leaf.key.stem,
-            "--id", f"{number:02x}", "--pin", TOKEN_PIN,
-        )  # fmt: skip
-    import pkcs11
-    from pkcs11 import Attribute, CertificateType, ObjectClass
-    from pkcs11.util.x509 import decode_x509_certificate
-
-    library = pkcs11.lib(SOFTHSM_MODULE)
-    library.reinitialize()  # a library loaded earlier in this process read another config
-    with library.get_token(token_label=TOKEN_LABEL).open(user_pin=TOKEN_PIN, rw=True) as session:
-        # softhsm2-util imports keys only: the certificates go in through PKCS#11 itself.
-        for number, leaf in leaves.items():
-            attributes = decode_x509_certificate(leaf.load().public_bytes(Encoding.DER))
-            attributes.update(
-                {
-                    Attribute.CLASS: ObjectClass.CERTIFICATE,
-                    Attribute.CERTIFICATE_TYPE: CertificateType.X_509,
-                    Attribute.LABEL: leaf.key.stem,
-                    Attribute.ID: bytes([number]),
-                    Attribute.TOKEN: True,
-                }
-            )
-            session.create_object(attributes)
     try:
         yield SOFTHSM_MODULE
     finally:

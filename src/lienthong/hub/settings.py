@@ -83,6 +83,11 @@ class HubSettings:
     signature_fetch: bool = True
     """Fetch the signer's OCSP answer (else the CRL) when the signature carries none."""
     signature_fetch_timeout_seconds: int = 10
+    signature_cache_entries: int = 10_000
+    """Revocation answers and validated paths the hub keeps between verifications (``0``: none,
+    every signed push fetches what it needs)."""
+    signature_cache_seconds: int = 3600
+    """The longest an answer is kept, even when its nextUpdate lies further."""
     signature_clock_skew_seconds: int = 300
     """How far a signing time may lie ahead of the hub's clock."""
     receipt_format: str = "cades"

@@ -26,6 +26,7 @@ from lienthong.hub.settings import HubSettings, SettingsError
 from lienthong.security.certificates import CertificateProblem, load_anchors
 from lienthong.security.header import SignatureHeaderError, parse_header
 from lienthong.security.policy import SignatureMode
+from lienthong.security.revocation_cache import RevocationCache
 from lienthong.security.verify import (
     Status,
     Verification,
@@ -116,11 +117,18 @@ class SignatureGate:
                 f"LIENTHONG_SIGNATURE_MODE: {settings.signature_mode!r}, choose {choices}",
             ) from None
         self.services = _modes(settings.signature_services)
+        # a steady stream of one province's pushes then costs no network call per message
+        self.cache = (
+            RevocationCache(settings.signature_cache_entries, settings.signature_cache_seconds)
+            if settings.signature_cache_entries > 0 and settings.signature_cache_seconds > 0
+            else None
+        )
         self.context = VerifyContext(
             trust_anchors=_anchors(settings.trust_anchors),
             allow_fetching=settings.signature_fetch,
             clock_skew_seconds=settings.signature_clock_skew_seconds,
             fetch_timeout_seconds=settings.signature_fetch_timeout_seconds,
+            revocation_cache=self.cache,
         )
 
     def mode_for(self, account_mode: str | None, service: str) -> SignatureMode:

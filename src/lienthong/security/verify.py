@@ -25,9 +25,10 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Literal
 
-from asn1crypto import algos, cms, keys, pem, tsp  # type: ignore[import-untyped]
+from asn1crypto import algos, cms, core, keys, pem, tsp  # type: ignore[import-untyped]
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
+from asn1crypto import parser as asn1_parser
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -53,6 +54,13 @@ from pyhanko_certvalidator.policy_decl import AlgorithmUsageConstraint, Algorith
 from pyhanko_certvalidator.validate import validate_usage
 
 from lienthong.security.policy import AlgorithmPolicy, AlgorithmProblem, SignaturePolicy
+from lienthong.security.revocation_cache import (
+    CachedPath,
+    CachingFetchers,
+    RevocationCache,
+    crl_next_update,
+    ocsp_next_update,
+)
 from lienthong.spec.identifiers import parse_agency_code
 
 __all__ = [
@@ -149,6 +157,9 @@ class VerifyContext:
     unit_of: Callable[[x509.Certificate], str | None] = unit_of_subject
     now: datetime | None = None
     """The verifier's clock (``None``: the system's)."""
+    revocation_cache: RevocationCache | None = None
+    """Revocation answers and validated paths kept between verifications (the hub's); ``None``:
+    every verification fetches what it needs."""
 
     @classmethod
     def for_policy(
@@ -507,12 +518,57 @@ def _load_cms(signature: bytes) -> cms.SignedData:
     if info["content_type"].native != "signed_data":
         raise _malformed("không phải SignedData (CMS)", "not a CMS SignedData")
     signed: cms.SignedData = info["content"]
-    signed.native  # noqa: B018 - parse it all now: asn1crypto parses lazily
     # DER only (as the format says): a structure with one meaning has one encoding, so no byte
     # outside the signed parts can change unnoticed.
-    if info.dump(force=True) != data:
+    if not _is_der(info):
         raise _malformed("không phải DER", "not DER-encoded")
     return signed
+
+
+def _is_der(info: cms.ContentInfo) -> bool:
+    """Whether a CMS ContentInfo is DER, checked part by part (parsing every part on the way).
+
+    asn1crypto re-encodes a whole SignedData in time exponential in its depth (a value taking its
+    default deep inside is re-encoded at every level above it: 200 ms a signature), so: the frames'
+    headers are compared with their DER form first, the certificates go to cryptography's
+    DER-only parser, the signed attributes are left to the signature (it covers their exact
+    bytes), and every other part is re-encoded on its own."""
+    signed = info["content"]
+    signer_infos = signed["signer_infos"]
+    frames = [info, signed, signed["certificates"], signer_infos, *signer_infos]
+    frames += [s["signed_attrs"] for s in signer_infos if s["signed_attrs"] is not core.VOID]
+    if not all(_der_header(frame) for frame in frames if frame is not core.VOID):
+        return False
+    for set_of in (signed["certificates"], signer_infos):  # DER: a SET OF in sorted order
+        encodings = [item.dump() for item in set_of or ()]
+        if encodings != sorted(encodings):
+            return False
+    parts: list[core.Asn1Value] = [
+        signed[name] for name in ("version", "digest_algorithms", "encap_content_info", "crls")
+    ]
+    for signer_info in signer_infos:
+        parts += [signer_info[name] for name in signer_info if name != "signed_attrs"]
+    for choice in signed["certificates"] or ():
+        if choice.name != "certificate":
+            parts.append(choice)
+            continue
+        try:
+            x509.load_der_x509_certificate(choice.chosen.dump())
+        except ValueError:
+            return False
+    for part in parts:
+        original = part.dump()
+        if part.dump(force=True) != original:
+            return False
+    return True
+
+
+def _der_header(value: core.Asn1Value) -> bool:
+    """The value's header (and explicit tags) as DER writes them around its contents."""
+    encoded = asn1_parser.emit(value.class_, value.method, value.tag, value.contents)
+    for class_, tag in value.explicit or ():
+        encoded = asn1_parser.emit(class_, 1, tag, encoded)
+    return bool(encoded == value.dump())
 
 
 def _check_cms_profile(signed: cms.SignedData, signer_info: cms.SignerInfo) -> None:
@@ -783,7 +839,15 @@ async def averify_cades(body: bytes, signature: bytes, context: VerifyContext) -
                 "chữ ký không khớp khóa công khai của chứng thư (mất tính toàn vẹn)",
                 "the signature does not verify with the certificate's public key (integrity lost)",
             ) from None
-        _check_signing_certificate_v2(attributes, signer, policy)
+        try:
+            _check_signing_certificate_v2(attributes, signer, policy)
+        except _Refusal:
+            raise
+        except Exception as exc:  # parsed lazily, here: hostile bytes raise many types
+            raise _malformed(
+                "thuộc tính signing-certificate-v2 không đọc được",
+                f"unreadable signing-certificate-v2 attribute ({exc})",
+            ) from None
         facts.integrity = True
 
         others = [c for c in certificates if c is not signer]
@@ -1092,10 +1156,22 @@ async def _trust(
         )
     configured_crls = [*context.crls, *stapled_crls]
     configured_ocsps = [*stapled_ocsps, *context.ocsps]
-    backend = (
+    cache = context.revocation_cache
+    path_key = _path_key(signer, others, context) if cache is not None else None
+    if cache is not None and path_key is not None and not stapled_crls:
+        cached = cache.path(path_key, facts.signing_time)
+        if cached is not None and not _stapled_revoked(stapled_ocsps, signer):
+            facts.chain, facts.revocation = cached.chain, tuple(cached.revocation)
+            return _conclude(facts, signer, context)
+    network = (
         AIOHttpFetcherBackend(per_request_timeout=context.fetch_timeout_seconds)
         if context.allow_fetching
         else None
+    )
+    backend = (
+        CachingFetchers(cache, network, stapled_ocsps)
+        if network is not None and cache is not None
+        else network
     )
     path: ValidationPath | None = None
     try:
@@ -1118,6 +1194,13 @@ async def _trust(
     except _Refusal:
         raise
     except Exception as exc:
+        if isinstance(backend, CachingFetchers):
+            if isinstance(exc, RevokedError):
+                backend.keep()  # revoked stays revoked
+            elif isinstance(exc, InsufficientRevinfoError) or not isinstance(
+                exc, ValidationError | PathValidationError | PathBuildingError
+            ):
+                backend.forget()  # never keep what left a verification without conclusion
         path = path or getattr(exc, "original_path", None)
         _record_chain(facts, path)
         if isinstance(exc, RevokedError) and exc.is_ee_cert:
@@ -1125,8 +1208,20 @@ async def _trust(
         raise _path_refusal(exc) from None
     finally:
         if backend is not None:
-            await backend.close()  # type: ignore[no-untyped-call]
+            await backend.close()
+    if isinstance(backend, CachingFetchers):
+        backend.keep()
     _record_chain(facts, path)
+    result = _conclude(facts, signer, context)
+    if cache is not None and path_key is not None and result.reason == "valid":
+        remembered = _cacheable_path(facts)
+        if remembered is not None:
+            cache.store_path(path_key, remembered)
+    return result
+
+
+def _conclude(facts: _Facts, signer: asn1_x509.Certificate, context: VerifyContext) -> Verification:
+    """The result once the path validated: the unit, then whether it was revoked later."""
     _check_unit(facts, context)
     revoked_later = _revoked_later(facts, signer)
     if revoked_later is not None:
@@ -1147,12 +1242,66 @@ async def _trust(
     )
 
 
+def _path_key(
+    signer: asn1_x509.Certificate, others: list[asn1_x509.Certificate], context: VerifyContext
+) -> bytes:
+    """What a validated path depends on besides the signing time: the certificates carried,
+    and the verifier's anchors, certificates, revocation data and policy."""
+    digest = hashlib.sha256(signer.dump())
+    for der in sorted(c.dump() for c in others):
+        digest.update(hashlib.sha256(der).digest())
+    for group in (context.trust_anchors, context.other_certs):
+        digest.update(b"".join(c.fingerprint(hashes.SHA256()) for c in group) + b"|")
+    for data in (context.crls, context.ocsps):
+        digest.update(b"".join(hashlib.sha256(item).digest() for item in data) + b"|")
+    digest.update(repr((context.algorithms, context.revocation_mode)).encode("utf-8"))
+    return digest.digest()
+
+
+def _stapled_revoked(stapled_ocsps: list[bytes], signer: asn1_x509.Certificate) -> bool:
+    """A stapled answer says the signer is revoked: never answered from a cached path."""
+    for der in stapled_ocsps:
+        try:
+            responses = asn1_ocsp.OCSPResponse.load(der).basic_ocsp_response["tbs_response_data"][
+                "responses"
+            ]
+            for single in responses:
+                if (
+                    single["cert_id"]["serial_number"].native == signer.serial_number
+                    and single["cert_status"].name != "good"
+                ):
+                    return True
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return True
+    return False
+
+
+def _cacheable_path(facts: _Facts) -> CachedPath | None:
+    """The path just validated, as the cache keeps it: only for a signer never revoked, and
+    only while every certificate is valid and every revocation answer current."""
+    if facts.revoked_at is not None or not facts.chain:
+        return None
+    certificates = [x509.load_der_x509_certificate(der) for der in facts.chain]
+    until = [c.not_valid_after_utc for c in certificates]
+    for item in facts.revocation:
+        update = ocsp_next_update(item.der) if item.kind == "ocsp" else crl_next_update(item.der)
+        if update is None:
+            return None
+        until.append(update)
+    return CachedPath(
+        chain=facts.chain,
+        revocation=facts.revocation,
+        valid_from=max(c.not_valid_before_utc for c in certificates),
+        valid_until=min(until),
+    )
+
+
 def _validation_context(
     moment: datetime,
     context: VerifyContext,
     *,
     others: list[asn1_x509.Certificate],
-    backend: AIOHttpFetcherBackend | None,
+    backend: AIOHttpFetcherBackend | CachingFetchers | None,
     crls: list[bytes],
     ocsps: list[bytes],
 ) -> ValidationContext:
