@@ -183,28 +183,30 @@ def keep(db: Session, row: MessageLog, verification: Verification, signature: by
     if row.id is None:
         db.flush()
     now = dt.datetime.now(dt.UTC)
+    # one cached statement, executed for many rows (no statement compiled per push)
     if verification.chain:
         db.execute(
-            insert_ignoring_duplicates(db, KeptCertificate).values(
-                [
-                    {"sha256": _sha256(der), "der": der, "created_at": now}
-                    for der in verification.chain
-                ]
-            )
+            insert_ignoring_duplicates(db, KeptCertificate),
+            [{"sha256": _sha256(der), "der": der, "created_at": now} for der in verification.chain],
         )
     if verification.revocation:
-        kept = [
-            {"sha256": _sha256(item.der), "kind": item.kind, "der": item.der, "created_at": now}
-            for item in verification.revocation
-        ]
-        db.execute(insert_ignoring_duplicates(db, KeptRevocation).values(kept))
-    result: dict[str, Any] = verification.as_dict()
+        db.execute(
+            insert_ignoring_duplicates(db, KeptRevocation),
+            [
+                {"sha256": _sha256(item.der), "kind": item.kind, "der": item.der, "created_at": now}
+                for item in verification.revocation
+            ],
+        )
     # the DER lives once in its own table; the result names it by digest
+    result: dict[str, Any] = dataclasses.replace(
+        verification,
+        chain=(),
+        revocation=tuple(dataclasses.replace(item, der=b"") for item in verification.revocation),
+    ).as_dict()
     result["chain"] = [_sha256(der) for der in verification.chain]
-    result["revocation"] = [
-        {**{k: v for k, v in item.items() if k != "der"}, "sha256": _sha256(data.der)}
-        for item, data in zip(result["revocation"], verification.revocation, strict=True)
-    ]
+    for item, data in zip(result["revocation"], verification.revocation, strict=True):
+        del item["der"]
+        item["sha256"] = _sha256(data.der)
     db.add(
         MessageSignature(
             log_id=row.id,

@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -552,15 +553,47 @@ def _is_der(info: cms.ContentInfo) -> bool:
         if choice.name != "certificate":
             parts.append(choice)
             continue
+        der = choice.chosen.dump()
+        if ("certificate", der) in _DER_SEEN:
+            continue
         try:
-            x509.load_der_x509_certificate(choice.chosen.dump())
+            x509.load_der_x509_certificate(der)
         except ValueError:
             return False
+        _DER_SEEN.add(("certificate", der))
     for part in parts:
         original = part.dump()
+        key = (type(part).__qualname__, original)
+        if key in _DER_SEEN:  # the same bytes of the same part passed before (a stapled answer)
+            continue
         if part.dump(force=True) != original:
             return False
+        _DER_SEEN.add(key)
     return True
+
+
+class _Seen:
+    """A bounded, thread-safe set of (kind, bytes) already found DER: a province sends the same
+    certificates and the same stapled OCSP answer for an hour, and re-encoding them is most of
+    a verification's cost. Only successes are kept; the key is the exact bytes."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: dict[tuple[str, bytes], None] = {}
+        self._lock = threading.Lock()
+
+    def __contains__(self, key: tuple[str, bytes]) -> bool:
+        with self._lock:
+            return key in self._items
+
+    def add(self, key: tuple[str, bytes]) -> None:
+        with self._lock:
+            self._items[key] = None
+            while len(self._items) > self._size:
+                del self._items[next(iter(self._items))]
+
+
+_DER_SEEN = _Seen(4096)
 
 
 def _der_header(value: core.Asn1Value) -> bool:
@@ -609,10 +642,13 @@ def _cms_certificates(signed: cms.SignedData) -> list[asn1_x509.Certificate]:
     for choice in signed["certificates"] or ():
         if choice.name == "certificate":
             certificate = choice.chosen
-            # Names are compared by their prepared form: an unreadable one is malformed here,
-            # not an error of the path validation later.
-            certificate.subject.hashable  # noqa: B018
-            certificate.issuer.hashable  # noqa: B018
+            key = ("names", certificate.dump())
+            if key not in _DER_SEEN:
+                # Names are compared by their prepared form: an unreadable one is malformed
+                # here, not an error of the path validation later.
+                certificate.subject.hashable  # noqa: B018
+                certificate.issuer.hashable  # noqa: B018
+                _DER_SEEN.add(key)
             found.append(certificate)
     return found
 
