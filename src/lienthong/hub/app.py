@@ -1,7 +1,8 @@
 """The hub's HTTP side: the wire protocol existing one-stop systems already speak.
 
-bytes -> JSON -> envelope checks -> session -> authorization -> spec validation -> domain
-service -> store -> answer; every request and answer is written to the message log.
+bytes -> JSON -> envelope checks -> session -> authorization -> signature (over the exact
+bytes) -> spec validation -> domain service -> store -> answer (and its signed receipt); every
+request and answer is written to the message log.
 """
 
 from __future__ import annotations
