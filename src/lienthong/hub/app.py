@@ -35,6 +35,7 @@ from lienthong.hub.auth import Principal, login, logout, principal_for
 from lienthong.hub.csrf import FormTokens
 from lienthong.hub.errors import ANSWER_CODES, SUCCESS, HubError, spell_success
 from lienthong.hub.health import healthz
+from lienthong.hub.metrics import metrics_endpoint
 from lienthong.hub.openapi import OPENAPI_PATH, openapi_document, serialized
 from lienthong.hub.receipts import ReceiptSigner, open_receipt_signer
 from lienthong.hub.settings import HubSettings
@@ -833,6 +834,7 @@ def create_app(settings: HubSettings | None = None, hub: Hub | None = None) -> S
         Route(settings.integration_path, endpoint("integration"), methods=["POST"]),
         Route(settings.share_path, endpoint("share"), methods=["POST"]),
         Route("/healthz", healthz(state), methods=["GET"]),
+        Route("/metrics", metrics_endpoint(state), methods=["GET"]),
     ]
     routes += web_routes(state)
     from lienthong.hub.lgsp import lgsp_routes  # it builds on this module

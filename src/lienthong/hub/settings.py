@@ -65,6 +65,10 @@ class HubSettings:
     trusted_proxies: str = ""
     """Comma-separated addresses or networks (CIDR) of reverse proxies whose ``X-Forwarded-For``
     names the client; empty: no proxy is trusted and the peer address is the client."""
+    metrics_networks: str = "127.0.0.1/32,::1/128"
+    """Comma-separated addresses or networks (CIDR) of the clients that may read ``GET
+    /metrics`` (a Prometheus server); anyone else gets the 404 of an unknown path. Default: the
+    hub's own machine only; empty: nobody."""
     success_code: str = "0"
     """How answers spell success unless an account has its own form (``lienthong accounts
     success-code``): ``0`` the string "0" (every known real client accepts it: one compares
@@ -144,6 +148,22 @@ class HubSettings:
                 f"LIENTHONG_SUCCESS_CODE: {self.success_code!r} không hợp lệ, chọn {forms}",
                 f"LIENTHONG_SUCCESS_CODE: {self.success_code!r} is not a known form, choose {forms}",
             )
+        self.metrics_clients()  # a bad entry stops the hub at start, not at the first scrape
+
+    def metrics_clients(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """``metrics_networks`` parsed; SettingsError naming an entry that is not a network."""
+        networks = []
+        for item in (part.strip() for part in self.metrics_networks.split(",")):
+            if not item:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                raise SettingsError(
+                    f"LIENTHONG_METRICS_NETWORKS: {item!r} không phải địa chỉ hoặc mạng IP",
+                    f"LIENTHONG_METRICS_NETWORKS: {item!r} is not an IP address or network",
+                ) from None
+        return tuple(networks)
 
     @property
     def receipts(self) -> bool:
