@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -95,10 +96,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_in_thread(app: ASGIApp, port: int) -> Iterator[str]:
-    """Run ``app`` with uvicorn on loopback ``port`` in a thread; yields its base URL."""
+def serve_in_thread(app: ASGIApp, port: int, **options: Any) -> Iterator[str]:
+    """Run ``app`` with uvicorn on loopback ``port`` in a thread; yields its base URL
+    (``https://`` when ``options``, uvicorn's, give a certificate)."""
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **options
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -107,7 +111,7 @@ def serve_in_thread(app: ASGIApp, port: int) -> Iterator[str]:
         assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if options.get('ssl_certfile') else 'http'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=15)

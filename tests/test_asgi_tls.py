@@ -5,8 +5,6 @@ from __future__ import annotations
 import socket
 import ssl
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,10 +12,10 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-import uvicorn
 from starlette.types import Receive, Scope, Send
 
 from lienthong.asgi_tls import client_certificate, server_context, tls_problem, uvicorn_tls_options
+from tests.servers import serve_in_thread
 from tests.tls_material import TLSMaterial, client_context, tls
 
 __all__ = ["tls"]  # the fixture, imported for pytest
@@ -42,20 +40,8 @@ def free_port() -> int:
 @contextmanager
 def serving(**options: Any) -> Iterator[int]:
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(echo, host="127.0.0.1", port=port, log_level="warning", **options)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    try:
+    with serve_in_thread(echo, port, **options):
         yield port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_the_extension_carries_the_client_certificate(tls: TLSMaterial) -> None:

@@ -7,19 +7,15 @@ from __future__ import annotations
 import copy
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import Engine
-from starlette.applications import Starlette
 
 from lienthong.agent.api import create_app as create_agent_app
 from lienthong.agent.portal import Portal, PortalClient, open_portal
@@ -32,6 +28,7 @@ from lienthong.hub.app import create_app as create_hub_app
 from lienthong.hub.settings import HubSettings
 from lienthong.store import upgrade
 from lienthong.store.testing import temporary_database
+from tests.servers import serve_in_thread
 
 UNIT = "000.00.00.H56"
 OTHER_UNIT = "000.00.00.H60"
@@ -47,26 +44,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextmanager
-def serve(app: Starlette, port: int, **options: Any) -> Iterator[str]:
-    """Run ``app`` with uvicorn on ``port`` in a thread; yields its base URL (``https://``
-    when ``options``, uvicorn's, give a certificate)."""
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **options
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"{'https' if options.get('ssl_certfile') else 'http'}://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+#: Run an app with uvicorn on a loopback port in a thread (``https://`` with a certificate).
+serve = serve_in_thread
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
