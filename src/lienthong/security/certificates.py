@@ -16,11 +16,11 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
+from lienthong.security.policy import key_kind
 from lienthong.spec.identifiers import parse_agency_code
 
 __all__ = [
@@ -172,12 +172,6 @@ def unit_of(certificate: x509.Certificate) -> str | None:
 
 
 def key_description(certificate: x509.Certificate) -> tuple[str, int]:
-    """The kind (``rsa``, ``ec``, or the key class's name) and size in bits of the certificate's
-    public key, as :meth:`AlgorithmPolicy.check_key` takes them."""
-    key = certificate.public_key()
-    if isinstance(key, rsa.RSAPublicKey):
-        return "rsa", key.key_size
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return "ec", key.curve.key_size
-    name = type(key).__name__.lower().removeprefix("_").removesuffix("publickey")
-    return name, 0
+    """The kind and size in bits of the certificate's public key, as
+    :meth:`AlgorithmPolicy.check_key` takes them."""
+    return key_kind(certificate.public_key())

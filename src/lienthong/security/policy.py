@@ -12,12 +12,15 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
 __all__ = [
     "ALLOWED_DIGESTS",
     "AlgorithmPolicy",
     "AlgorithmProblem",
     "SignatureMode",
     "SignaturePolicy",
+    "key_kind",
 ]
 
 #: Digest algorithms by their asn1crypto / cryptography name.
@@ -33,6 +36,20 @@ ALLOWED_DIGESTS = frozenset(
         "sha3_512",
     }
 )
+
+
+def key_kind(public_key: object) -> tuple[str, int]:
+    """The kind (``rsa``, ``ec``, ``ed25519``, ``ed448``, or the key class's name) and size in
+    bits of a public key (cryptography's), as :meth:`AlgorithmPolicy.check_key` takes them."""
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return "rsa", public_key.key_size
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return "ec", public_key.curve.key_size
+    if isinstance(public_key, ed25519.Ed25519PublicKey):
+        return "ed25519", 256
+    if isinstance(public_key, ed448.Ed448PublicKey):
+        return "ed448", 456
+    return type(public_key).__name__.lower(), 0
 
 
 class AlgorithmProblem(ValueError):

@@ -22,10 +22,10 @@ from asn1crypto import algos, core  # type: ignore[import-untyped]
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from lienthong.security.policy import AlgorithmPolicy, AlgorithmProblem
+from lienthong.security.policy import AlgorithmPolicy, AlgorithmProblem, key_kind
 
 __all__ = [
     "DEFAULT_PKCS11_MODULE",
@@ -107,18 +107,6 @@ def pkcs11_module(module: str | None = None) -> str:
     return module or os.environ.get(PKCS11_MODULE_SETTING) or DEFAULT_PKCS11_MODULE
 
 
-def _key_kind(public_key: Any) -> tuple[str, int]:
-    if isinstance(public_key, rsa.RSAPublicKey):
-        return "rsa", public_key.key_size
-    if isinstance(public_key, ec.EllipticCurvePublicKey):
-        return "ec", public_key.curve.key_size
-    if isinstance(public_key, ed25519.Ed25519PublicKey):
-        return "ed25519", 256
-    if isinstance(public_key, ed448.Ed448PublicKey):
-        return "ed448", 456
-    return type(public_key).__name__.lower(), 0
-
-
 class _PolicySigner:
     """What every signer shares: the policy check at construction and hashing before signing."""
 
@@ -137,7 +125,7 @@ class _PolicySigner:
         policy: AlgorithmPolicy,
     ) -> None:
         public_key = certificate.public_key()
-        kind, bits = _key_kind(public_key)
+        kind, bits = key_kind(public_key)
         policy.check_key(kind, bits)
         if isinstance(public_key, rsa.RSAPublicKey):
             scheme = scheme or "rsassa_pss"
@@ -320,7 +308,7 @@ class FileSigner(_PolicySigner):
 def _signing_key(key: Any) -> Any:
     """The key itself, or the policy's refusal of its type (Ed25519, DSA, ...)."""
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-        AlgorithmPolicy().check_key(_key_kind(key.public_key())[0], 0)
+        AlgorithmPolicy().check_key(key_kind(key.public_key())[0], 0)
     return key
 
 

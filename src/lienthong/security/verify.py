@@ -34,7 +34,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509.oid import NameOID
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
@@ -54,7 +54,7 @@ from pyhanko_certvalidator.path import ValidationPath
 from pyhanko_certvalidator.policy_decl import AlgorithmUsageConstraint, AlgorithmUsagePolicy
 from pyhanko_certvalidator.validate import validate_usage
 
-from lienthong.security.policy import AlgorithmPolicy, AlgorithmProblem, SignaturePolicy
+from lienthong.security.policy import AlgorithmPolicy, AlgorithmProblem, SignaturePolicy, key_kind
 from lienthong.security.revocation_cache import (
     CachedPath,
     CachingFetchers,
@@ -432,20 +432,8 @@ def _public_key(certificate: x509.Certificate) -> object:
         ) from None
 
 
-def _key_kind(key: object) -> tuple[str, int]:
-    if isinstance(key, rsa.RSAPublicKey):
-        return "rsa", key.key_size
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return "ec", key.curve.key_size
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return "ed25519", 256
-    if isinstance(key, ed448.Ed448PublicKey):
-        return "ed448", 456
-    return type(key).__name__.lower(), 0
-
-
 def _check_key_and_scheme(policy: AlgorithmPolicy, key: object, scheme: str) -> None:
-    kind, bits = _key_kind(key)
+    kind, bits = key_kind(key)
     try:
         policy.check_key(kind, bits)
     except AlgorithmProblem as problem:
