@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 import time
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -39,13 +38,11 @@ from lienthong.agent.classify import (
     normalize_code,
 )
 from lienthong.agent.portal import (
-    BodySigner,
+    CredentialedClient,
     PortalAnswer,
     PortalLoginFailed,
     PortalUnavailable,
-    SessionInfo,
     receipt_fields,
-    refresh_margin,
     unavailable,
 )
 from lienthong.agent.settings import PortalSettings
@@ -139,7 +136,7 @@ def _query_value(value: Any) -> str:
     return str(value)
 
 
-class LgspClient:
+class LgspClient(CredentialedClient):
     """A token and calls to one adapter over one ``httpx.Client`` (thread-safe: serialised)."""
 
     def __init__(
@@ -151,42 +148,26 @@ class LgspClient:
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.settings = settings
-        self._secret = settings.resolved_client_secret() if client_secret is None else client_secret
-        self._clock = clock
-        self._http = httpx.Client(
-            base_url=settings.base_url,
+        super().__init__(
+            settings,
             timeout=timeout,
             transport=transport,
-            verify=settings.tls(),
+            clock=clock,
             headers={"Accept": "application/json"},
         )
-        self._lock = threading.RLock()
-        self._token: str | None = None
-        self.signer: BodySigner | None = None
-        """Headers carrying a signature of each pushed body (:mod:`lienthong.agent.signing`)."""
-        self._refresh_at = 0.0
-        self._info: SessionInfo | None = None
-        self._tokens = 0
+        self._secret = settings.resolved_client_secret() if client_secret is None else client_secret
 
     def __repr__(self) -> str:
         return (
             f"LgspClient(base_url={self.settings.base_url!r}, client_id={self.settings.account!r})"
         )
 
-    def close(self) -> None:
-        self._http.close()
-
-    @property
-    def session_info(self) -> SessionInfo | None:
-        return self._info
-
     # -- token ----------------------------------------------------------------------------------
 
     def fetch_token(self) -> None:
         """Get a token now (also used to renew). Raises PortalLoginFailed or PortalUnavailable."""
         with self._lock:
-            self._token = None
+            self._credential = None
             path = self.settings.lgsp_token_path
             try:
                 response = self._http.post(
@@ -201,10 +182,7 @@ class LgspClient:
             token = body.get("access_token") if body is not None else None
             if status == 200 and isinstance(token, str) and token:
                 ttl = _seconds(body.get("expires_in") if body is not None else None)
-                self._token = token
-                self._refresh_at = self._clock() + max(0.0, ttl - refresh_margin(ttl))
-                self._tokens += 1
-                self._info = SessionInfo(time.time(), ttl, self._tokens)
+                self._keep(token, ttl)
                 logger.info("token from %s for %s", self.settings.base_url, self.settings.account)
                 return
             if body is None or status >= 500:
@@ -214,15 +192,10 @@ class LgspClient:
             message = str(body.get("error_description_en") or body.get("error_description") or "")
             raise PortalLoginFailed("21" if status == 429 else error, message[:300])
 
-    def forget_token(self) -> None:
-        with self._lock:
-            self._token = None
+    _renew = fetch_token
 
-    def _ensure_token(self) -> str:
-        if self._token is None or self._clock() >= self._refresh_at:
-            self.fetch_token()
-        assert self._token is not None
-        return self._token
+    def forget_token(self) -> None:
+        self._forget()
 
     # -- calls ----------------------------------------------------------------------------------
 
@@ -278,7 +251,7 @@ class LgspClient:
         with self._lock:
             relogged = False
             while True:
-                headers = {"Authorization": f"Bearer {self._ensure_token()}"}
+                headers = {"Authorization": f"Bearer {self._current()}"}
                 if content is not None:
                     headers["Content-Type"] = "application/json"
                     if self.signer is not None:  # over the exact bytes sent
@@ -291,7 +264,7 @@ class LgspClient:
                     raise unavailable(exc, path) from None
                 if response.status_code == 401 and not relogged:
                     logger.info("adapter refused the token: getting a new one")
-                    self._token, relogged = None, True
+                    self._credential, relogged = None, True
                     continue
                 return response.status_code, _json_object(response.content), relogged, response
 

@@ -18,6 +18,7 @@ provincial adapter.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import hashlib
 import logging
@@ -168,7 +169,67 @@ def refresh_margin(ttl: int) -> float:
     return min(300.0, max(1.0, ttl * 0.1), ttl / 2)
 
 
-class PortalClient:
+class CredentialedClient(abc.ABC):
+    """What both portal clients share: one ``httpx.Client``, calls serialised by a lock, and a
+    credential (a session, a token) renewed shortly before it expires or when refused."""
+
+    def __init__(
+        self,
+        settings: PortalSettings,
+        *,
+        timeout: float,
+        transport: httpx.BaseTransport | None,
+        clock: Callable[[], float],
+        headers: Mapping[str, str],
+    ) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._http = httpx.Client(
+            base_url=settings.base_url,
+            timeout=timeout,
+            transport=transport,
+            verify=settings.tls(),
+            headers=dict(headers),
+        )
+        self._lock = threading.RLock()
+        self._credential: str | None = None
+        self._refresh_at = 0.0
+        self._issued = 0
+        self._info: SessionInfo | None = None
+        self.signer: BodySigner | None = None
+        """Signs each envelope's body (:mod:`lienthong.agent.signing`); None: unsigned."""
+
+    def close(self) -> None:
+        self._http.close()
+
+    @property
+    def session_info(self) -> SessionInfo | None:
+        return self._info
+
+    @abc.abstractmethod
+    def _renew(self) -> None:
+        """Get a new credential (and :meth:`_keep` it), or raise PortalLoginFailed or
+        PortalUnavailable."""
+
+    def _keep(self, credential: str, ttl: int) -> None:
+        self._credential = credential
+        self._refresh_at = self._clock() + max(0.0, ttl - refresh_margin(ttl))
+        self._issued += 1
+        self._info = SessionInfo(time.time(), ttl, self._issued)
+
+    def _forget(self) -> None:
+        with self._lock:
+            self._credential = None
+
+    def _current(self) -> str:
+        """The credential, renewed first when there is none or it is about to expire."""
+        if self._credential is None or self._clock() >= self._refresh_at:
+            self._renew()
+        assert self._credential is not None
+        return self._credential
+
+
+class PortalClient(CredentialedClient):
     """A session with the portal over one ``httpx.Client`` (thread-safe: calls are serialised)."""
 
     def __init__(
@@ -180,40 +241,24 @@ class PortalClient:
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.settings = settings
-        self._password = settings.resolved_password() if password is None else password
-        self._clock = clock
-        self._http = httpx.Client(
-            base_url=settings.base_url,
+        super().__init__(
+            settings,
             timeout=timeout,
             transport=transport,
-            verify=settings.tls(),
+            clock=clock,
             headers={"dstcode": settings.dstcode, "Content-Type": "application/json"},
         )
-        self._lock = threading.RLock()
-        self._session: str | None = None
-        self._refresh_at = 0.0
-        self.signer: BodySigner | None = None
-        """Signs each envelope's body (:mod:`lienthong.agent.signing`); None: unsigned."""
-        self._info: SessionInfo | None = None
-        self._logins = 0
+        self._password = settings.resolved_password() if password is None else password
 
     def __repr__(self) -> str:
         return f"PortalClient(base_url={self.settings.base_url!r}, username={self.settings.username!r})"
-
-    def close(self) -> None:
-        self._http.close()
-
-    @property
-    def session_info(self) -> SessionInfo | None:
-        return self._info
 
     # -- session -----------------------------------------------------------------------------
 
     def login(self) -> None:
         """Log in now (also used to refresh). Raises PortalLoginFailed or PortalUnavailable."""
         with self._lock:
-            self._session = None
+            self._credential = None
             answer = self._post(
                 self.settings.login_path,
                 {"username": self.settings.username, "password": self._password},
@@ -229,21 +274,13 @@ class PortalClient:
                 if isinstance(expires_in, (int, float, str)) and str(expires_in).isdigit()
                 else 1800
             )
-            self._session = token
-            self._refresh_at = self._clock() + max(0.0, ttl - refresh_margin(ttl))
-            self._logins += 1
-            self._info = SessionInfo(time.time(), ttl, self._logins)
+            self._keep(token, ttl)
             logger.info("logged in to %s as %s", self.settings.base_url, self.settings.username)
 
-    def forget_session(self) -> None:
-        with self._lock:
-            self._session = None
+    _renew = login
 
-    def _ensure_session(self) -> str:
-        if self._session is None or self._clock() >= self._refresh_at:
-            self.login()
-        assert self._session is not None
-        return self._session
+    def forget_session(self) -> None:
+        self._forget()
 
     # -- calls ---------------------------------------------------------------------------------
 
@@ -276,7 +313,7 @@ class PortalClient:
             relogged = False
             for _ in range(2):
                 envelope: dict[str, Any] = {
-                    "session": self._ensure_session(),
+                    "session": self._current(),
                     "madonvi": madonvi,
                     "service": service,
                     **(params or {}),
@@ -286,7 +323,7 @@ class PortalClient:
                 answer = self._post(path, envelope)
                 if answer.error_code in SESSION_CODES and not relogged:
                     logger.info("portal session refused (%s): logging in again", answer.error_code)
-                    self._session, relogged = None, True
+                    self._credential, relogged = None, True
                     continue
                 break
             return dataclasses.replace(answer, relogged=relogged)

@@ -11,6 +11,7 @@ SHA-2/SHA-3, no Ed25519). docs/security.md, "Signing".
 
 from __future__ import annotations
 
+import abc
 import logging
 import os
 import threading
@@ -107,7 +108,7 @@ def pkcs11_module(module: str | None = None) -> str:
     return module or os.environ.get(PKCS11_MODULE_SETTING) or DEFAULT_PKCS11_MODULE
 
 
-class _PolicySigner:
+class _PolicySigner(abc.ABC):
     """What every signer shares: the policy check at construction and hashing before signing."""
 
     certificate: x509.Certificate
@@ -161,8 +162,9 @@ class _PolicySigner:
         hasher.update(data)
         return self._sign_digest(hasher.finalize())
 
+    @abc.abstractmethod
     def _sign_digest(self, digest: bytes) -> bytes:
-        raise NotImplementedError
+        """The raw signature of ``digest`` (already hashed with the signer's digest)."""
 
     def _check_signature(self, signature: bytes, digest: bytes, source: tuple[str, str]) -> None:
         """A signature made outside this process must verify before it leaves: a token or a
