@@ -151,3 +151,16 @@ def test_a_strict_account_has_its_deviations_refused(running: RunningHub) -> Non
     running.hub.accounts.set_strict("mc_strict", False)  # back to lenient, at once
     again = running.call({**packet.envelope(running.login("mc_strict")), "data": records}).json()
     assert again["error_code"] == "0", again
+
+
+def test_a_policy_change_keeps_the_accounts_sessions(running: RunningHub) -> None:
+    """How an account is answered or checked grants nothing: its open sessions go on (a change
+    of units, services or password ends them, tests/hub/test_auth_sessions.py)."""
+    session = running.login()
+    accounts = running.hub.accounts
+    accounts.set_success_code("tinh_thanhhoa", "integer")
+    accounts.set_strict("tinh_thanhhoa", True)
+    accounts.set_signature_mode("tinh_thanhhoa", "off")
+    share = {"session": session, "madonvi": UNIT, "service": "LayDanhMucGioiTinh"}
+    answer = running.call(share, path=running.settings.share_path)
+    assert answer.content.startswith(b'{"error_code":0,'), answer.text[:200]

@@ -277,6 +277,19 @@ def _check_fingerprint(text: str) -> str:
     return normal
 
 
+def _check_choice(
+    code: str, what_vi: str, what_en: str, value: str | None, choices: Sequence[str]
+) -> None:
+    """AccountError ``code`` unless ``value`` is None (the default) or one of ``choices``."""
+    if value is not None and value not in choices:
+        listed = ", ".join(choices)
+        raise AccountError(
+            code,
+            f"{what_vi} {value!r} không hợp lệ; chọn {listed}",
+            f"{what_en} {value!r} is unknown; choose {listed}",
+        )
+
+
 def _unknown(username: str) -> AccountError:
     return AccountError(
         "account.unknown",
@@ -500,40 +513,32 @@ class Accounts:
 
         return self._update(username, change)
 
-    def set_success_code(self, username: str, form: str | None) -> Account:
-        """Answer this account's successes in ``form`` (one of :data:`SUCCESS_CODE_FORMS`), or
-        in the hub's default form when None. Its sessions go on: this grants nothing."""
-        if form is not None and form not in SUCCESS_CODE_FORMS:
-            raise AccountError(
-                "account.success_code",
-                f"mã thành công {form!r} không hợp lệ; chọn {', '.join(SUCCESS_CODE_FORMS)}",
-                f"success code form {form!r} is unknown; choose {', '.join(SUCCESS_CODE_FORMS)}",
-            )
+    def _set_policy(self, username: str, **values: object) -> Account:
+        """Change how the account is answered or checked (not what it may do): its sessions go
+        on, unlike :meth:`_update`'s changes."""
         with self._session() as session, session.begin():
             account = self._load(session, username)
-            account.success_code = form
+            for name, value in values.items():
+                setattr(account, name, value)
         return account
+
+    def set_success_code(self, username: str, form: str | None) -> Account:
+        """Answer this account's successes in ``form`` (one of :data:`SUCCESS_CODE_FORMS`), or
+        in the hub's default form when None."""
+        _check_choice("account.success_code", "mã thành công", "success code form", form,
+                      SUCCESS_CODE_FORMS)  # fmt: skip
+        return self._set_policy(username, success_code=form)
 
     def set_signature_mode(self, username: str, mode: str | None) -> Account:
         """Whether the account's envelopes must be signed: ``required``, ``if-present``,
-        ``off``, or None for the service's or the hub's mode. Its sessions go on."""
-        if mode is not None and mode not in SIGNATURE_MODES:
-            raise AccountError(
-                "account.signature_mode",
-                f"chế độ chữ ký {mode!r} không hợp lệ; chọn {', '.join(SIGNATURE_MODES)}",
-                f"signature mode {mode!r} is unknown; choose {', '.join(SIGNATURE_MODES)}",
-            )
-        with self._session() as session, session.begin():
-            account = self._load(session, username)
-            account.signature_mode = mode
-        return account
+        ``off``, or None for the service's or the hub's mode."""
+        _check_choice("account.signature_mode", "chế độ chữ ký", "signature mode", mode,
+                      SIGNATURE_MODES)  # fmt: skip
+        return self._set_policy(username, signature_mode=mode)
 
     def set_strict(self, username: str, strict: bool) -> Account:
-        """Validate the account's pushes in strict mode (or not). Its sessions go on."""
-        with self._session() as session, session.begin():
-            account = self._load(session, username)
-            account.strict = strict
-        return account
+        """Validate the account's pushes in strict mode (or not)."""
+        return self._set_policy(username, strict=strict)
 
     def set_password(self, username: str, password: str) -> Account:
         password = _check_password(password)
