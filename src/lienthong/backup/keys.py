@@ -80,8 +80,8 @@ def _unwrap_failed() -> BackupError:
 class KeyFile:
     """An AES-256 wrapping key read from a file (64 hex characters)."""
 
-    method = "key-file"
-    label = None
+    method: str = "key-file"
+    label: str | None = None
 
     def __init__(self, key: bytes) -> None:
         if len(key) != CONTENT_KEY_BYTES:
@@ -149,7 +149,7 @@ def _token_problem(problem: SignerError) -> BackupError:
 class TokenKey:
     """An AES key on a PKCS#11 token (its label), wrapping with ``CKM_AES_KEY_WRAP``."""
 
-    method = "pkcs11"
+    method: str = "pkcs11"
 
     def __init__(self, module: str | None, token_label: str, pin: str, key_label: str) -> None:
         import pkcs11
