@@ -343,9 +343,7 @@ def _pem_certificates(data: bytes) -> list[x509.Certificate]:
 # -- PKCS#11 tokens and HSMs --------------------------------------------------------------------
 
 
-def open_token_session(
-    module: str | None, token_label: str, pin: str, *, rw: bool = False
-) -> Any:
+def open_token_session(module: str | None, token_label: str, pin: str, *, rw: bool = False) -> Any:
     """A logged-in session (``pkcs11.Session``) on the token ``token_label`` of the PKCS#11
     library ``module`` (see :func:`pkcs11_module`); :class:`SignerError` when the library, the
     token or the PIN fails. The caller closes it."""
