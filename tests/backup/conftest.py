@@ -4,10 +4,6 @@ comparison of every table's rows."""
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +19,7 @@ from lienthong.security.pki import TestPki
 from lienthong.security.signers import FileSigner
 from lienthong.store.db import make_engine, normalize_url
 from lienthong.store.testing import postgresql_url
+from tests.servers import process_url
 
 
 @pytest.fixture
@@ -44,25 +41,25 @@ def fill(engine: Engine, dossiers: int = 40) -> None:
     seed_demo(Hub(HubSettings(), engine=engine), count=dossiers)
 
 
-@contextmanager
-def fresh_url(kind: str, tmp_path: Path) -> Iterator[str]:
-    """The URL of a fresh, empty database of ``kind``: a SQLite file not yet made, or a new
-    PostgreSQL database (dropped afterwards)."""
-    if kind == "sqlite":
+def lost_database(engine: Engine, tmp_path: Path) -> str:
+    """The URL to restore ``engine``'s database into, as after its loss: on SQLite a new file
+    beside it; on PostgreSQL the same URL (its test schema), the schema dropped (creating and
+    dropping whole databases costs a checkpoint each: seconds on a busy server). The ``engine``
+    fixture drops the restored schema afterwards."""
+    if engine.dialect.name == "sqlite":
         (tmp_path / "restored").mkdir()
-        yield f"sqlite:///{tmp_path / 'restored' / 'lienthong.db'}"
-        return
-    server = normalize_url(postgresql_url())
-    name = f"lt_restore_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        return f"sqlite:///{tmp_path / 'restored' / 'lienthong.db'}"
+    url = process_url(engine)
+    with engine.connect() as connection:
+        schema = connection.exec_driver_sql("SELECT current_schema()").scalar_one()
+    engine.dispose()
+    admin = create_engine(normalize_url(postgresql_url()), poolclass=NullPool)
     try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        yield server.set(database=name).render_as_string(hide_password=False)
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
     finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+    return url
 
 
 def every_row(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:

@@ -1,7 +1,7 @@
 """The restore drill, on SQLite and PostgreSQL: a hub database with data is backed up (signed
-with the test PKI's hub key, time-stamped by its TSA), verified offline, checked by openssl, and
-restored into a fresh database whose every table holds the same rows; a second restore into it
-is refused."""
+with the test PKI's hub key, time-stamped by its TSA), verified offline, checked by openssl,
+and restored, as after its loss, into a database whose every table holds the same rows; a
+second restore into it is refused."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from lienthong.security.pki import TestPki
 from lienthong.security.signers import FileSigner
 from lienthong.security.verify import Status
 from lienthong.store.db import current_revision, head_revision
-from tests.backup.conftest import every_row, fill, fresh_url, restored_engine
+from tests.backup.conftest import every_row, fill, lost_database, restored_engine
 from tests.security.interop import openssl_cms
 
 
@@ -99,24 +99,24 @@ def test_the_restore_drill(
     )  # fmt: skip
     assert stamp.returncode == 0 and "Verification: OK" in stamp.stdout, stamp.stderr
 
-    with fresh_url(kind, tmp_path) as url:
-        restored = restore_backup(
-            target, url, anchors, key, archives_to=tmp_path / "archives-restored"
-        )
-        assert restored.tables == manifest["database"]["tables"]
-        assert (tmp_path / "archives-restored" / "2026" / "segment-1.zip").read_bytes() == (
-            tmp_path / "archives" / "2026" / "segment-1.zip"
-        ).read_bytes()
-        copy = restored_engine(url, restored.schema)
-        try:
-            assert current_revision(copy) == head_revision()
-            assert every_row(copy) == every_row(engine)
-            # (issue 13) the lead adds here: the evidence audit of `copy` passes
-        finally:
-            copy.dispose()
+    # the database is lost: restored from the backup alone
+    expected = every_row(engine)
+    url = lost_database(engine, tmp_path)
+    restored = restore_backup(target, url, anchors, key, archives_to=tmp_path / "archives-restored")
+    assert restored.tables == manifest["database"]["tables"]
+    assert (tmp_path / "archives-restored" / "2026" / "segment-1.zip").read_bytes() == (
+        tmp_path / "archives" / "2026" / "segment-1.zip"
+    ).read_bytes()
+    copy = restored_engine(url, restored.schema)
+    try:
+        assert current_revision(copy) == head_revision()
+        assert every_row(copy) == expected
+        # (issue 13) the lead adds here: the evidence audit of `copy` passes
+    finally:
+        copy.dispose()
 
-        # a database that is not empty is never restored into
-        with pytest.raises(BackupError) as again:
-            restore_backup(target, url, anchors, key)
-        assert again.value.code == "backup.target_not_empty"
-        assert "không rỗng" in again.value.vi and "not empty" in again.value.en
+    # a database that is not empty is never restored into
+    with pytest.raises(BackupError) as again:
+        restore_backup(target, url, anchors, key)
+    assert again.value.code == "backup.target_not_empty"
+    assert "không rỗng" in again.value.vi and "not empty" in again.value.en

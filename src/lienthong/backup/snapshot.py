@@ -377,10 +377,10 @@ def restore_postgresql(url: str | URL, chunks: Iterator[bytes], expected: Databa
 
 
 def _drop_empty_schema(url: str | URL, schema: str) -> None:
-    """pg_restore creates the backup's schema: an empty one of that name (no object at all) is
-    dropped first (``DROP SCHEMA`` without CASCADE refuses anything else)."""
-    if schema == "public":
-        return
+    """pg_restore creates the backup's schema (``public`` too: pg_dump names it when asked for
+    it): an empty one of that name (no object at all) is dropped first (``DROP SCHEMA``
+    without CASCADE refuses anything else). The restored schema belongs to the restoring role
+    (``--no-owner``)."""
     engine = make_engine(url)
     try:
         with engine.begin() as connection:
