@@ -99,6 +99,15 @@ def _certificates(paths: list[Path] | None, *, required: bool) -> list[x509.Cert
     return found
 
 
+def _wrap_pin(pin: str | None) -> str:
+    if pin is None:
+        fail(
+            "cần mã PIN của token (--wrap-pin hoặc LIENTHONG_BACKUP_PIN)",
+            "the token's PIN is needed (--wrap-pin or LIENTHONG_BACKUP_PIN)",
+        )
+    return pin
+
+
 @contextmanager
 def _wrapper(
     key_file: Path | None,
@@ -119,13 +128,8 @@ def _wrapper(
             _failed(problem)
         return
     if token is not None and label is not None and key_file is None:
-        if pin is None:
-            fail(
-                "cần mã PIN của token (--wrap-pin hoặc LIENTHONG_BACKUP_PIN)",
-                "the token's PIN is needed (--wrap-pin or LIENTHONG_BACKUP_PIN)",
-            )
         try:
-            wrapper = TokenKey(module, token, pin, label)
+            wrapper = TokenKey(module, token, _wrap_pin(pin), label)
         except BackupError as problem:
             _failed(problem)
         try:
@@ -161,12 +165,7 @@ def key_command(
             check_value = KeyFile.generate(file).key_id()
             where = str(file)
         elif token is not None and label is not None and file is None:
-            if pin is None:
-                fail(
-                    "cần mã PIN của token (--wrap-pin hoặc LIENTHONG_BACKUP_PIN)",
-                    "the token's PIN is needed (--wrap-pin or LIENTHONG_BACKUP_PIN)",
-                )
-            check_value = create_token_key(module, token, pin, label)
+            check_value = create_token_key(module, token, _wrap_pin(pin), label)
             where = f"token {token}, {label}"
         else:
             fail(
