@@ -25,7 +25,7 @@ from lienthong.security.signers import (
 _PATH = {"exists": True, "dir_okay": False, "readable": True}
 
 
-def _signer(
+def open_signer(
     cert: Path | None,
     key: Path | None,
     pkcs12: Path | None,
@@ -38,41 +38,83 @@ def _signer(
     scheme: str | None,
     digest: str | None,
 ) -> Signer:
-    secret = password.encode() if password is not None else None
-    if pkcs12 is not None and cert is None and key is None and token is None:
-        return FileSigner.from_pkcs12(pkcs12, secret, scheme=scheme, digest=digest)
-    if key is not None and cert is not None and pkcs12 is None and token is None:
-        return FileSigner.from_pem(cert, key, secret, scheme=scheme, digest=digest)
-    if token is not None and key_label is not None and key is None and pkcs12 is None:
-        if pin is None:
-            fail(
-                "cần mã PIN của token (--pin hoặc LIENTHONG_TOKEN_PIN)",
-                "the token's PIN is needed (--pin or LIENTHONG_TOKEN_PIN)",
-            )
-        from cryptography import x509
+    """The signing key the options name; exit 2 with a bilingual message when they name none,
+    several, or one that cannot be used."""
+    try:
+        secret = password.encode() if password is not None else None
+        if pkcs12 is not None and cert is None and key is None and token is None:
+            return FileSigner.from_pkcs12(pkcs12, secret, scheme=scheme, digest=digest)
+        if key is not None and cert is not None and pkcs12 is None and token is None:
+            return FileSigner.from_pem(cert, key, secret, scheme=scheme, digest=digest)
+        if token is not None and key_label is not None and key is None and pkcs12 is None:
+            if pin is None:
+                fail(
+                    "cần mã PIN của token (--pin hoặc LIENTHONG_TOKEN_PIN)",
+                    "the token's PIN is needed (--pin or LIENTHONG_TOKEN_PIN)",
+                )
+            from cryptography import x509
 
-        try:
-            certificates = x509.load_pem_x509_certificates(cert.read_bytes()) if cert else []
-            extra = x509.load_pem_x509_certificates(chain.read_bytes()) if chain else []
-        except ValueError as exc:
-            fail(
-                f"không đọc được chứng thư số PEM: {exc}",
-                f"cannot read the PEM certificates: {exc}",
+            try:
+                certificates = x509.load_pem_x509_certificates(cert.read_bytes()) if cert else []
+                extra = x509.load_pem_x509_certificates(chain.read_bytes()) if chain else []
+            except ValueError as exc:
+                fail(
+                    f"không đọc được chứng thư số PEM: {exc}",
+                    f"cannot read the PEM certificates: {exc}",
+                )
+            return Pkcs11Signer(
+                pkcs11_module(module),
+                token,
+                pin,
+                key_label,
+                certificate=certificates[0] if certificates else None,
+                chain=[*certificates[1:], *extra],
+                scheme=scheme,
+                digest=digest,
             )
-        return Pkcs11Signer(
-            pkcs11_module(module),
-            token,
-            pin,
-            key_label,
-            certificate=certificates[0] if certificates else None,
-            chain=[*certificates[1:], *extra],
-            scheme=scheme,
-            digest=digest,
+        fail(
+            "chọn đúng một khóa: --cert và --key, hoặc --pkcs12, hoặc --token và --key-label",
+            "choose exactly one key: --cert and --key, or --pkcs12, or --token and --key-label",
         )
-    fail(
-        "chọn đúng một khóa: --cert và --key, hoặc --pkcs12, hoặc --token và --key-label",
-        "choose exactly one key: --cert and --key, or --pkcs12, or --token and --key-label",
-    )
+    except (SignerError, AlgorithmProblem) as exc:
+        fail(exc.vi, exc.en)
+
+
+# The options that name a signing key, shared by every command that signs (sign, backup).
+CertOption = Annotated[
+    Path | None,
+    typer.Option(help="PEM certificate, then its chain (with --key, or for a token).", **_PATH),
+]
+KeyOption = Annotated[Path | None, typer.Option(help="PEM private key (development).", **_PATH)]
+Pkcs12Option = Annotated[
+    Path | None, typer.Option(help="PKCS#12 file with key and chain (development).", **_PATH)
+]
+PasswordOption = Annotated[
+    str | None,
+    typer.Option(envvar="LIENTHONG_KEY_PASSWORD", help="Password of the key or PKCS#12 file."),
+]
+Pkcs11ModuleOption = Annotated[
+    str | None,
+    typer.Option(
+        "--pkcs11-module",
+        envvar=PKCS11_MODULE_SETTING,
+        help="PKCS#11 library of the token or HSM (default SoftHSM2's).",
+    ),
+]
+TokenOption = Annotated[str | None, typer.Option(help="Token label (PKCS#11).")]
+KeyLabelOption = Annotated[
+    str | None, typer.Option(help="Label of the key (and its certificate) on the token.")
+]
+PinOption = Annotated[
+    str | None, typer.Option(envvar="LIENTHONG_TOKEN_PIN", help="The token's user PIN.")
+]
+ChainOption = Annotated[
+    Path | None, typer.Option(help="PEM intermediates to send with a token's key.", **_PATH)
+]
+SchemeOption = Annotated[
+    str | None, typer.Option(help="RSA scheme: rsassa_pss (default) or rsassa_pkcs1v15.")
+]
+DigestOption = Annotated[str | None, typer.Option(help="Digest (default sha256).")]
 
 
 def sign_command(
@@ -80,43 +122,17 @@ def sign_command(
     jws: Annotated[
         bool, typer.Option("--jws", help="Write FILE.jws (detached JWS) instead of FILE.p7s.")
     ] = False,
-    cert: Annotated[
-        Path | None,
-        typer.Option(help="PEM certificate, then its chain (with --key, or for a token).", **_PATH),
-    ] = None,
-    key: Annotated[
-        Path | None, typer.Option(help="PEM private key (development).", **_PATH)
-    ] = None,
-    pkcs12: Annotated[
-        Path | None, typer.Option(help="PKCS#12 file with key and chain (development).", **_PATH)
-    ] = None,
-    password: Annotated[
-        str | None,
-        typer.Option(envvar="LIENTHONG_KEY_PASSWORD", help="Password of the key or PKCS#12 file."),
-    ] = None,
-    pkcs11_module_path: Annotated[
-        str | None,
-        typer.Option(
-            "--pkcs11-module",
-            envvar=PKCS11_MODULE_SETTING,
-            help="PKCS#11 library of the token or HSM (default SoftHSM2's).",
-        ),
-    ] = None,
-    token: Annotated[str | None, typer.Option(help="Token label (PKCS#11).")] = None,
-    key_label: Annotated[
-        str | None, typer.Option(help="Label of the key (and its certificate) on the token.")
-    ] = None,
-    pin: Annotated[
-        str | None, typer.Option(envvar="LIENTHONG_TOKEN_PIN", help="The token's user PIN.")
-    ] = None,
-    chain: Annotated[
-        Path | None, typer.Option(help="PEM intermediates to send with a token's key.", **_PATH)
-    ] = None,
-    scheme: Annotated[
-        str | None,
-        typer.Option(help="RSA scheme: rsassa_pss (default) or rsassa_pkcs1v15."),
-    ] = None,
-    digest: Annotated[str | None, typer.Option(help="Digest (default sha256).")] = None,
+    cert: CertOption = None,
+    key: KeyOption = None,
+    pkcs12: Pkcs12Option = None,
+    password: PasswordOption = None,
+    pkcs11_module_path: Pkcs11ModuleOption = None,
+    token: TokenOption = None,
+    key_label: KeyLabelOption = None,
+    pin: PinOption = None,
+    chain: ChainOption = None,
+    scheme: SchemeOption = None,
+    digest: DigestOption = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Where to write; default beside FILE.")
     ] = None,
@@ -125,22 +141,19 @@ def sign_command(
     from lienthong.security.cades import sign_cades
     from lienthong.security.jws import sign_jws
 
-    try:
-        signer = _signer(
-            cert,
-            key,
-            pkcs12,
-            password,
-            pkcs11_module_path,
-            token,
-            key_label,
-            pin,
-            chain,
-            scheme,
-            digest,
-        )
-    except (SignerError, AlgorithmProblem) as exc:
-        fail(exc.vi, exc.en)
+    signer = open_signer(
+        cert,
+        key,
+        pkcs12,
+        password,
+        pkcs11_module_path,
+        token,
+        key_label,
+        pin,
+        chain,
+        scheme,
+        digest,
+    )
     target = output or file.with_name(file.name + (".jws" if jws else ".p7s"))
     try:
         body = file.read_bytes()
