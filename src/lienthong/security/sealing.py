@@ -30,7 +30,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
-from lienthong.security.signers import pkcs11_module
+from lienthong.security.signers import SignerError, open_token
 
 __all__ = [
     "DATA_KEY_BYTES",
@@ -266,34 +266,11 @@ class Pkcs11MasterKey:
         import pkcs11
         from pkcs11 import ObjectClass, UnwrapMixin, WrapMixin
 
-        path = pkcs11_module(module)
         self.description = f"{key_label!r} (token {token_label!r})"
         try:
-            library = pkcs11.lib(path)
-        except (RuntimeError, OSError, pkcs11.PKCS11Error) as exc:
-            raise SealingError(
-                "pkcs11.module",
-                f"không nạp được thư viện PKCS#11 {path}: {exc}",
-                f"cannot load the PKCS#11 library {path}: {exc}",
-            ) from None
-        try:
-            token = library.get_token(token_label=token_label)
-            try:
-                session = token.open(user_pin=pin)
-            except pkcs11.UserAlreadyLoggedIn:  # another key of this process is on the token
-                session = token.open()
-        except pkcs11.NoSuchToken:
-            raise SealingError(
-                "pkcs11.no_token",
-                f"không có token {token_label!r} trong {path}",
-                f"no token {token_label!r} in {path}",
-            ) from None
-        except (pkcs11.PinIncorrect, pkcs11.PinLenRange, pkcs11.PinLocked) as exc:
-            raise SealingError(
-                "pkcs11.pin",
-                f"mã PIN của token {token_label!r} bị từ chối ({type(exc).__name__})",
-                f"the PIN of token {token_label!r} was refused ({type(exc).__name__})",
-            ) from None
+            session = open_token(module, token_label, pin)
+        except SignerError as problem:
+            raise SealingError(problem.code, problem.vi, problem.en) from None
         try:
             key = session.get_key(object_class=ObjectClass.SECRET_KEY, label=key_label)
             assert isinstance(key, WrapMixin) and isinstance(key, UnwrapMixin), "an AES key"
