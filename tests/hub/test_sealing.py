@@ -85,12 +85,13 @@ def test_bodies_are_sealed_read_back_and_rotated_while_the_hub_serves(
         assert OWNER not in unopened.output
 
         # pushes go on while the master key is rotated and a new data key is started
-        stop = threading.Event()
+        stop, started = threading.Event(), threading.Event()
 
         def keep_pushing() -> None:
             try:
                 for sequence in range(2, 200):
                     pushed.append(push(running, session, sequence)["MaHoSo"])
+                    started.set()
                     if stop.is_set() and len(pushed) >= 3:
                         return
             except BaseException as exc:  # reported by the test below
@@ -98,6 +99,7 @@ def test_bodies_are_sealed_read_back_and_rotated_while_the_hub_serves(
 
         pusher = threading.Thread(target=keep_pushing)
         pusher.start()
+        assert started.wait(timeout=30), failures
         rotated = cli(
             "keys", "rotate", "--database", url, "--master-key-file", str(old_key),
             "--new-master-key-file", str(new_key), "--new-data-key",

@@ -65,6 +65,10 @@ def test_sealers_keys_rotation_and_status(
     assert "Trần".encode() not in sealed and sealed_key_id(sealed) == 1
     again = open_sealer(sessions, FileMasterKey(tmp_path / "first.key"))  # another process
     assert again.open(sealed, RAW_BODY) == BODY and again.open(BODY, RAW_BODY) == BODY
+    with pytest.raises(SealingError) as forgotten:  # a hub must not write plaintext now
+        open_sealer(sessions, None)
+    assert forgotten.value.code == "master.missing" and forgotten.value.vi
+    assert open_sealer(sessions, None, create=False) is PLAIN  # a reader may (log show)
     with pytest.raises(SealingError) as no_key:
         PLAIN.open(sealed, RAW_BODY, f"message_log {sealed_id}")
     assert no_key.value.code == "sealed.no_key" and f"message_log {sealed_id}" in no_key.value.vi

@@ -225,8 +225,23 @@ def open_sealer(
     sessions: sessionmaker[Session], master: MasterKey | None, *, create: bool = True
 ) -> BodySealer:
     """The sealer for a database: plain without a master key, else keyed (``create``: make the
-    first data key when there is none; readers pass False)."""
+    first data key when there is none; readers pass False). A writer (``create``) with no
+    master key on a database that has data keys is refused (``master.missing``): a forgotten
+    setting must not turn encryption off unnoticed."""
     if master is None:
+        if create:
+            with sessions() as db:
+                sealed = db.scalar(select(DataKey.id).limit(1)) is not None
+            if sealed:
+                raise SealingError(
+                    "master.missing",
+                    "cơ sở dữ liệu này mã hóa dữ liệu lưu trữ (có khóa dữ liệu) nhưng chưa cấu "
+                    "hình khóa chủ: đặt LIENTHONG_MASTER_KEY_FILE (hoặc "
+                    "LIENTHONG_MASTER_KEY_PKCS11_TOKEN)",
+                    "this database encrypts at rest (it has data keys) but no master key is "
+                    "configured: set LIENTHONG_MASTER_KEY_FILE (or "
+                    "LIENTHONG_MASTER_KEY_PKCS11_TOKEN)",
+                )
         return PLAIN
     return KeyedSealer(sessions, master, create=create)
 
