@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 from lienthong.backup.errors import BackupError
-from lienthong.security.signers import SignerError, open_token_session
+from lienthong.security.signers import SignerError, open_token
 
 __all__ = [
     "CONTENT_KEY_BYTES",
@@ -157,7 +157,7 @@ class TokenKey:
 
         self.label: str | None = key_label
         try:
-            self._session = open_token_session(module, token_label, pin)
+            self._session = open_token(module, token_label, pin)
         except SignerError as problem:
             raise _token_problem(problem) from None
         try:
@@ -232,7 +232,7 @@ def create_token_key(module: str | None, token_label: str, pin: str, key_label: 
     from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 
     try:
-        session = open_token_session(module, token_label, pin, rw=True)
+        session = open_token(module, token_label, pin, rw=True)
     except SignerError as problem:
         raise _token_problem(problem) from None
     try:

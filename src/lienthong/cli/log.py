@@ -9,7 +9,15 @@ from rich.table import Table
 from sqlalchemy import select
 
 from lienthong.cli.database import DatabaseOption, open_sessions
-from lienthong.cli.output import console
+from lienthong.cli.keys import (
+    MasterKeyFileOption,
+    MasterKeyLabelOption,
+    MasterKeyModuleOption,
+    MasterKeyPinFileOption,
+    MasterKeyTokenOption,
+    master_key,
+)
+from lienthong.cli.output import console, fail
 from lienthong.cli.reports import json_text, safe
 
 if TYPE_CHECKING:
@@ -103,20 +111,46 @@ def tail(
 def show(
     entry: Annotated[int, typer.Argument(help="Entry id (see `log tail`).")],
     database: DatabaseOption = None,
+    master_key_file: MasterKeyFileOption = None,
+    master_key_pkcs11_token: MasterKeyTokenOption = None,
+    master_key_pkcs11_label: MasterKeyLabelOption = None,
+    master_key_pin_file: MasterKeyPinFileOption = None,
+    master_key_pkcs11_module: MasterKeyModuleOption = None,
 ) -> None:
-    """One entry with its kept raw body (accepted pushes only; the session token blanked out)
-    and, for a signed request, the report of its signature's verification."""
+    """One entry with its kept raw body (accepted pushes only; the session token blanked out;
+    opened with the master key when it is sealed) and, for a signed request, the report of its
+    signature's verification."""
     from sqlalchemy import select
 
     from lienthong.hub.signatures import kept_verification
     from lienthong.security.report import render_text
+    from lienthong.security.sealing import SealingError
+    from lienthong.store.sealing import RAW_BODY, open_sealer
     from lienthong.store.tables import MessageLog, MessageSignature
 
-    with open_sessions(database) as sessions, sessions() as db:
-        row = db.get(MessageLog, entry)
-        signatures = db.scalars(
-            select(MessageSignature).where(MessageSignature.log_id == entry)
-        ).all()
+    body = None
+    with (
+        master_key(
+            master_key_file,
+            master_key_pkcs11_token,
+            master_key_pkcs11_label,
+            master_key_pin_file,
+            master_key_pkcs11_module,
+        ) as master,
+        open_sessions(database) as sessions,
+    ):
+        with sessions() as db:
+            row = db.get(MessageLog, entry)
+            signatures = db.scalars(
+                select(MessageSignature).where(MessageSignature.log_id == entry)
+            ).all()
+        if row is not None and row.raw_body is not None:
+            try:
+                body = open_sealer(sessions, master, create=False).open(
+                    row.raw_body, RAW_BODY, f"message_log {entry}"
+                )
+            except SealingError as problem:
+                fail(problem.vi, problem.en)
     if row is None:
         console.print(f"Không có mục {entry} / no entry {entry}")
         raise typer.Exit(2)
@@ -124,6 +158,6 @@ def show(
         console.print(f"{name}: {safe(getattr(row, name))}")
     for kept in signatures:  # the signature's verification, as TT 15/2025 asks it shown
         console.print(safe(render_text(kept_verification(kept.result)), multiline=True))
-    if row.raw_body is not None:
+    if body is not None:
         console.print("raw body:")
-        console.print(safe(row.raw_body.decode("utf-8", "replace"), multiline=True), soft_wrap=True)
+        console.print(safe(body.decode("utf-8", "replace"), multiline=True), soft_wrap=True)

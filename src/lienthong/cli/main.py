@@ -51,6 +51,7 @@ def _register_operations() -> None:
     from lienthong.cli.catalog import catalog_app
     from lienthong.cli.db import db_app
     from lienthong.cli.hub import hub_command
+    from lienthong.cli.keys import keys_app
     from lienthong.cli.log import log_app
     from lienthong.cli.pki import pki_app
     from lienthong.cli.report import report_app
@@ -61,6 +62,7 @@ def _register_operations() -> None:
     app.add_typer(accounts_app, name="accounts")
     app.add_typer(db_app, name="db")
     app.add_typer(log_app, name="log")
+    app.add_typer(keys_app, name="keys")
     app.add_typer(catalog_app, name="catalog")
     app.add_typer(report_app, name="report")
     app.add_typer(agent_app, name="agent")

@@ -38,16 +38,18 @@ from lienthong.hub.health import healthz
 from lienthong.hub.metrics import metrics_endpoint
 from lienthong.hub.openapi import OPENAPI_PATH, openapi_document, serialized
 from lienthong.hub.receipts import ReceiptSigner, open_receipt_signer
-from lienthong.hub.settings import HubSettings
+from lienthong.hub.settings import HubSettings, SettingsError
 from lienthong.hub.signatures import SignatureGate, SignatureRefused, keep
 from lienthong.hub.web import Served, logged, web_routes
 from lienthong.security.header import HEADER as SIGNATURE_HEADER
+from lienthong.security.sealing import SealingError, open_master_key
 from lienthong.security.verify import Verification
 from lienthong.spec import Catalog, Validator, load_catalog
 from lienthong.spec.inputs import loads, storable, unstorable_text
 from lienthong.spec.validate import EnvelopeResult
 from lienthong.store.accounts import Accounts, certificate_fingerprint
 from lienthong.store.db import begin_sqlite_write, make_engine, session_factory, upgrade
+from lienthong.store.sealing import RAW_BODY, open_sealer, register_sealer
 from lienthong.store.tables import MessageLog
 
 logger = logging.getLogger("lienthong.hub")
@@ -150,6 +152,19 @@ class Hub:
         self.sessions = session_factory(self.engine)
         self.accounts = Accounts(self.sessions)
         self.form_tokens = FormTokens.for_hub(self.sessions, settings.secret_key)
+        try:  # a wrong master key stops the hub here, in words, before any body is kept
+            master = open_master_key(
+                key_file=settings.master_key_file,
+                pkcs11_token=settings.master_key_pkcs11_token,
+                pkcs11_label=settings.master_key_pkcs11_label,
+                pin_file=settings.master_key_pin_file,
+                pkcs11_module=settings.master_key_pkcs11_module,
+            )
+            #: Seals the kept request bodies (plain when no master key is set).
+            self.sealer = open_sealer(self.sessions, master)
+        except SealingError as problem:
+            raise SettingsError(problem.vi, problem.en) from None
+        register_sealer(self.engine, self.sealer)
         self.validator = Validator(load_catalog(settings.profile))
         self.signatures = SignatureGate(settings)
         receipt_key = open_receipt_signer(settings)
@@ -635,7 +650,7 @@ class Hub:
             records=answer.records,
             accepted=answer.accepted,
             rejected=answer.rejected,
-            raw_body=keep,
+            raw_body=None if keep is None else self.sealer.seal(keep, RAW_BODY),
             receipt=answer.receipt,
             receipt_signature=answer.receipt_signature,
         )

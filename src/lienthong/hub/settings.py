@@ -116,6 +116,19 @@ class HubSettings:
     """A file holding the token's PIN (first line)."""
     keep_raw_bodies: bool = True
     """Keep the raw body of accepted pushes in the message log (evidence)."""
+    master_key_file: str = ""
+    """A file holding the master key of encryption at rest (32 bytes, hex or base64; mode
+    0600; ``lienthong keys generate``): the kept request bodies are sealed with AES-256-GCM
+    under data keys it wraps (docs/security.md, "Encryption at rest"). Empty (and no token):
+    bodies are kept as received."""
+    master_key_pkcs11_token: str = ""
+    """Instead of a file: the label of the PKCS#11 token or HSM holding the master key."""
+    master_key_pkcs11_label: str = ""
+    """The label of the AES-256 master key on that token (``CKA_WRAP``, ``CKA_UNWRAP``)."""
+    master_key_pin_file: str = ""
+    """A file holding that token's PIN (first line)."""
+    master_key_pkcs11_module: str = ""
+    """The PKCS#11 library of that token; empty: ``LIENTHONG_PKCS11_MODULE``, else SoftHSM2's."""
     profile: str | None = None
     """Packet catalog profile (default: ``LIENTHONG_PROFILE`` or qcvn120-2019)."""
     # The operator's identity, shown in the header and footer of every public page. The

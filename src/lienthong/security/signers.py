@@ -17,7 +17,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from asn1crypto import algos, core  # type: ignore[import-untyped]
 from cryptography import x509
@@ -27,6 +27,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from lienthong.security.policy import AlgorithmPolicy, AlgorithmProblem, key_kind
+
+if TYPE_CHECKING:
+    from pkcs11 import Session
 
 __all__ = [
     "DEFAULT_PKCS11_MODULE",
@@ -38,7 +41,7 @@ __all__ = [
     "Signer",
     "SignerError",
     "hash_algorithm",
-    "open_token_session",
+    "open_token",
     "pkcs11_module",
 ]
 
@@ -107,6 +110,43 @@ def hash_algorithm(digest: str) -> hashes.HashAlgorithm:
 def pkcs11_module(module: str | None = None) -> str:
     """The PKCS#11 library: ``module``, else the setting, else SoftHSM2's default path."""
     return module or os.environ.get(PKCS11_MODULE_SETTING) or DEFAULT_PKCS11_MODULE
+
+
+def open_token(module: str | None, token_label: str, pin: str, *, rw: bool = False) -> Session:
+    """A session, logged in with ``pin``, on the token ``token_label`` of the PKCS#11 library
+    (:func:`pkcs11_module`); :class:`SignerError` ``pkcs11.module``, ``pkcs11.no_token`` or
+    ``pkcs11.pin``. The user is logged in per process: when another key of this process (a
+    signer, a master key, a backup key) already holds a session on the token, the new one shares
+    that login. ``rw``: a read-write session (to create objects). The caller closes it."""
+    import pkcs11
+
+    path = pkcs11_module(module)
+    try:
+        library = pkcs11.lib(path)
+    except (RuntimeError, OSError, pkcs11.PKCS11Error) as exc:
+        raise SignerError(
+            "pkcs11.module",
+            f"không nạp được thư viện PKCS#11 {path}: {exc}",
+            f"cannot load the PKCS#11 library {path}: {exc}",
+        ) from None
+    try:
+        token = library.get_token(token_label=token_label)
+        try:
+            return token.open(user_pin=pin, rw=rw)
+        except pkcs11.UserAlreadyLoggedIn:
+            return token.open(rw=rw)
+    except pkcs11.NoSuchToken:
+        raise SignerError(
+            "pkcs11.no_token",
+            f"không có token {token_label!r} trong {path}",
+            f"no token {token_label!r} in {path}",
+        ) from None
+    except (pkcs11.PinIncorrect, pkcs11.PinLenRange, pkcs11.PinLocked) as exc:
+        raise SignerError(
+            "pkcs11.pin",
+            f"mã PIN của token {token_label!r} bị từ chối ({type(exc).__name__})",
+            f"the PIN of token {token_label!r} was refused ({type(exc).__name__})",
+        ) from None
 
 
 class _PolicySigner(abc.ABC):
@@ -343,38 +383,6 @@ def _pem_certificates(data: bytes) -> list[x509.Certificate]:
 # -- PKCS#11 tokens and HSMs --------------------------------------------------------------------
 
 
-def open_token_session(module: str | None, token_label: str, pin: str, *, rw: bool = False) -> Any:
-    """A logged-in session (``pkcs11.Session``) on the token ``token_label`` of the PKCS#11
-    library ``module`` (see :func:`pkcs11_module`); :class:`SignerError` when the library, the
-    token or the PIN fails. The caller closes it."""
-    import pkcs11
-
-    path = pkcs11_module(module)
-    try:
-        library = pkcs11.lib(path)
-    except (RuntimeError, OSError, pkcs11.PKCS11Error) as exc:
-        raise SignerError(
-            "pkcs11.module",
-            f"không nạp được thư viện PKCS#11 {path}: {exc}",
-            f"cannot load the PKCS#11 library {path}: {exc}",
-        ) from None
-    try:
-        token = library.get_token(token_label=token_label)
-        return token.open(user_pin=pin, rw=rw)
-    except pkcs11.NoSuchToken:
-        raise SignerError(
-            "pkcs11.no_token",
-            f"không có token {token_label!r} trong {path}",
-            f"no token {token_label!r} in {path}",
-        ) from None
-    except (pkcs11.PinIncorrect, pkcs11.PinLenRange, pkcs11.PinLocked) as exc:
-        raise SignerError(
-            "pkcs11.pin",
-            f"mã PIN của token {token_label!r} bị từ chối ({type(exc).__name__})",
-            f"the PIN of token {token_label!r} was refused ({type(exc).__name__})",
-        ) from None
-
-
 class Pkcs11Signer(_PolicySigner):
     """A key that never leaves a PKCS#11 token or HSM (USB token, smart card, network HSM).
 
@@ -400,7 +408,7 @@ class Pkcs11Signer(_PolicySigner):
         import pkcs11
         from pkcs11 import Attribute, ObjectClass, SignMixin
 
-        session = open_token_session(module, token_label, pin)
+        session = open_token(module, token_label, pin)
         try:
             key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=key_label)
             assert isinstance(key, SignMixin), "a PKCS#11 private key signs"

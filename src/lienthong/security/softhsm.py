@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from lienthong.security.signers import DEFAULT_PKCS11_MODULE
 
-__all__ = ["TokenKey", "make_token", "softhsm_available"]
+__all__ = ["TokenKey", "add_aes_key", "make_token", "softhsm_available"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,3 +89,44 @@ def make_token(
             )
             session.create_object(attributes)
     return config
+
+
+def add_aes_key(
+    label: str,
+    pin: str,
+    key_label: str,
+    value: bytes | None = None,
+    module: str = DEFAULT_PKCS11_MODULE,
+) -> None:
+    """Put an AES-256 key that wraps and unwraps (a master key of encryption at rest) on token
+    ``label``: generated on the token, or ``value`` imported (to compare with a file). Either
+    way it is sensitive and never extractable."""
+    import pkcs11
+    from pkcs11 import Attribute, KeyType, MechanismFlag, ObjectClass
+
+    library = pkcs11.lib(module)
+    with library.get_token(token_label=label).open(user_pin=pin, rw=True) as session:
+        if value is None:
+            session.generate_key(
+                KeyType.AES,
+                256,
+                label=key_label,
+                store=True,
+                capabilities=MechanismFlag.WRAP | MechanismFlag.UNWRAP,
+                template={Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False},
+            )
+            return
+        session.create_object(
+            {
+                Attribute.CLASS: ObjectClass.SECRET_KEY,
+                Attribute.KEY_TYPE: KeyType.AES,
+                Attribute.VALUE: value,
+                Attribute.LABEL: key_label,
+                Attribute.TOKEN: True,
+                Attribute.PRIVATE: True,
+                Attribute.WRAP: True,
+                Attribute.UNWRAP: True,
+                Attribute.SENSITIVE: True,
+                Attribute.EXTRACTABLE: False,
+            }
+        )

@@ -43,6 +43,7 @@ __all__ = [
     "Account",
     "Base",
     "BigId",
+    "DataKey",
     "Dossier",
     "DossierEvent",
     "HubSession",
@@ -632,3 +633,22 @@ class HubSecret(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class DataKey(Base):
+    """A data key of encryption at rest (issue 13), wrapped by a master key that is never in
+    the database (:mod:`lienthong.store.sealing`): a backup holds only wrapped keys.
+
+    The newest key with no ``retired_at`` seals new values; retired keys still open theirs.
+    ``lienthong keys rotate`` re-wraps every row under a new master in one transaction."""
+
+    __tablename__ = "data_keys"
+
+    #: The 4-byte id sealed values name after their prefix.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The key wrapped with AES key wrap (RFC 3394) by the master.
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    #: :func:`lienthong.security.sealing.master_key_id` of the master that wrapped it.
+    master_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
