@@ -161,7 +161,8 @@ class TokenKey:
         except SignerError as problem:
             raise _token_problem(problem) from None
         try:
-            self._key = self._session.get_key(
+            # a runtime mixin of the library's key types (EncryptMixin, WrapMixin, UnwrapMixin)
+            self._key: Any = self._session.get_key(
                 object_class=ObjectClass.SECRET_KEY, key_type=KeyType.AES, label=key_label
             )
         except (pkcs11.NoSuchKey, pkcs11.MultipleObjectsReturned) as exc:
@@ -247,7 +248,7 @@ def create_token_key(module: str | None, token_label: str, pin: str, key_label: 
                 f"token {token_label!r} already holds a key labelled {key_label!r}: no second "
                 "one is made",
             )
-        key = session.generate_key(
+        key: Any = session.generate_key(
             KeyType.AES,
             256,
             label=key_label,
