@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Sequence
 
+import httpx
+from asn1crypto import tsp
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from lienthong.evidence.store import EvidenceLog
 from lienthong.security.verify import RevocationData, Status, Verification
@@ -76,3 +83,31 @@ def build_log(
         with sessions() as db:
             append(db, number, side=side, verification=verification, at=at)
             db.commit()
+
+
+def wrong_digest_tsa(real_tsa: str) -> Starlette:
+    """A TSA that answers every request with a real token of ``real_tsa`` over other data (the
+    request's nonce kept, so only the imprint gives it away)."""
+
+    async def stamp(request: Request) -> Response:
+        asked = tsp.TimeStampReq.load(await request.body())
+        other = tsp.TimeStampReq(
+            {
+                "version": 1,
+                "message_imprint": {
+                    "hash_algorithm": {"algorithm": "sha256"},
+                    "hashed_message": hashlib.sha256(b"other data").digest(),
+                },
+                "nonce": asked["nonce"].native,
+                "cert_req": True,
+            }
+        )
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(
+                real_tsa,
+                content=other.dump(),
+                headers={"Content-Type": "application/timestamp-query"},
+            )
+        return Response(answer.content, media_type="application/timestamp-reply")
+
+    return Starlette(routes=[Route("/tsa", stamp, methods=["POST"])])

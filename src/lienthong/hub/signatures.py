@@ -19,7 +19,7 @@ from typing import Any
 from cryptography import x509
 from sqlalchemy.orm import Session
 
-from lienthong.evidence.kept import keep_verification
+from lienthong.evidence.kept import KeptVerification, keep_verification
 from lienthong.hub.errors import HubError
 from lienthong.hub.settings import HubSettings, SettingsError
 from lienthong.security.certificates import CertificateProblem, load_anchors
@@ -171,12 +171,16 @@ class SignatureGate:
         return Checked(verification, raw)
 
 
-def keep(db: Session, row: MessageLog, verification: Verification, signature: bytes | None) -> None:
+def keep(
+    db: Session, row: MessageLog, verification: Verification, signature: bytes | None
+) -> KeptVerification:
     """Keep a verification with its message-log row (flushed here for its id): the result, the
-    signature as received, and each certificate and revocation answer once, by digest."""
+    signature as received, and each certificate and revocation answer once, by digest; what was
+    kept, for the evidence entry."""
     if row.id is None:
         db.flush()
-    result = keep_verification(db, verification).result
+    kept = keep_verification(db, verification)
+    result = kept.result
     db.add(
         MessageSignature(
             log_id=row.id,
@@ -189,6 +193,7 @@ def keep(db: Session, row: MessageLog, verification: Verification, signature: by
             result=result,
         )
     )
+    return kept
 
 
 def kept_verification(result: Mapping[str, Any]) -> Verification:
