@@ -134,10 +134,11 @@ class AuditReport:
 
     @property
     def first(self) -> Finding | None:
-        """The first broken place, in chain order (entries before batches at the same seq)."""
+        """The first broken entry, in chain order; a batch's finding only when no entry has one
+        (a changed entry also breaks its batch's root, but the entry is what was broken)."""
         return min(
             self.findings,
-            key=lambda f: (f.seq if f.seq is not None else 2**63, f.code.startswith("batch")),
+            key=lambda f: (f.code.startswith("batch."), f.seq if f.seq is not None else 2**63),
             default=None,
         )
 
@@ -176,6 +177,7 @@ class _Batch:
     id: int
     first_seq: int
     last_seq: int
+    size: int
     root: str
     leaves: list[bytes] = field(default_factory=list)
 
@@ -196,11 +198,12 @@ class _KeptDer:
         wanted = {name for name in names if name not in self.good and name not in self.bad}
         if not wanted:
             return
-        found: dict[str, bytes] = dict(
-            self.db.execute(
+        found = {
+            name: der
+            for name, der in self.db.execute(
                 select(self.table.sha256, self.table.der).where(self.table.sha256.in_(wanted))
             )
-        )
+        }
         for name in wanted:
             der = found.get(name)
             (self.good if der is not None and _sha256(der) == name else self.bad).add(name)
@@ -235,7 +238,7 @@ def audit_chain(
     """Check ``side``'s chain in ``db`` (read only) and report what is wrong."""
     report = AuditReport(side, timestamps_verified=bool(anchors))
     batches = [
-        _Batch(row.id, int(row.first_seq), int(row.last_seq), row.root)
+        _Batch(row.id, int(row.first_seq), int(row.last_seq), int(row.size), row.root)
         for row in db.execute(
             select(
                 EvidenceBatch.id,
@@ -249,17 +252,11 @@ def audit_chain(
         )
     ]
     report.batches = len(batches)
-    sizes: dict[int, int] = dict(
-        db.execute(select(EvidenceBatch.id, EvidenceBatch.size).where(EvidenceBatch.side == side))
-    )
     expected_first = 1
     for batch in batches:
         if batch.first_seq != expected_first:
             report.add("batch.gap", batch.first_seq, f"expected {expected_first}", batch.id)
-        if (
-            sizes[batch.id] != batch.last_seq - batch.first_seq + 1
-            or batch.last_seq < batch.first_seq
-        ):
+        if batch.size != batch.last_seq - batch.first_seq + 1 or batch.last_seq < batch.first_seq:
             report.add("batch.size", batch.first_seq, "", batch.id)
         expected_first = max(expected_first, batch.last_seq + 1)
     certificates = _KeptDer(db, KeptCertificate)

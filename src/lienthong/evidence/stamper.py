@@ -176,10 +176,11 @@ class Stamper:
         self.refresh_oldest()
         return StampedBatch(batch_id, self.side, first, last, root, stamp.time)
 
-    def stamp_all(self) -> int:
-        """Rounds until the side's entries are covered (or a round does nothing); the batches."""
+    def stamp_all(self, stop: threading.Event | None = None) -> int:
+        """Rounds until the side's entries are covered, a round does nothing or ``stop`` is set;
+        the number of batches stamped."""
         stamped = 0
-        while not self._stop.is_set():
+        while stop is None or not stop.is_set():
             batch = self.stamp_once()
             if batch is None:
                 break
@@ -240,6 +241,6 @@ class Stamper:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                self.stamp_all()
+                self.stamp_all(self._stop)
             except Exception:  # the database went away, or a bug: the next round tries again
                 logger.exception("evidence time-stamping failed")
