@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import orjson
+from prometheus_client import generate_latest
 from sqlalchemy import Engine, func, select
 
 from lienthong.demo import dossiers
@@ -21,6 +22,7 @@ from lienthong.evidence.audit import audit_chain
 from lienthong.evidence.merkle import merkle_root
 from lienthong.evidence.store import EvidenceLog, plain_body
 from lienthong.hub.app import Call, Hub
+from lienthong.hub.metrics import metrics_registry
 from lienthong.hub.settings import HubSettings
 from lienthong.security.cades import sign_cades
 from lienthong.security.header import HEADER, header_value
@@ -229,6 +231,9 @@ def test_pushes_fail_closed_while_the_chain_is_unstamped_then_resume(
     status, code, headers = push(1)
     assert (status, code) == (503, "60") and headers == {"Retry-After": "5"}
     assert counts() == (0, 1, 1)  # refused before anything is stored, and logged
+    scraped = generate_latest(metrics_registry(hub.sessions, [], hub.stamper)).decode()
+    assert "lienthong_evidence_fail_closed 1.0" in scraped
+    assert "lienthong_evidence_timestamp_failures_total 1.0" in scraped
     share = orjson.dumps({"session": session, "madonvi": UNIT, "service": "LayDanhSachTTHC"})
     assert hub.handle(_call(share), share).body["error_code"] == "0"  # shares still answered
 
