@@ -11,6 +11,7 @@ for all) and the head again.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Mapping
@@ -97,28 +98,11 @@ def _sha256(data: bytes) -> str:
 
 
 def entry_fields(entry: EvidenceEntry) -> EntryFields:
-    """The digested fields of a stored entry."""
-    return EntryFields(
-        side=entry.side,
-        seq=entry.seq,
-        at=entry.at,
-        kind=entry.kind,
-        log_id=entry.log_id,
-        service=entry.service,
-        origin_unit=entry.origin_unit,
-        origin_account=entry.origin_account,
-        destination=entry.destination,
-        body_sha256=entry.body_sha256,
-        signature=entry.signature,
-        signature_format=entry.signature_format,
-        certificates=tuple(entry.certificates or ()),
-        revocations=tuple(entry.revocations or ()),
-        validation=entry.validation,
-        receipt=entry.receipt,
-        receipt_signature=entry.receipt_signature,
-        prev_digest=entry.prev_digest,
-        body=entry.body,
-    )
+    """The digested fields of a stored entry (and its body, in stored form)."""
+    values = {spec.name: getattr(entry, spec.name) for spec in dataclasses.fields(EntryFields)}
+    values["certificates"] = tuple(entry.certificates or ())
+    values["revocations"] = tuple(entry.revocations or ())
+    return EntryFields(**values)
 
 
 def _head(db: Session, side: str) -> tuple[int, str]:
@@ -192,31 +176,15 @@ class EvidenceLog:
             receipt=receipt,
             receipt_signature=receipt_signature,
             prev_digest=prev,
+            body=stored_body(body),
         )
         digest = entry_digest(fields)
         entry = EvidenceEntry(
-            side=side,
-            seq=seq,
-            at=fields.at,
-            kind=kind,
-            log_id=log_id,
-            service=service,
-            origin_unit=origin_unit,
-            origin_account=origin_account,
-            destination=destination,
-            body=stored_body(body),
-            body_sha256=fields.body_sha256,
-            signature=signature,
-            signature_format=signature_format,
-            certificates=list(fields.certificates),
-            revocations=list(fields.revocations),
-            validation=validation,
-            receipt=receipt,
-            receipt_signature=receipt_signature,
-            prev_digest=prev,
+            **{spec.name: getattr(fields, spec.name) for spec in dataclasses.fields(fields)},
             digest=digest,
             batch_id=None,
         )
+        entry.certificates, entry.revocations = list(fields.certificates), list(fields.revocations)
         db.add(entry)
         rows = [
             {"side": side, "key": key, "seq": seq}

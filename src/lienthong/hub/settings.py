@@ -216,22 +216,17 @@ class HubSettings:
                 continue
             if isinstance(default, bool):
                 values[spec.name] = raw.lower() in ("1", "true", "yes")
-            elif isinstance(default, float):
+            elif isinstance(default, int | float):
+                number = type(default)
                 try:
-                    values[spec.name] = float(raw)
+                    values[spec.name] = number(raw)
                 except ValueError:
                     name = f"LIENTHONG_{spec.name.upper()}"
+                    what_vi, what_en = (
+                        ("số nguyên", "an integer") if number is int else ("số", "a number")
+                    )
                     raise SettingsError(
-                        f"{name}: {raw!r} không phải số", f"{name}: {raw!r} is not a number"
-                    ) from None
-            elif isinstance(default, int):
-                try:
-                    values[spec.name] = int(raw)
-                except ValueError:
-                    name = f"LIENTHONG_{spec.name.upper()}"
-                    raise SettingsError(
-                        f"{name}: {raw!r} không phải số nguyên",
-                        f"{name}: {raw!r} is not an integer",
+                        f"{name}: {raw!r} không phải {what_vi}", f"{name}: {raw!r} is not {what_en}"
                     ) from None
             else:
                 values[spec.name] = raw
