@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -115,9 +114,8 @@ def test_every_tampering_is_found_and_located(
         assert db.scalar(select(func.count()).select_from(EvidenceEntry)) == 8
 
 
-@pytest.mark.parametrize("page", [1, 1000])
 def test_a_link_changed_with_its_digest_recomputed_breaks_the_next_link(
-    sessions: sessionmaker[Session], page: int
+    sessions: sessionmaker[Session],
 ) -> None:
     """An attacker who rewrites an entry and its digest still breaks the following link."""
     from lienthong.evidence.chain import entry_digest
@@ -129,6 +127,6 @@ def test_a_link_changed_with_its_digest_recomputed_breaks_the_next_link(
         entry.body_sha256 = "00" * 32
         entry.digest = entry_digest(entry_fields(entry))
         db.flush()
-        report = audit_chain(db, "hub", page=page)
+        report = audit_chain(db, "hub", page=1)
         db.rollback()
     assert [(f.code, f.seq) for f in report.findings][:2] == [("entry.body", 2), ("entry.link", 3)]
