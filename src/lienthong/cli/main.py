@@ -50,6 +50,7 @@ def _register_operations() -> None:
     from lienthong.cli.backup import backup_app
     from lienthong.cli.catalog import catalog_app
     from lienthong.cli.db import db_app
+    from lienthong.cli.evidence import evidence_app
     from lienthong.cli.hub import hub_command
     from lienthong.cli.keys import keys_app
     from lienthong.cli.log import log_app
@@ -68,6 +69,7 @@ def _register_operations() -> None:
     app.add_typer(agent_app, name="agent")
     app.add_typer(pki_app, name="pki")
     app.add_typer(backup_app, name="backup")
+    app.add_typer(evidence_app, name="evidence")
     app.command("sign")(sign_command)
     app.command("verify")(verify_command)
 
