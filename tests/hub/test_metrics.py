@@ -48,6 +48,7 @@ def test_the_counters_are_exactly_the_calls_made(running: RunningHub, engine: En
     empty = _scrape(running)
     assert _family(empty, "lienthong_hub_requests_total") == {}
     assert _family(empty, "lienthong_hub_last_request_age_seconds") == {(): -1.0}
+    assert _family(empty, "lienthong_evidence_entries") == {(): 0.0}
 
     refused = running.client.post(
         running.settings.login_path, json={"username": "tinh_thanhhoa", "password": "sai"}
@@ -91,6 +92,27 @@ def test_the_counters_are_exactly_the_calls_made(running: RunningHub, engine: En
     }
     (age,) = _family(samples, "lienthong_hub_last_request_age_seconds").values()
     assert 0.0 <= age < 60.0
+    # the two pushes authorization let through are evidence entries, not yet stamped (no TSA)
+    evidence = {
+        name: _family(samples, f"lienthong_evidence_{name}")[()]
+        for name in (
+            "entries",
+            "unstamped_entries",
+            "last_timestamp_age_seconds",
+            "timestamp_failures_total",
+            "timestamping",
+            "fail_closed",
+        )
+    }
+    assert evidence == {
+        "entries": 2.0,
+        "unstamped_entries": 2.0,
+        "last_timestamp_age_seconds": -1.0,
+        "timestamp_failures_total": 0.0,
+        "timestamping": 0.0,
+        "fail_closed": 0.0,
+    }
+    assert _family(samples, "lienthong_evidence_unstamped_oldest_age_seconds")[()] >= 0.0
     with sessions() as db:  # scrapes are not written to the message log
         assert db.scalar(select(func.count()).select_from(MessageLog)) == logged
 

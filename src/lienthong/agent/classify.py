@@ -32,8 +32,8 @@ SESSION_CODES = frozenset({"22", "23"})
 #: Sending again later can succeed: too many failed logins (21), sessions (22, 23), too many
 #: submissions or lookups from one address (43, 44; the hub's citizen API and pages, not met on
 #: the wire API), a signer's revocation status the hub could not check yet (56), an internal
-#: error of the portal (99).
-RETRYABLE_CODES = frozenset({"21", "22", "23", "43", "44", "56", "99"})
+#: error of the portal (99), a hub refusing pushes while its evidence log lacks a time-stamp (60).
+RETRYABLE_CODES = frozenset({"21", "22", "23", "43", "44", "56", "60", "99"})
 
 #: Sending the same thing again cannot succeed: malformed request (10, 11, 12), unknown service
 #: (13), too large (14, 16), invalid data (15), wrong HTTP method (17), wrong credentials or

@@ -49,6 +49,7 @@ def _register_operations() -> None:
     from lienthong.cli.agent import agent_app
     from lienthong.cli.catalog import catalog_app
     from lienthong.cli.db import db_app
+    from lienthong.cli.evidence import evidence_app
     from lienthong.cli.hub import hub_command
     from lienthong.cli.log import log_app
     from lienthong.cli.pki import pki_app
@@ -64,6 +65,7 @@ def _register_operations() -> None:
     app.add_typer(report_app, name="report")
     app.add_typer(agent_app, name="agent")
     app.add_typer(pki_app, name="pki")
+    app.add_typer(evidence_app, name="evidence")
     app.command("sign")(sign_command)
     app.command("verify")(verify_command)
 

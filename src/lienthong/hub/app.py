@@ -11,8 +11,10 @@ import datetime as dt
 import gc
 import json
 import logging
+import math
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import partial
@@ -30,6 +32,9 @@ from starlette.routing import Route
 
 from lienthong.asgi import MAX_COUNTED_BYTES, GuardMiddleware, declared_length, read_limited_body
 from lienthong.asgi_tls import client_certificate
+from lienthong.evidence.kept import KeptVerification
+from lienthong.evidence.stamper import Stamper
+from lienthong.evidence.store import EvidenceLog, record_keys
 from lienthong.hub import dossiers, petitions, questions, reference, reports
 from lienthong.hub.auth import Principal, login, logout, principal_for
 from lienthong.hub.csrf import FormTokens
@@ -39,11 +44,12 @@ from lienthong.hub.metrics import metrics_endpoint
 from lienthong.hub.openapi import OPENAPI_PATH, openapi_document, serialized
 from lienthong.hub.receipts import ReceiptSigner, open_receipt_signer
 from lienthong.hub.settings import HubSettings
-from lienthong.hub.signatures import SignatureGate, SignatureRefused, keep
+from lienthong.hub.signatures import Checked, SignatureGate, SignatureRefused, keep
 from lienthong.hub.web import Served, logged, web_routes
 from lienthong.security.header import HEADER as SIGNATURE_HEADER
 from lienthong.security.verify import Verification
 from lienthong.spec import Catalog, Validator, load_catalog
+from lienthong.spec.catalog import PacketKind
 from lienthong.spec.inputs import loads, storable, unstorable_text
 from lienthong.spec.validate import EnvelopeResult
 from lienthong.store.accounts import Accounts, certificate_fingerprint
@@ -155,6 +161,17 @@ class Hub:
         receipt_key = open_receipt_signer(settings)
         self.receipts = (
             ReceiptSigner(receipt_key, settings.receipt_format) if receipt_key is not None else None
+        )
+        window = settings.timestamp_fail_closed_hours
+        #: Time-stamps the evidence chain in batches (its thread runs with the app).
+        self.stamper = Stamper(
+            self.sessions,
+            side="hub",
+            tsa_url=settings.tsa_url if settings.evidence else "",
+            interval=settings.timestamp_interval,
+            batch_max=settings.timestamp_batch_max,
+            timeout=settings.tsa_timeout,
+            fail_closed_after=dt.timedelta(hours=window) if window > 0 else None,
         )
         #: For accounts whose policy is strict (``lienthong accounts strict``).
         self.strict_validator = Validator(self.validator.catalog, strict=True)
@@ -368,6 +385,8 @@ class Hub:
                 unit = value.get("madonvi")
                 if not isinstance(unit, str) or not principal.may_act_for(unit):
                     raise HubError("30", str(unit)[:40], str(unit)[:40])
+                if self.validator.catalog.packets[service].kind is PacketKind.PUSH:
+                    self._refuse_unless_stamped()
                 # verified over the exact bytes before anything is stored
                 mode = self.signatures.mode_for(principal.signature_mode, service)
                 checked = self.signatures.check(
@@ -386,17 +405,73 @@ class Hub:
                     answer.serialized()
                     row = self._log_row(call, answer, body)
                     db.add(row)
-                    if checked is not None:
+                    kept = (
                         keep(db, row, checked.verification, checked.signature)
+                        if checked is not None
+                        else None
+                    )
+                    if self.settings.evidence:
+                        self._keep_evidence(db, row, answer, value, body, call, checked, kept)
                     answer.logged = True
                 db.commit()
             except HubError as error:
                 db.rollback()
                 refused = _error(error, **context)
+                if error.answer.code == EVIDENCE_UNSTAMPED:
+                    wait = max(1, math.ceil(self.settings.timestamp_interval))
+                    refused.headers = {"Retry-After": str(wait)}
                 if isinstance(error, SignatureRefused):
                     refused.verification, refused.signature = error.verification, error.signature
                 return refused, False
         return answer, True
+
+    def _refuse_unless_stamped(self) -> None:
+        """HubError 60 while the evidence chain has gone unstamped past the fail-closed window
+        (a cached figure: no query per push): nothing of the push is stored."""
+        age = self.stamper.fail_closed()
+        if age is not None:
+            hours = age.total_seconds() / 3600
+            raise HubError(
+                EVIDENCE_UNSTAMPED,
+                f"mục cũ nhất chưa có dấu thời gian đã {hours:.2f} giờ",
+                f"the oldest entry without a time-stamp is {hours:.2f} hours old",
+            )
+
+    def _keep_evidence(
+        self,
+        db: Session,
+        row: MessageLog,
+        answer: Answer,
+        envelope: dict[str, Any],
+        body: bytes | None,
+        call: Call,
+        checked: Checked | None,
+        kept: KeptVerification | None,
+    ) -> None:
+        """The call's evidence entry, in the call's transaction: the exact request bytes (the
+        session token in them included: the signature covers them, and the token expires),
+        the signature, its verification and the receipt (docs/evidence.md)."""
+        if row.id is None:
+            db.flush()
+        EvidenceLog.append(
+            db,
+            side="hub",
+            kind="push" if isinstance(answer.body.get("records"), list) else "share",
+            at=call.received_at or _utcnow(),
+            log_id=row.id,
+            service=answer.service,
+            origin_unit=_column(answer.unit, 40),
+            origin_account=_column(answer.account, 128),
+            destination=_column(call.dstcode, 255) or "hub",
+            body=body or b"",
+            signature=checked.signature if checked is not None else None,
+            signature_format=checked.verification.format if checked is not None else None,
+            verification=checked.verification if checked is not None else None,
+            kept=kept,
+            receipt=answer.receipt,
+            receipt_signature=answer.receipt_signature,
+            keys=record_keys(answer.service, envelope),
+        )
 
     def _sign_receipt(self, answer: Answer, body: bytes | None, call: Call | None) -> None:
         """Put the hub's signed receipt on a push answer (one with per-record ``records``),
@@ -676,6 +751,9 @@ def service_handlers(catalog: Catalog) -> dict[str, ServiceHandler]:
     return handlers
 
 
+#: The answer code of a push refused while the evidence chain lacks its time-stamp.
+EVIDENCE_UNSTAMPED = "60"
+
 #: Records whose issues an answer lists in full; later records list each issue by path and code.
 DETAILED_RECORDS = 10
 #: Issues listed per record at most; ``issues_omitted`` counts the rest.
@@ -846,6 +924,16 @@ def create_app(settings: HubSettings | None = None, hub: Hub | None = None) -> S
         return Served(Response(document, media_type="application/json"))
 
     routes.append(Route(OPENAPI_PATH, logged(state, "web", OPENAPI_PATH, openapi), methods=["GET"]))
-    app = Starlette(routes=routes, middleware=[Middleware(GuardMiddleware)])
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # each worker stamps: batches are unique per first entry, so workers never clash
+        state.stamper.start()
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(state.stamper.stop)
+
+    app = Starlette(routes=routes, middleware=[Middleware(GuardMiddleware)], lifespan=lifespan)
     app.state.hub = state
     return app

@@ -184,6 +184,15 @@ ANSWER_CODES: Mapping[str, AnswerCode] = {
             "Chứng thư số không thuộc đơn vị gửi (madonvi)",
             "The certificate does not belong to the sending unit (madonvi)",
         ),
+        _a(
+            "60",
+            503,
+            "Nhật ký chứng cứ chưa được đóng dấu thời gian quá lâu; tạm ngừng nhận dữ liệu, "
+            "thử lại sau",
+            "The evidence log has gone without a time-stamp for too long; pushes are refused "
+            "until it has one, try again later",
+            True,
+        ),
         _a("99", 500, "Lỗi hệ thống; thử lại sau", "Internal error; try again later", True),
     )
 }

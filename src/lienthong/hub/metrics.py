@@ -11,6 +11,13 @@ row; ``/metrics`` itself is not written to the message log.
 | ``lienthong_hub_records_total`` | counter | ``service``, ``outcome`` (received, accepted, rejected) |
 | ``lienthong_hub_signed_requests_total`` | counter | ``status`` (valid, invalid, untrusted, ...) |
 | ``lienthong_hub_last_request_age_seconds`` | gauge | age of the newest message-log row (-1: none) |
+| ``lienthong_evidence_entries`` | gauge | entries of the hub's evidence chain |
+| ``lienthong_evidence_unstamped_entries`` | gauge | entries no time-stamped batch covers yet |
+| ``lienthong_evidence_unstamped_oldest_age_seconds`` | gauge | age of the oldest of them (-1: none) |
+| ``lienthong_evidence_last_timestamp_age_seconds`` | gauge | age of the newest batch's time-stamp (-1: none) |
+| ``lienthong_evidence_timestamp_failures_total`` | counter | failed TSA calls of this process |
+| ``lienthong_evidence_timestamping`` | gauge | 1 when a TSA is configured, 0 when time-stamping is off |
+| ``lienthong_evidence_fail_closed`` | gauge | 1 while pushes are refused (code 60) |
 
 A service a client names is its own label only when the hub knows the name (the catalog's
 services, the LGSP door's aliases) or the hub itself wrote it (``web:``/``public:`` pages);
@@ -34,6 +41,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from lienthong.evidence.stamper import Stamper
+from lienthong.evidence.status import SideStatus, side_status
 from lienthong.store.tables import MessageLog, MessageSignature
 
 if TYPE_CHECKING:
@@ -62,9 +71,15 @@ def _service_label(known: Iterable[str]) -> ColumnElement[str]:
 class HubCollector(Collector):
     """Reads the hub's message log at each scrape."""
 
-    def __init__(self, sessions: sessionmaker[Session], known_services: Iterable[str]) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        known_services: Iterable[str],
+        stamper: Stamper | None = None,
+    ) -> None:
         self.sessions = sessions
         self.known = frozenset(known_services)
+        self.stamper = stamper
 
     def collect(self) -> Iterator[Metric]:
         requests = CounterMetricFamily(
@@ -123,6 +138,7 @@ class HubCollector(Collector):
             ):
                 signed.add_metric([status], int(count))
             newest = db.scalar(select(func.max(MessageLog.at)))
+            evidence = side_status(db, "hub")
         yield requests
         yield records
         yield signed
@@ -134,14 +150,57 @@ class HubCollector(Collector):
             "Seconds since the newest message-log row (-1: the log is empty)",
             value=age,
         )
+        yield from self._evidence(evidence)
+
+    def _evidence(self, evidence: SideStatus) -> Iterator[Metric]:
+        now = dt.datetime.now(dt.UTC)
+        oldest = evidence.oldest_unstamped_age(now)
+        stamped = evidence.last_timestamp_age(now)
+        stamper = self.stamper
+        for name, text, value in (
+            ("entries", "Entries of the hub's evidence chain", evidence.entries),
+            (
+                "unstamped_entries",
+                "Evidence entries no time-stamped batch covers yet",
+                evidence.unstamped,
+            ),
+            (
+                "unstamped_oldest_age_seconds",
+                "Seconds since the oldest entry without a time-stamp was written (-1: none)",
+                -1.0 if oldest is None else oldest,
+            ),
+            (
+                "last_timestamp_age_seconds",
+                "Seconds since the newest batch's time-stamp (-1: no batch yet)",
+                -1.0 if stamped is None else stamped,
+            ),
+            (
+                "timestamping",
+                "1 when a time-stamp authority is configured (LIENTHONG_TSA_URL), else 0",
+                1 if stamper is not None and stamper.enabled else 0,
+            ),
+            (
+                "fail_closed",
+                "1 while pushes are refused (code 60) for want of a time-stamp, else 0",
+                1 if stamper is not None and stamper.fail_closed(now) is not None else 0,
+            ),
+        ):
+            yield GaugeMetricFamily(f"lienthong_evidence_{name}", text, value=value)
+        yield CounterMetricFamily(
+            "lienthong_evidence_timestamp_failures",
+            "Time-stamp requests that failed in this process (the TSA down, slow or wrong)",
+            value=stamper.failures if stamper is not None else 0,
+        )
 
 
 def metrics_registry(
-    sessions: sessionmaker[Session], known_services: Iterable[str]
+    sessions: sessionmaker[Session],
+    known_services: Iterable[str],
+    stamper: Stamper | None = None,
 ) -> CollectorRegistry:
     """A registry of its own, holding one :class:`HubCollector`."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(HubCollector(sessions, known_services))
+    registry.register(HubCollector(sessions, known_services, stamper))
     return registry
 
 
@@ -163,7 +222,7 @@ def metrics_endpoint(hub: Hub) -> Callable[[Request], Awaitable[Response]]:
     from lienthong.hub.lgsp import parse_aliases  # it builds on the app module
 
     known = set(hub.validator.catalog.packets) | set(parse_aliases(hub.settings.lgsp_aliases))
-    registry = metrics_registry(hub.sessions, known)
+    registry = metrics_registry(hub.sessions, known, hub.stamper)
     networks = hub.settings.metrics_clients()
 
     async def endpoint(request: Request) -> Response:

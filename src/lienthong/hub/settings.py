@@ -116,6 +116,23 @@ class HubSettings:
     """A file holding the token's PIN (first line)."""
     keep_raw_bodies: bool = True
     """Keep the raw body of accepted pushes in the message log (evidence)."""
+    evidence: bool = True
+    """Keep every envelope the hub takes (pushes and shares that pass authorization) in the
+    evidence store: its exact bytes, signature, verification and receipt, hash-linked and
+    time-stamped in batches (docs/evidence.md). Off only for benchmarks, or when an operator
+    decides so."""
+    tsa_url: str = ""
+    """The RFC 3161 time-stamp authority that stamps the evidence chain in batches; empty: no
+    time-stamps (and no failing closed), said by ``lienthong evidence status`` and /metrics."""
+    tsa_timeout: float = 10.0
+    """Seconds one time-stamp request may take."""
+    timestamp_interval: float = 5.0
+    """Seconds between the rounds that time-stamp the entries written since the last."""
+    timestamp_batch_max: int = 50_000
+    """Entries one time-stamped batch covers at most."""
+    timestamp_fail_closed_hours: float = 4.0
+    """With a TSA configured: when the oldest entry without a time-stamp is older than this,
+    pushes are refused (answer code 60) until stamping recovers (``0``: never refuse)."""
     profile: str | None = None
     """Packet catalog profile (default: ``LIENTHONG_PROFILE`` or qcvn120-2019)."""
     # The operator's identity, shown in the header and footer of every public page. The
@@ -199,14 +216,17 @@ class HubSettings:
                 continue
             if isinstance(default, bool):
                 values[spec.name] = raw.lower() in ("1", "true", "yes")
-            elif isinstance(default, int):
+            elif isinstance(default, int | float):
+                number = type(default)
                 try:
-                    values[spec.name] = int(raw)
+                    values[spec.name] = number(raw)
                 except ValueError:
                     name = f"LIENTHONG_{spec.name.upper()}"
+                    what_vi, what_en = (
+                        ("số nguyên", "an integer") if number is int else ("số", "a number")
+                    )
                     raise SettingsError(
-                        f"{name}: {raw!r} không phải số nguyên",
-                        f"{name}: {raw!r} is not an integer",
+                        f"{name}: {raw!r} không phải {what_vi}", f"{name}: {raw!r} is not {what_en}"
                     ) from None
             else:
                 values[spec.name] = raw

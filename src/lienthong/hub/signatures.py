@@ -13,14 +13,13 @@ revocation data used are kept with the message-log row (:func:`keep`).
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import hashlib
 from collections.abc import Mapping
 from typing import Any
 
 from cryptography import x509
 from sqlalchemy.orm import Session
 
+from lienthong.evidence.kept import KeptVerification, keep_verification
 from lienthong.hub.errors import HubError
 from lienthong.hub.settings import HubSettings, SettingsError
 from lienthong.security.certificates import CertificateProblem, load_anchors
@@ -34,8 +33,7 @@ from lienthong.security.verify import (
     verify_cades,
     verify_jws,
 )
-from lienthong.store.db import insert_ignoring_duplicates
-from lienthong.store.tables import KeptCertificate, KeptRevocation, MessageLog, MessageSignature
+from lienthong.store.tables import MessageLog, MessageSignature
 
 __all__ = ["SIGNATURE_CODES", "SignatureGate", "SignatureRefused", "keep", "kept_verification"]
 
@@ -173,40 +171,16 @@ class SignatureGate:
         return Checked(verification, raw)
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def keep(db: Session, row: MessageLog, verification: Verification, signature: bytes | None) -> None:
+def keep(
+    db: Session, row: MessageLog, verification: Verification, signature: bytes | None
+) -> KeptVerification:
     """Keep a verification with its message-log row (flushed here for its id): the result, the
-    signature as received, and each certificate and revocation answer once, by digest."""
+    signature as received, and each certificate and revocation answer once, by digest; what was
+    kept, for the evidence entry."""
     if row.id is None:
         db.flush()
-    now = dt.datetime.now(dt.UTC)
-    # one cached statement, executed for many rows (no statement compiled per push)
-    if verification.chain:
-        db.execute(
-            insert_ignoring_duplicates(db, KeptCertificate),
-            [{"sha256": _sha256(der), "der": der, "created_at": now} for der in verification.chain],
-        )
-    if verification.revocation:
-        db.execute(
-            insert_ignoring_duplicates(db, KeptRevocation),
-            [
-                {"sha256": _sha256(item.der), "kind": item.kind, "der": item.der, "created_at": now}
-                for item in verification.revocation
-            ],
-        )
-    # the DER lives once in its own table; the result names it by digest
-    result: dict[str, Any] = dataclasses.replace(
-        verification,
-        chain=(),
-        revocation=tuple(dataclasses.replace(item, der=b"") for item in verification.revocation),
-    ).as_dict()
-    result["chain"] = [_sha256(der) for der in verification.chain]
-    for item, data in zip(result["revocation"], verification.revocation, strict=True):
-        del item["der"]
-        item["sha256"] = _sha256(data.der)
+    kept = keep_verification(db, verification)
+    result = kept.result
     db.add(
         MessageSignature(
             log_id=row.id,
@@ -219,6 +193,7 @@ def keep(db: Session, row: MessageLog, verification: Verification, signature: by
             result=result,
         )
     )
+    return kept
 
 
 def kept_verification(result: Mapping[str, Any]) -> Verification:

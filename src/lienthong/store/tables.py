@@ -45,6 +45,10 @@ __all__ = [
     "BigId",
     "Dossier",
     "DossierEvent",
+    "EvidenceBatch",
+    "EvidenceEntry",
+    "EvidenceHead",
+    "EvidenceKey",
     "HubSession",
     "JsonType",
     "LoginFailure",
@@ -632,3 +636,98 @@ class HubSecret(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+# --------------------------------------------------------------------------------------------
+# The evidence store (issue 13; lienthong.evidence): a hash-linked log of every message, per side
+# --------------------------------------------------------------------------------------------
+
+
+class EvidenceEntry(Base):
+    """One message kept as evidence: its exact bytes, their signature and its verification, the
+    receipt, and the link to the entry before it (``prev_digest``), so that no entry can be
+    changed, removed or reordered unseen (docs/evidence.md). ``log_id`` has no foreign key:
+    archives move entries away from the rows they name."""
+
+    __tablename__ = "evidence_entries"
+    __table_args__ = (
+        UniqueConstraint("side", "seq"),
+        # the stamper's and the fail-closed check's question: the side's entries not covered yet
+        Index(None, "side", "batch_id", "seq"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    #: ``hub`` or ``agent``: one chain per side.
+    side: Mapped[str] = mapped_column(String(8))
+    #: 1, 2, 3 ... per side, gapless (assigned under the lock of the side's ``evidence_head``).
+    seq: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    #: ``push``, ``share`` (hub), ``sent`` (agent).
+    kind: Mapped[str] = mapped_column(String(16))
+    log_id: Mapped[int | None] = mapped_column(BigInteger)
+    service: Mapped[str | None] = mapped_column(String(64))
+    origin_unit: Mapped[str | None] = mapped_column(String(40))
+    origin_account: Mapped[str | None] = mapped_column(String(128))
+    destination: Mapped[str | None] = mapped_column(String(255))
+    #: The exact bytes, in stored form (:func:`lienthong.evidence.store.stored_body`).
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    #: SHA-256 (hex) of the exact plaintext bytes.
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    signature_format: Mapped[str | None] = mapped_column(String(8))
+    #: SHA-256 (hex) of the DER in ``kept_certificates`` (the path the verification used).
+    certificates: Mapped[list[str]] = mapped_column(JsonType)
+    #: SHA-256 (hex) of the DER in ``kept_revocations`` (the OCSP answers and CRLs used).
+    revocations: Mapped[list[str]] = mapped_column(JsonType)
+    #: The verification as ``message_signatures.result`` keeps it (no DER).
+    validation: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    receipt: Mapped[bytes | None] = mapped_column(LargeBinary)
+    receipt_signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    prev_digest: Mapped[str] = mapped_column(String(64))
+    #: :func:`lienthong.evidence.chain.entry_digest` of this entry.
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The time-stamped batch covering it, once there is one.
+    batch_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+
+
+class EvidenceKey(Base):
+    """A record key (dossier code, petition or question id) a message carried, to find its
+    entries by dossier."""
+
+    __tablename__ = "evidence_keys"
+
+    side: Mapped[str] = mapped_column(String(8), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+
+
+class EvidenceBatch(Base):
+    """A run of a side's entries (``first_seq`` .. ``last_seq``) whose Merkle root (RFC 9162)
+    an RFC 3161 time-stamp authority stamped: ``response`` is its whole ``TimeStampResp``."""
+
+    __tablename__ = "evidence_batches"
+    __table_args__ = (UniqueConstraint("side", "first_seq"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    side: Mapped[str] = mapped_column(String(8))
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    size: Mapped[int] = mapped_column(Integer)
+    #: The Merkle root (hex); the time-stamp is over its 32 bytes.
+    root: Mapped[str] = mapped_column(String(64))
+    response: Mapped[bytes] = mapped_column(LargeBinary)
+    gen_time: Mapped[datetime] = mapped_column(UtcDateTime())
+    tsa_url: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class EvidenceHead(Base):
+    """The newest entry of a side's chain. Appending takes this row's lock, so that the chain
+    stays gapless and totally ordered with any number of workers."""
+
+    __tablename__ = "evidence_head"
+
+    side: Mapped[str] = mapped_column(String(8), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    digest: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -1,0 +1,73 @@
+"""What a side's chain looks like now, from a few cheap queries (no row loaded but one): the
+figures of ``lienthong evidence status``, the hub's ``/metrics`` and the fail-closed check."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lienthong.store.tables import EvidenceBatch, EvidenceEntry, EvidenceHead
+
+__all__ = ["SideStatus", "oldest_unstamped_at", "side_status"]
+
+
+@dataclass(frozen=True, slots=True)
+class SideStatus:
+    side: str
+    #: The chain's length (its head's ``seq``: the chain is gapless).
+    entries: int
+    #: Entries no time-stamped batch covers yet.
+    unstamped: int
+    #: When the oldest of them was written (None: every entry is covered).
+    oldest_unstamped_at: dt.datetime | None
+    batches: int
+    #: The newest batch's time-stamp (``genTime``) and TSA (None: no batch yet).
+    last_timestamp_at: dt.datetime | None
+    last_tsa_url: str | None
+
+    def oldest_unstamped_age(self, now: dt.datetime) -> float | None:
+        """Seconds since the oldest uncovered entry was written."""
+        if self.oldest_unstamped_at is None:
+            return None
+        return max(0.0, (now - self.oldest_unstamped_at).total_seconds())
+
+    def last_timestamp_age(self, now: dt.datetime) -> float | None:
+        if self.last_timestamp_at is None:
+            return None
+        return max(0.0, (now - self.last_timestamp_at).total_seconds())
+
+
+def oldest_unstamped_at(db: Session, side: str) -> dt.datetime | None:
+    """When the side's first entry no batch covers was written (an index answers it)."""
+    return db.scalar(
+        select(EvidenceEntry.at)
+        .where(EvidenceEntry.side == side, EvidenceEntry.batch_id.is_(None))
+        .order_by(EvidenceEntry.seq)
+        .limit(1)
+    )
+
+
+def side_status(db: Session, side: str) -> SideStatus:
+    head = db.scalar(select(EvidenceHead.seq).where(EvidenceHead.side == side)) or 0
+    batches, covered = db.execute(
+        select(func.count(), func.max(EvidenceBatch.last_seq)).where(EvidenceBatch.side == side)
+    ).one()
+    last = db.execute(
+        select(EvidenceBatch.gen_time, EvidenceBatch.tsa_url)
+        .where(EvidenceBatch.side == side)
+        .order_by(EvidenceBatch.first_seq.desc())
+        .limit(1)
+    ).first()
+    return SideStatus(
+        side=side,
+        entries=int(head),
+        # batches cover a prefix of the chain: what lies after the last one is uncovered
+        unstamped=max(0, int(head) - int(covered or 0)),
+        oldest_unstamped_at=oldest_unstamped_at(db, side),
+        batches=int(batches),
+        last_timestamp_at=last.gen_time if last is not None else None,
+        last_tsa_url=last.tsa_url if last is not None else None,
+    )
