@@ -217,8 +217,12 @@ def verify_timestamp(
     builder = VerifierBuilder()
     for anchor in anchors:
         builder = builder.add_root_certificate(anchor)
+    # rfc3161-client hands roots and intermediates to OpenSSL as one trusted set: a self-issued
+    # certificate among the intermediates (a root carried in a container, say) would become an
+    # anchor the caller never chose. Only the anchors may end a path.
     for certificate in intermediates:
-        builder = builder.add_intermediate_certificate(certificate)
+        if certificate.subject != certificate.issuer and certificate not in anchors:
+            builder = builder.add_intermediate_certificate(certificate)
     try:
         builder.build().verify(parsed, _imprint(data))  # type: ignore[arg-type]
     except VerificationError as exc:
