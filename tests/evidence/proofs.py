@@ -11,26 +11,34 @@ import hashlib
 from pathlib import Path
 
 import httpx
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
+from rfc3161_client import HashAlgorithm, TimestampRequestBuilder
+from sqlalchemy.orm import Session
 
 from lienthong.evidence.chain import GENESIS, EntryFields, entry_digest, entry_document
 from lienthong.evidence.container import Batch, Inclusion, MessageProof
 from lienthong.evidence.merkle import inclusion_path, merkle_root
+from lienthong.evidence.store import EvidenceLog
 from lienthong.hub.receipts import ReceiptSigner
 from lienthong.security.cades import sign_cades
 from lienthong.security.jws import sign_jws
 from lienthong.security.pki import PkiEntry, TestPki, create_test_pki
-from lienthong.security.services import create_app
+from lienthong.security.services import PkiServices, create_app
 from lienthong.security.signers import FileSigner
-from lienthong.security.timestamps import request_timestamp
+from lienthong.security.timestamps import request_timestamp, verify_timestamp
 from lienthong.security.verify import Verification, VerifyContext, verify_cades, verify_jws
+from lienthong.store.tables import EvidenceBatch, EvidenceEntry
 from tests.servers import free_port, serve_in_thread
 
 SERVICE = "DongBoHoSoMC"
 DOSSIER = "000.00.00.H56-261208-0001"
 ACCOUNT = "portal-h56"
+OTHER_DOSSIER = "000.00.00.H56-261208-0002"
+#: the message log ids of the stamped log's entries
+LOG_IDS = (501, 502, 503, 504)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,3 +187,90 @@ def make_evidence(directory: Path) -> Evidence:
 
 def anchors(evidence: Evidence) -> list[x509.Certificate]:
     return [evidence.pki.root.certificate]
+
+
+def stamped_log(db: Session, evidence: Evidence) -> list[EvidenceEntry]:
+    """The evidence's three messages appended to ``db``'s hub log (keyed by the dossier) and
+    time-stamped as one batch by the PKI's TSA (in process: its services are stopped), then a
+    fourth entry of another dossier, not time-stamped yet. Committed."""
+    entries = []
+    for index, (fields, verification) in enumerate(
+        zip(evidence.fields, evidence.verifications, strict=True)
+    ):
+        entries.append(
+            EvidenceLog.append(
+                db,
+                side="hub",
+                kind=fields.kind,
+                at=dt.datetime.now(dt.UTC),
+                log_id=LOG_IDS[index],
+                service=fields.service,
+                origin_unit=fields.origin_unit,
+                origin_account=fields.origin_account,
+                destination=fields.destination,
+                body=fields.body,
+                signature=fields.signature,
+                signature_format=fields.signature_format,
+                verification=verification,
+                receipt=fields.receipt,
+                receipt_signature=fields.receipt_signature,
+                keys=[DOSSIER],
+            )
+        )
+    db.flush()
+    root = merkle_root([bytes.fromhex(entry.digest) for entry in entries])
+    request = (
+        TimestampRequestBuilder()
+        .data(root)
+        .hash_algorithm(HashAlgorithm.SHA256)
+        .nonce(nonce=True)
+        .cert_request(cert_request=True)
+        .build()
+    )
+    status, response = PkiServices(evidence.pki).timestamp_answer(request.as_bytes())
+    assert status == 200
+    stamp = verify_timestamp(response, root, [evidence.pki.root.certificate])
+    batch = EvidenceBatch(
+        side="hub",
+        first_seq=entries[0].seq,
+        last_seq=entries[-1].seq,
+        size=len(entries),
+        root=root.hex(),
+        response=response,
+        gen_time=stamp.time,
+        tsa_url=evidence.pki.tsa_url,
+    )
+    db.add(batch)
+    db.flush()
+    for entry in entries:
+        entry.batch_id = batch.id
+    first = evidence.fields[2]
+    entries.append(
+        EvidenceLog.append(
+            db,
+            side="hub",
+            kind="push",
+            at=dt.datetime.now(dt.UTC),
+            log_id=LOG_IDS[-1],
+            service=first.service,
+            origin_unit=first.origin_unit,
+            origin_account=first.origin_account,
+            destination="hub",
+            body=b'{"data": [{"MaHoSo": "OTHER"}]}',
+            signature=None,
+            signature_format=None,
+            verification=None,
+            receipt=None,
+            receipt_signature=None,
+            keys=[OTHER_DOSSIER],
+        )
+    )
+    db.commit()
+    return entries
+
+
+@pytest.fixture(scope="session")
+def evidence(tmp_path_factory: pytest.TempPathFactory) -> Evidence:
+    """Three messages of one dossier (CAdES with OCSP stapled, JWS, unsigned) in one batch, made
+    with a PKI of its own whose services are stopped once they are made."""
+    return make_evidence(tmp_path_factory.mktemp("evidence"))

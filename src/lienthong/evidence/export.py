@@ -160,22 +160,24 @@ def message_proofs(
             f"entries {listed} are not time-stamped yet: wait for the next batch and export "
             "again, or use --allow-unstamped (the container will say they are not proven)",
         )
-    digests = {d for entry in entries for d in entry.certificates or ()}
-    certificates = dict(
-        db.execute(
+    wanted = {d for entry in entries for d in entry.certificates or ()}
+    certificates: dict[str, bytes] = {
+        row.sha256: row.der
+        for row in db.execute(
             select(KeptCertificate.sha256, KeptCertificate.der).where(
-                KeptCertificate.sha256.in_(sorted(digests))
+                KeptCertificate.sha256.in_(sorted(wanted))
             )
-        ).tuples()
-    )
-    digests = {d for entry in entries for d in entry.revocations or ()}
-    revocations = dict(
-        db.execute(
+        )
+    }
+    wanted = {d for entry in entries for d in entry.revocations or ()}
+    revocations: dict[str, bytes] = {
+        row.sha256: row.der
+        for row in db.execute(
             select(KeptRevocation.sha256, KeptRevocation.der).where(
-                KeptRevocation.sha256.in_(sorted(digests))
+                KeptRevocation.sha256.in_(sorted(wanted))
             )
-        ).tuples()
-    )
+        )
+    }
     batches = _batches(db, entries)
     proofs = []
     for entry in entries:
