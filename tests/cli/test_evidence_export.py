@@ -6,9 +6,15 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 from typer.testing import CliRunner, Result
 
@@ -24,7 +30,9 @@ def cli(*args: str | Path, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "200", **(env or {})})
 
 
-def test_export_then_verify_offline(evidence: Evidence, tmp_path: Path) -> None:
+def _hub_database(evidence: Evidence, tmp_path: Path) -> tuple[str, Path]:
+    """A hub database holding the evidence's stamped log, and the hub's certificate with its
+    chain (PEM) beside its key."""
     database = f"sqlite:///{tmp_path / 'hub.db'}"
     engine = make_engine(database)
     upgrade(engine)
@@ -32,11 +40,19 @@ def test_export_then_verify_offline(evidence: Evidence, tmp_path: Path) -> None:
         stamped_log(db, evidence)
     engine.dispose()
     hub = evidence.pki.hub
-    cert = tmp_path / "hub-chain.pem"
+    cert = tmp_path / "hub.pem"
     cert.write_bytes(
         hub.certificate_path.read_bytes()
         + b"".join(c.public_bytes(serialization.Encoding.PEM) for c in evidence.pki.chain_of(hub))
     )
+    shutil.copy(hub.key_path, tmp_path / "hub.key")
+    shutil.copy(evidence.root_pem, tmp_path / "root.pem")
+    return database, cert
+
+
+def test_export_then_verify_offline(evidence: Evidence, tmp_path: Path) -> None:
+    database, cert = _hub_database(evidence, tmp_path)
+    hub = evidence.pki.hub
     target = tmp_path / "dossier.asice"
     done = cli(
         "evidence", "export", "--dossier", DOSSIER, "--to", target, "--database", database,
@@ -86,3 +102,30 @@ def test_export_then_verify_offline(evidence: Evidence, tmp_path: Path) -> None:
     broken = cli("evidence", "verify", target, "--anchor", evidence.root_pem)
     assert broken.exit_code == 2 and "container.not_zip" in broken.output
     assert cli("evidence", "verify", target).exit_code == 2
+
+
+DOC = Path(__file__).parents[2] / "docs" / "evidence-container.md"
+
+
+def test_the_example_of_docs_evidence_container_md_runs(
+    evidence: Evidence, openssl: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database, _ = _hub_database(evidence, tmp_path)
+    section = DOC.read_text("utf-8").split("## Checking by hand", 1)[1]
+    console = re.search(r"```console\n(.*?)```", section, re.S)
+    script = re.search(r"```python\n(.*?)```", section, re.S)
+    assert console and script, "docs/evidence-container.md has a console and a python example"
+    (tmp_path / "check_entry.py").write_text(script.group(1), "utf-8")
+    monkeypatch.chdir(tmp_path)
+    commands = [line[2:] for line in console.group(1).splitlines() if line.startswith("$ ")]
+    assert len(commands) >= 8
+    for command in commands:
+        words = shlex.split(command)
+        if words[0] == "lienthong":
+            result = cli(*words[1:], env={"LIENTHONG_DATABASE_URL": database})
+            assert result.exit_code == 0, f"{command}: {result.output}"
+            continue
+        words[0] = {"python3": sys.executable, "openssl": openssl}[words[0]]
+        done = subprocess.run(words, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, f"{command}: {done.stdout} {done.stderr}"
+    assert "is in batch 1 - 3" in done.stdout

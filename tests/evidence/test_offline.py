@@ -10,7 +10,9 @@ import subprocess
 import zipfile
 from pathlib import Path
 
+import httpx
 import orjson
+import pytest
 
 from lienthong.evidence.container import ASIC_MANIFEST, SIGNATURE, build_container
 from lienthong.evidence.offline import render_report, verify_container
@@ -52,6 +54,9 @@ def test_a_container_verifies_offline_and_openssl_agrees_on_its_parts(
     container = build_container(
         evidence.proofs, export={"dossier": DOSSIER}, signer=evidence.exporter
     )
+    # the PKI's services are stopped: the OCSP, CRL and TSA URLs in its certificates lead nowhere
+    with pytest.raises(httpx.TransportError):
+        httpx.get(evidence.pki.ocsp_url, timeout=2)
     report = verify_container(container, anchors(evidence))
     assert report.ok, report.all_failures()
     assert report.exporter is not None and report.exporter.valid
