@@ -154,6 +154,15 @@ def test_one_changed_byte_in_any_part_fails_with_its_reason(evidence: Evidence) 
     codes = _codes(_rewritten(container, ASIC_MANIFEST, manifest), evidence)
     assert any(code.startswith("exporter.") for code in codes), codes
 
+    # a message left out: the manifest and export.json still name it
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as out:
+        for member, data in members.items():
+            if not member.startswith("messages/3/"):
+                out.writestr(member, data)
+    codes = _codes(buffer.getvalue(), evidence)
+    assert {"manifest.missing", "container.messages"} <= codes, codes
+
     # someone rebuilds the container around a changed body: the manifest agrees, the proof not
     first = evidence.proofs[0]
     changed = dataclasses.replace(first, body=first.body.replace(b"0001", b"0002"))

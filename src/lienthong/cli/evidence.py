@@ -313,9 +313,7 @@ def verify_command(
 ) -> None:
     """Check a container with no database and no network; print who sent what, when it was
     received, the signature at its signing time, the time-stamp, its place in the log."""
-    from cryptography import x509
-
-    from lienthong.cli.verify import load_certificates
+    from lienthong.cli.verify import read_certificates
     from lienthong.evidence.container import ContainerError
     from lienthong.evidence.offline import render_report, verify_container
 
@@ -325,24 +323,8 @@ def verify_command(
             "at least one trust anchor is needed (--anchor ROOT.pem)",
         )
 
-    def certificates(paths: list[Path]) -> list[x509.Certificate]:
-        found: list[x509.Certificate] = []
-        for path in paths:
-            try:
-                found += load_certificates(path.read_bytes())
-            except OSError as exc:
-                fail(
-                    f"không đọc được {path}: {exc.strerror or exc}",
-                    f"cannot read {path}: {exc.strerror or exc}",
-                )
-            except ValueError:
-                fail(
-                    f"{path} không chứa chứng thư (PEM hoặc DER)",
-                    f"{path} holds no certificate (PEM or DER)",
-                )
-        return found
-
-    trusted, others = certificates(anchors), certificates(intermediates or [])
+    trusted = read_certificates(anchors, "chứng thư gốc", "anchor")
+    others = read_certificates(intermediates or [], "chứng thư trung gian", "certificate")
     try:
         report = verify_container(file, trusted, others)
     except ContainerError as exc:

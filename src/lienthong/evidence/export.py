@@ -145,6 +145,14 @@ def _batches(db: Session, entries: Sequence[EvidenceEntry]) -> dict[int, tuple[B
     return found
 
 
+def _kept(
+    db: Session, table: type[KeptCertificate] | type[KeptRevocation], digests: set[str]
+) -> dict[str, bytes]:
+    """The kept DER of ``digests`` by digest."""
+    query = select(table.sha256, table.der).where(table.sha256.in_(sorted(digests)))
+    return {row.sha256: row.der for row in db.execute(query)}
+
+
 def message_proofs(
     db: Session, entries: Sequence[EvidenceEntry], *, allow_unstamped: bool = False
 ) -> list[MessageProof]:
@@ -160,24 +168,8 @@ def message_proofs(
             f"entries {listed} are not time-stamped yet: wait for the next batch and export "
             "again, or use --allow-unstamped (the container will say they are not proven)",
         )
-    wanted = {d for entry in entries for d in entry.certificates or ()}
-    certificates: dict[str, bytes] = {
-        row.sha256: row.der
-        for row in db.execute(
-            select(KeptCertificate.sha256, KeptCertificate.der).where(
-                KeptCertificate.sha256.in_(sorted(wanted))
-            )
-        )
-    }
-    wanted = {d for entry in entries for d in entry.revocations or ()}
-    revocations: dict[str, bytes] = {
-        row.sha256: row.der
-        for row in db.execute(
-            select(KeptRevocation.sha256, KeptRevocation.der).where(
-                KeptRevocation.sha256.in_(sorted(wanted))
-            )
-        )
-    }
+    certificates = _kept(db, KeptCertificate, {d for e in entries for d in e.certificates or ()})
+    revocations = _kept(db, KeptRevocation, {d for e in entries for d in e.revocations or ()})
     batches = _batches(db, entries)
     proofs = []
     for entry in entries:

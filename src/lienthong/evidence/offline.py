@@ -366,7 +366,7 @@ class _Message:
         leaf = _sha256(canonical_json(document))
         inclusion, timestamp, included = self.inclusion(leaf, document)
         sender = self.sender(body, signature, signature_format, certificates, revocations, document)
-        receipt_value, receipt_check = self.receipt(body, receipt, receipt_signature, certificates)
+        receipt_value, receipt_check = self.receipt(body, receipt, receipt_signature)
         return MessageReport(
             self.folder,
             document,
@@ -490,15 +490,20 @@ class _Message:
             # as the receiver judged it: signed no later than received
             now=_parse_time(document.get("at")),
         )
-        if signature_format == "jws":
-            result = verify_jws(body, signature, context)
-        else:
-            result = verify_cades(body, signature, context)
+        return self.signature(
+            body, signature, signature_format == "jws", context, "sender", "của người gửi"
+        )
+
+    def signature(
+        self, data: bytes, signature: bytes, jws: bool, context: VerifyContext, who: str, vi: str
+    ) -> Verification:
+        """A detached signature over ``data`` checked; a failure named ``<who>.<reason>``."""
+        result = (verify_jws if jws else verify_cades)(data, signature, context)
         if not result.valid:
             self.fail(
-                f"sender.{result.reason}",
-                f"chữ ký của người gửi: {result.vi}",
-                f"the sender's signature: {result.en}",
+                f"{who}.{result.reason}",
+                f"chữ ký {vi}: {result.vi}",
+                f"the {who}'s signature: {result.en}",
             )
         return result
 
@@ -507,7 +512,6 @@ class _Message:
         body: bytes | None,
         receipt: bytes | None,
         signature: bytes | None,
-        certificates: list[bytes],
     ) -> tuple[Mapping[str, Any] | None, Verification | None]:
         if receipt is None:
             return None, None
@@ -532,17 +536,9 @@ class _Message:
             # the hub signs its receipt as it answers; no OCSP answer about its own key is kept
             revocation_mode="soft-fail",
         )
-        if signature.lstrip().startswith(b"eyJ"):
-            result = verify_jws(receipt, signature, context)
-        else:
-            result = verify_cades(receipt, signature, context)
-        if not result.valid:
-            self.fail(
-                f"receipt.{result.reason}",
-                f"chữ ký biên nhận: {result.vi}",
-                f"the receipt's signature: {result.en}",
-            )
-        elif value.get("hub") != result.fingerprint:
+        jws = signature.lstrip().startswith(b"eyJ")
+        result = self.signature(receipt, signature, jws, context, "receipt", "biên nhận")
+        if result.valid and value.get("hub") != result.fingerprint:
             self.fail(
                 "receipt.hub",
                 "biên nhận được ký bằng chứng thư khác chứng thư nó ghi (hub)",
@@ -566,6 +562,15 @@ def verify_container(
         _Message(container, folder, anchors, intermediates).check()
         for folder in container.folders()
     )
+    listed = container.export.get("messages")
+    if listed != [message.document.get("seq") for message in messages]:
+        findings.append(
+            Finding(
+                "container.messages",
+                "export.json liệt kê các thông điệp khác với các thư mục trong gói",
+                "export.json lists other messages than the container's folders",
+            )
+        )
     if not messages:
         findings.append(
             Finding(
