@@ -209,6 +209,17 @@ def _exporter(
     ]
 
 
+def _carried_certificates(container: Container) -> list[x509.Certificate]:
+    found = []
+    for name, data in container.members.items():
+        if name.startswith("certificates/"):
+            try:
+                found.append(x509.load_der_x509_certificate(data))
+            except ValueError:
+                continue  # a changed file: its message's check names it
+    return found
+
+
 def _revocation_data(ders: Sequence[bytes]) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
     """The kept answers split into OCSP responses and CRLs (by what they parse as)."""
     ocsps, crls = [], []
@@ -361,11 +372,11 @@ class _Message:
             "validation_sha256",
             "kết quả kiểm tra chữ ký",
         )
-        certificates = self.kept("certificates", document.get("certificates"))
+        self.kept("certificates", document.get("certificates"))  # there, and unchanged
         revocations = self.kept("revocations", document.get("revocations"))
         leaf = _sha256(canonical_json(document))
         inclusion, timestamp, included = self.inclusion(leaf, document)
-        sender = self.sender(body, signature, signature_format, certificates, revocations, document)
+        sender = self.sender(body, signature, signature_format, revocations, document)
         receipt_value, receipt_check = self.receipt(body, receipt, receipt_signature)
         return MessageReport(
             self.folder,
@@ -435,7 +446,7 @@ class _Message:
         if token is None:
             self.fail("timestamp.missing", "thiếu timestamp.tsr", "timestamp.tsr is missing")
             return value, None, False
-        others = [*self.intermediates, *self.container_certificates()]
+        others = self.intermediates
         try:
             timestamp = verify_timestamp(token, root, self.anchors, others)
         except TimestampError as exc:
@@ -453,37 +464,20 @@ class _Message:
             included = False
         return value, timestamp, included
 
-    def container_certificates(self) -> list[x509.Certificate]:
-        found = []
-        for name, data in self.container.members.items():
-            if name.startswith("certificates/"):
-                try:
-                    found.append(x509.load_der_x509_certificate(data))
-                except ValueError:
-                    continue
-        return found
-
     def sender(
         self,
         body: bytes | None,
         signature: bytes | None,
         signature_format: str | None,
-        certificates: list[bytes],
         revocations: list[bytes],
         document: Mapping[str, Any],
     ) -> Verification | None:
         if signature is None or body is None:
             return None
         ocsps, crls = _revocation_data(revocations)
-        loaded = []
-        for der in certificates:
-            try:
-                loaded.append(x509.load_der_x509_certificate(der))
-            except ValueError:
-                continue
         context = VerifyContext(
             trust_anchors=self.anchors,
-            other_certs=(*self.intermediates, *loaded),
+            other_certs=self.intermediates,
             ocsps=ocsps,
             crls=crls,
             allow_fetching=False,
@@ -531,7 +525,7 @@ class _Message:
             return value, None
         context = VerifyContext(
             trust_anchors=self.anchors,
-            other_certs=(*self.intermediates, *self.container_certificates()),
+            other_certs=self.intermediates,
             allow_fetching=False,
             # the hub signs its receipt as it answers; no OCSP answer about its own key is kept
             revocation_mode="soft-fail",
@@ -556,11 +550,12 @@ def verify_container(
     even be read as one (its form: see :func:`lienthong.evidence.container.read_container`)."""
     container = read_container(source)
     findings = _manifest_findings(container)
-    exporter, exporter_findings = _exporter(container, anchors, intermediates)
+    # every certificate carried may help build a path (never end one: only anchors do)
+    others = (*intermediates, *_carried_certificates(container))
+    exporter, exporter_findings = _exporter(container, anchors, others)
     findings += exporter_findings
     messages = tuple(
-        _Message(container, folder, anchors, intermediates).check()
-        for folder in container.folders()
+        _Message(container, folder, anchors, others).check() for folder in container.folders()
     )
     listed = container.export.get("messages")
     if listed != [message.document.get("seq") for message in messages]:
