@@ -15,7 +15,6 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
-from rfc3161_client import HashAlgorithm, TimestampRequestBuilder
 from sqlalchemy.orm import Session
 
 from lienthong.evidence.chain import GENESIS, EntryFields, entry_digest, entry_document
@@ -28,7 +27,11 @@ from lienthong.security.jws import sign_jws
 from lienthong.security.pki import PkiEntry, TestPki, create_test_pki
 from lienthong.security.services import PkiServices, create_app
 from lienthong.security.signers import FileSigner
-from lienthong.security.timestamps import request_timestamp, verify_timestamp
+from lienthong.security.timestamps import (
+    request_timestamp,
+    timestamp_request,
+    verify_timestamp,
+)
 from lienthong.security.verify import Verification, VerifyContext, verify_cades, verify_jws
 from lienthong.store.tables import EvidenceBatch, EvidenceEntry
 from tests.servers import free_port, serve_in_thread
@@ -189,45 +192,44 @@ def anchors(evidence: Evidence) -> list[x509.Certificate]:
     return [evidence.pki.root.certificate]
 
 
+def _append(
+    db: Session, fields: EntryFields, verification: Verification | None, log_id: int, key: str
+) -> EvidenceEntry:
+    return EvidenceLog.append(
+        db,
+        side="hub",
+        kind=fields.kind,
+        at=dt.datetime.now(dt.UTC),
+        log_id=log_id,
+        service=fields.service,
+        origin_unit=fields.origin_unit,
+        origin_account=fields.origin_account,
+        destination=fields.destination,
+        body=fields.body,
+        signature=fields.signature,
+        signature_format=fields.signature_format,
+        verification=verification,
+        receipt=fields.receipt,
+        receipt_signature=fields.receipt_signature,
+        keys=[key],
+    )
+
+
 def stamped_log(db: Session, evidence: Evidence) -> list[EvidenceEntry]:
     """The evidence's three messages appended to ``db``'s hub log (keyed by the dossier) and
     time-stamped as one batch by the PKI's TSA (in process: its services are stopped), then a
     fourth entry of another dossier, not time-stamped yet. Committed."""
-    entries = []
-    for index, (fields, verification) in enumerate(
-        zip(evidence.fields, evidence.verifications, strict=True)
-    ):
-        entries.append(
-            EvidenceLog.append(
-                db,
-                side="hub",
-                kind=fields.kind,
-                at=dt.datetime.now(dt.UTC),
-                log_id=LOG_IDS[index],
-                service=fields.service,
-                origin_unit=fields.origin_unit,
-                origin_account=fields.origin_account,
-                destination=fields.destination,
-                body=fields.body,
-                signature=fields.signature,
-                signature_format=fields.signature_format,
-                verification=verification,
-                receipt=fields.receipt,
-                receipt_signature=fields.receipt_signature,
-                keys=[DOSSIER],
-            )
+    entries = [
+        _append(db, fields, verification, log_id, DOSSIER)
+        for fields, verification, log_id in zip(
+            evidence.fields, evidence.verifications, LOG_IDS, strict=False
         )
+    ]
     db.flush()
     root = merkle_root([bytes.fromhex(entry.digest) for entry in entries])
-    request = (
-        TimestampRequestBuilder()
-        .data(root)
-        .hash_algorithm(HashAlgorithm.SHA256)
-        .nonce(nonce=True)
-        .cert_request(cert_request=True)
-        .build()
+    status, response = PkiServices(evidence.pki).timestamp_answer(
+        timestamp_request(root).as_bytes()
     )
-    status, response = PkiServices(evidence.pki).timestamp_answer(request.as_bytes())
     assert status == 200
     stamp = verify_timestamp(response, root, [evidence.pki.root.certificate])
     batch = EvidenceBatch(
@@ -244,27 +246,13 @@ def stamped_log(db: Session, evidence: Evidence) -> list[EvidenceEntry]:
     db.flush()
     for entry in entries:
         entry.batch_id = batch.id
-    first = evidence.fields[2]
-    entries.append(
-        EvidenceLog.append(
-            db,
-            side="hub",
-            kind="push",
-            at=dt.datetime.now(dt.UTC),
-            log_id=LOG_IDS[-1],
-            service=first.service,
-            origin_unit=first.origin_unit,
-            origin_account=first.origin_account,
-            destination="hub",
-            body=b'{"data": [{"MaHoSo": "OTHER"}]}',
-            signature=None,
-            signature_format=None,
-            verification=None,
-            receipt=None,
-            receipt_signature=None,
-            keys=[OTHER_DOSSIER],
-        )
+    other = dataclasses.replace(
+        evidence.fields[2],
+        body=b'{"data": [{"MaHoSo": "OTHER"}]}',
+        receipt=None,
+        receipt_signature=None,
     )
+    entries.append(_append(db, other, None, LOG_IDS[-1], OTHER_DOSSIER))
     db.commit()
     return entries
 
