@@ -19,7 +19,9 @@ from sqlalchemy import Engine, func, select
 
 from lienthong.demo import dossiers
 from lienthong.evidence.audit import audit_chain
+from lienthong.evidence.export import Selection, export_container
 from lienthong.evidence.merkle import merkle_root
+from lienthong.evidence.offline import verify_container
 from lienthong.evidence.store import EvidenceLog, plain_body
 from lienthong.hub.app import Call, Hub
 from lienthong.hub.metrics import metrics_registry
@@ -160,6 +162,13 @@ def test_signed_pushes_and_a_share_are_kept_stamped_and_audited(
         check=False,
     )
     assert done.returncode == 0 and "Verification: OK" in done.stdout, done.stderr
+    # the dossier's evidence as a container, checked offline (docs/evidence-container.md)
+    with hub.sessions() as db:
+        container = export_container(db, Selection(dossier=code))
+    proof = verify_container(container, [test_pki.root.certificate])
+    assert proof.ok, proof.all_failures()
+    assert [m.document["seq"] for m in proof.messages] == [1, 3]
+    assert proof.messages[0].signature is not None and proof.messages[0].receipt is not None
     hub.engine.dispose()
 
 

@@ -32,6 +32,15 @@ def test_a_stamp_from_the_tsa_verifies_offline_and_with_openssl(
     with pytest.raises(TimestampError) as stranger:
         verify_timestamp(stamp.response, data, [test_pki.hub.certificate])
     assert stranger.value.code == "timestamp.invalid"
+    # a root among the intermediates (as an untrusted container carries it) is no anchor
+    with pytest.raises(TimestampError) as smuggled:
+        verify_timestamp(
+            stamp.response,
+            data,
+            [test_pki.hub.certificate],
+            [root, *test_pki.chain_of(test_pki.tsa)],
+        )
+    assert smuggled.value.code == "timestamp.invalid"
     changed = bytearray(stamp.response)
     changed[len(changed) // 2] ^= 0x01
     with pytest.raises(TimestampError) as flipped:

@@ -1,8 +1,12 @@
-"""`lienthong evidence audit|status`: check the evidence chain, and say how it stands.
+"""`lienthong evidence audit|status|export|verify`: check the evidence chain and say how it
+stands; export a dossier's (a petition's, a message's) evidence as an ASiC-E container, and
+check that container on a machine with no database and no network (docs/evidence-container.md).
 
 ``audit`` walks a side's chain (docs/evidence.md, "Audit") and names the first broken entry;
 exit 0 clean, 1 broken, 2 for usage errors. ``status`` prints each side's entries, those
 without a time-stamp and the age of the oldest, the last batch and whether pushes are refused.
+``verify`` exits 0 when every proof of a container holds, 1 when one does not (each failure
+named), 2 for usage errors and a file that is not a readable container.
 """
 
 from __future__ import annotations
@@ -11,19 +15,34 @@ import datetime as dt
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from lienthong.cli.database import DatabaseOption, open_sessions
-from lienthong.cli.output import console, fail
-from lienthong.cli.reports import json_text, safe
+from lienthong.cli.output import console, err_console, fail
+from lienthong.cli.reports import json_text, printable, safe
+from lienthong.cli.sign import (
+    CertOption,
+    ChainOption,
+    KeyLabelOption,
+    KeyOption,
+    PasswordOption,
+    PinOption,
+    Pkcs11ModuleOption,
+    Pkcs12Option,
+    TokenOption,
+)
+
+if TYPE_CHECKING:
+    from lienthong.security.signers import Signer
 
 __all__ = ["evidence_app"]
 
 evidence_app = typer.Typer(
-    help="Nhật ký chứng cứ / The evidence store: audit the chain, show its state.",
+    help="Nhật ký chứng cứ / The evidence store: audit the chain, show its state, export a "
+    "dossier's proofs (ASiC-E) and verify them offline.",
     no_args_is_help=True,
 )
 
@@ -174,3 +193,140 @@ def status(
             "[red]yes[/red]" if row["fail_closed"] else "no",
         )
     console.print(table)
+
+
+def _exporter_key(
+    cert: Path | None,
+    key: Path | None,
+    pkcs12: Path | None,
+    password: str | None,
+    module: str | None,
+    token: str | None,
+    key_label: str | None,
+    pin: str | None,
+    chain: Path | None,
+) -> Signer | None:
+    """The key given by the ``lienthong sign`` options, else the hub's receipt key
+    (``LIENTHONG_RECEIPT_*``), else none."""
+    from lienthong.cli.sign import open_signer
+    from lienthong.hub.receipts import open_receipt_signer
+    from lienthong.hub.settings import HubSettings, SettingsError
+
+    if cert or key or pkcs12 or token:  # open_signer says why a key cannot be used, and exits
+        return open_signer(
+            cert, key, pkcs12, password, module, token, key_label, pin, chain, None, None
+        )
+    try:
+        return open_receipt_signer(HubSettings.from_env())
+    except SettingsError as exc:
+        fail(exc.vi, exc.en)
+
+
+@evidence_app.command("export")
+def export_command(
+    to: Annotated[Path, typer.Option("--to", help="The container to write (.asice).")],
+    dossier: Annotated[
+        str | None, typer.Option("--dossier", help="Every message that carried this dossier.")
+    ] = None,
+    petition: Annotated[
+        str | None,
+        typer.Option("--petition", help="Every message that carried this petition (or question)."),
+    ] = None,
+    message: Annotated[
+        int | None,
+        typer.Option("--message", help="The message of this log id (hub: message_log.id)."),
+    ] = None,
+    side: Annotated[
+        str | None, typer.Option("--side", help="hub or agent, when the database has both.")
+    ] = None,
+    allow_unstamped: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unstamped",
+            help="Export entries not time-stamped yet (the container says they are not proven).",
+        ),
+    ] = False,
+    database: DatabaseOption = None,
+    cert: CertOption = None,
+    key: KeyOption = None,
+    pkcs12: Pkcs12Option = None,
+    password: PasswordOption = None,
+    pkcs11_module_path: Pkcs11ModuleOption = None,
+    token: TokenOption = None,
+    key_label: KeyLabelOption = None,
+    pin: PinOption = None,
+    chain: ChainOption = None,
+) -> None:
+    """Write the ASiC-E container of a dossier, a petition or one message, signed with the
+    given key (the `lienthong sign` options) or the hub's receipt key (LIENTHONG_RECEIPT_*)."""
+    from lienthong.evidence.export import ExportError, Selection, export_container
+    from lienthong.security.signers import Pkcs11Signer
+
+    selection = Selection(dossier=dossier, petition=petition, message=message, side=side)
+    signer = _exporter_key(
+        cert, key, pkcs12, password, pkcs11_module_path, token, key_label, pin, chain
+    )
+    try:
+        with open_sessions(database) as sessions, sessions() as db:
+            data = export_container(db, selection, signer=signer, allow_unstamped=allow_unstamped)
+    except ExportError as exc:
+        fail(exc.vi, exc.en, code=1 if exc.code == "export.not_found" else 2)
+    finally:
+        if isinstance(signer, Pkcs11Signer):
+            signer.close()
+    try:
+        to.write_bytes(data)
+    except OSError as exc:
+        fail(
+            f"không ghi được {exc.filename or to}: {exc.strerror}",
+            f"cannot write {exc.filename or to}: {exc.strerror}",
+        )
+    signed = (
+        f"ký bởi / signed by {signer.certificate.subject.rfc4514_string()}"
+        if signer is not None
+        else "KHÔNG ký (chưa có khóa) / NOT signed (no key given)"
+    )
+    err_console.print(f"đã ghi / written: {safe(to)} ({len(data)} byte; {safe(signed)})")
+
+
+@evidence_app.command("verify")
+def verify_command(
+    file: Annotated[Path, typer.Argument(help="The container (.asice).")],
+    anchors: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--anchor",
+            "--anchors",
+            help="A trusted root certificate file, PEM or DER (repeatable).",
+        ),
+    ] = None,
+    intermediates: Annotated[
+        list[Path] | None,
+        typer.Option("--intermediate", help="An intermediate certificate the container lacks."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check a container with no database and no network; print who sent what, when it was
+    received, the signature at its signing time, the time-stamp, its place in the log."""
+    from lienthong.cli.verify import read_certificates
+    from lienthong.evidence.container import ContainerError
+    from lienthong.evidence.offline import render_report, verify_container
+
+    if not anchors:
+        fail(
+            "cần ít nhất một chứng thư gốc tin cậy (--anchor ROOT.pem)",
+            "at least one trust anchor is needed (--anchor ROOT.pem)",
+        )
+
+    trusted = read_certificates(anchors, "chứng thư gốc", "anchor")
+    others = read_certificates(intermediates or [], "chứng thư trung gian", "certificate")
+    try:
+        report = verify_container(file, trusted, others)
+    except ContainerError as exc:
+        fail(f"[{exc.code}] {exc.vi}", f"[{exc.code}] {exc.en}")
+    if as_json:
+        console.out(json_text(report.as_dict()))
+    else:
+        # names come from certificates and the container: shown, never interpreted
+        console.out(printable(render_report(report), multiline=True), end="")
+    raise typer.Exit(0 if report.ok else 1)

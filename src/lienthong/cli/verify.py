@@ -16,7 +16,7 @@ from cryptography import x509
 from lienthong.cli.output import console, fail
 from lienthong.cli.reports import json_text, printable
 
-__all__ = ["load_certificates", "signature_kind", "verify_command"]
+__all__ = ["load_certificates", "read_certificates", "signature_kind", "verify_command"]
 
 
 def _read(path: Path, what_vi: str, what_en: str) -> bytes:
@@ -34,6 +34,21 @@ def load_certificates(data: bytes) -> list[x509.Certificate]:
     if b"-----BEGIN" in data:
         return x509.load_pem_x509_certificates(data)
     return [x509.load_der_x509_certificate(data)]
+
+
+def read_certificates(paths: list[Path], what_vi: str, what_en: str) -> list[x509.Certificate]:
+    """Every certificate of the files (PEM or DER); exits 2 with a bilingual message for a
+    file that cannot be read or holds none."""
+    found: list[x509.Certificate] = []
+    for path in paths:
+        try:
+            found += load_certificates(_read(path, what_vi, what_en))
+        except ValueError:
+            fail(
+                f"{path} không chứa chứng thư (PEM hoặc DER)",
+                f"{path} holds no certificate (PEM or DER)",
+            )
+    return found
 
 
 def _load_crl(path: Path) -> bytes:
@@ -102,21 +117,11 @@ def verify_command(
     if unit is not None and parse_agency_code(unit) is None:
         fail(f"mã đơn vị không hợp lệ: {unit}", f"not an agency code: {unit}")
 
-    def certificates(paths: list[Path], what_vi: str, what_en: str) -> list[x509.Certificate]:
-        found: list[x509.Certificate] = []
-        for path in paths:
-            try:
-                found += load_certificates(_read(path, what_vi, what_en))
-            except ValueError:
-                fail(
-                    f"{path} không chứa chứng thư (PEM hoặc DER)",
-                    f"{path} holds no certificate (PEM or DER)",
-                )
-        return found
-
     context = VerifyContext(
-        trust_anchors=tuple(certificates(anchors, "chứng thư gốc", "anchor")),
-        other_certs=tuple(certificates(intermediates or [], "chứng thư trung gian", "certificate")),
+        trust_anchors=tuple(read_certificates(anchors, "chứng thư gốc", "anchor")),
+        other_certs=tuple(
+            read_certificates(intermediates or [], "chứng thư trung gian", "certificate")
+        ),
         crls=tuple(_load_crl(path) for path in crls or []),
         unit=unit,
         allow_fetching=not offline,

@@ -23,6 +23,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from rfc3161_client import (
     HashAlgorithm,
     PKIStatus,
+    TimeStampRequest,
     TimestampRequestBuilder,
     VerificationError,
     VerifierBuilder,
@@ -36,6 +37,7 @@ __all__ = [
     "Timestamp",
     "TimestampError",
     "request_timestamp",
+    "timestamp_request",
     "verify_timestamp",
 ]
 
@@ -113,6 +115,19 @@ def _usages(certificate: x509.Certificate) -> list[x509.ObjectIdentifier]:
         return []
 
 
+def timestamp_request(data: bytes) -> TimeStampRequest:
+    """The RFC 3161 request over SHA-256(``data``): with a nonce, asking for the TSA's
+    certificates (so that the kept answer carries its chain)."""
+    return (
+        TimestampRequestBuilder()
+        .data(data)
+        .hash_algorithm(HashAlgorithm.SHA256)
+        .nonce(nonce=True)
+        .cert_request(cert_request=True)
+        .build()
+    )
+
+
 def request_timestamp(
     url: str,
     data: bytes,
@@ -127,14 +142,7 @@ def request_timestamp(
     trusted only there. Raises :class:`TimestampError`: unreachable, slow, an HTTP error or a
     rejection are retryable; a malformed answer or one over other data are not.
     """
-    request = (
-        TimestampRequestBuilder()
-        .data(data)
-        .hash_algorithm(HashAlgorithm.SHA256)
-        .nonce(nonce=True)
-        .cert_request(cert_request=True)
-        .build()
-    )
+    request = timestamp_request(data)
     owned = client is None
     http = client or httpx.Client(timeout=timeout)
     try:
@@ -217,8 +225,12 @@ def verify_timestamp(
     builder = VerifierBuilder()
     for anchor in anchors:
         builder = builder.add_root_certificate(anchor)
+    # rfc3161-client hands roots and intermediates to OpenSSL as one trusted set: a self-issued
+    # certificate among the intermediates (a root carried in a container, say) would become an
+    # anchor the caller never chose. Only the anchors may end a path.
     for certificate in intermediates:
-        builder = builder.add_intermediate_certificate(certificate)
+        if certificate.subject != certificate.issuer and certificate not in anchors:
+            builder = builder.add_intermediate_certificate(certificate)
     try:
         builder.build().verify(parsed, _imprint(data))  # type: ignore[arg-type]
     except VerificationError as exc:
