@@ -15,6 +15,12 @@ survive a restart because they come from the outbox itself.
 | ``lienthong_agent_session_valid`` | gauge | 1 while the portal session is valid |
 | ``lienthong_agent_last_success_timestamp_seconds`` | gauge | last delivery that got a record taken |
 | ``lienthong_agent_last_error_timestamp_seconds`` | gauge | last failed delivery |
+| ``lienthong_agent_evidence_entries`` | gauge | entries of the agent's evidence chain |
+| ``lienthong_agent_evidence_unstamped`` | gauge | entries no time-stamped batch covers yet |
+| ``lienthong_agent_evidence_oldest_unstamped_age_seconds`` | gauge | 0 when every entry is covered |
+| ``lienthong_agent_evidence_last_timestamp_age_seconds`` | gauge | no sample before the first batch |
+| ``lienthong_agent_evidence_timestamp_failures_total`` | counter | TSA calls failed (this process) |
+| ``lienthong_agent_evidence_blocked`` | gauge | 1 while delivery holds (fail closed) |
 """
 
 from __future__ import annotations
@@ -106,6 +112,9 @@ class AgentCollector(Collector):
                 "records wait in the outbox)",
                 value=0 if signing.get("state") == "blocked" else 1,
             )
+        evidence = status.get("evidence")
+        if evidence is not None:
+            yield from _evidence_metrics(evidence)
         yield GaugeMetricFamily(
             "lienthong_agent_session_valid",
             "1 while the agent holds a portal session that has not expired",
@@ -125,6 +134,43 @@ class AgentCollector(Collector):
                 f"{text} (0: never)",
                 value=stamp or 0.0,
             )
+
+
+def _evidence_metrics(evidence: dict[str, Any]) -> Iterator[Metric]:
+    """The agent's evidence chain (the ``"evidence"`` of the status)."""
+    yield GaugeMetricFamily(
+        "lienthong_agent_evidence_entries",
+        "Entries of the agent's evidence chain (one per envelope the portal answered)",
+        value=evidence["entries"],
+    )
+    yield GaugeMetricFamily(
+        "lienthong_agent_evidence_unstamped",
+        "Evidence entries no time-stamped batch covers yet",
+        value=evidence["unstamped"],
+    )
+    yield GaugeMetricFamily(
+        "lienthong_agent_evidence_oldest_unstamped_age_seconds",
+        "Age of the oldest evidence entry without a time-stamp (0 when none)",
+        value=evidence["oldest_unstamped_age_seconds"] or 0.0,
+    )
+    last = GaugeMetricFamily(
+        "lienthong_agent_evidence_last_timestamp_age_seconds",
+        "Age of the newest time-stamp of the chain (no sample before the first)",
+    )
+    if evidence["last_timestamp_age_seconds"] is not None:
+        last.add_metric([], evidence["last_timestamp_age_seconds"])
+    yield last
+    yield CounterMetricFamily(
+        "lienthong_agent_evidence_timestamp_failures",
+        "Time-stamp requests to the TSA that failed, since the agent started",
+        value=evidence["failures"],
+    )
+    yield GaugeMetricFamily(
+        "lienthong_agent_evidence_blocked",
+        "1 while delivery holds because the evidence chain has gone unstamped past the "
+        "fail-closed window (rows wait in the outbox)",
+        value=1 if evidence["blocked"] else 0,
+    )
 
 
 def metrics_registry(

@@ -60,6 +60,8 @@ def service_status(service: AgentService) -> dict[str, Any]:
     )
     # the key that signs every envelope: its last self-check (revoked or expired blocks sending)
     status["signing"] = service.signer.status() if service.signer is not None else None
+    # the evidence chain: fail closed (delivery holds) while it goes unstamped too long
+    status["evidence"] = service.evidence.status()
     return status
 
 
