@@ -15,21 +15,24 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives import hashes
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from typer.testing import CliRunner
 
 from lienthong.agent.client import Client
 from lienthong.agent.evidence import AgentEvidence
 from lienthong.agent.outbox import Batch
 from lienthong.agent.portal import PortalAnswer, sent_fields
 from lienthong.agent.settings import AgentSettings, EvidenceSettings, SettingsError
+from lienthong.cli.main import app
 from lienthong.evidence.audit import audit_chain
 from lienthong.evidence.status import side_status
 from lienthong.security.pki import TestPki
+from lienthong.store.db import session_factory
 from lienthong.store.tables import AgentOutbox, AgentReceipt, EvidenceEntry, EvidenceKey
 from tests.agent.conftest import API_KEY, HUB_USER, UNIT, Pair, demo_dossiers, wait_until
 from tests.agent.test_signing import _hub_requiring_signatures, _signing
@@ -67,11 +70,23 @@ def _stamped(sessions: sessionmaker[Session], side: str) -> bool:
         return side_status(db, side).unstamped == 0
 
 
-def _audit_clean(sessions: sessionmaker[Session], side: str, pki: TestPki) -> None:
-    with sessions() as db:
-        report = audit_chain(db, side, anchors=[pki.root.certificate])
-    assert report.clean, report.as_dict()
-    assert report.batches >= 1
+def _audit_clean(engine: Engine, side: str, pki: TestPki) -> None:
+    """``lienthong evidence audit --side`` on the side's database: intact, stamps verified (the
+    command on SQLite, whose URL names the whole database; A's audit itself on PostgreSQL,
+    whose test database is a schema the URL does not name)."""
+    if engine.dialect.name != "sqlite":
+        with session_factory(engine)() as db:
+            found = audit_chain(db, side, [pki.root.certificate])
+        assert found.clean and found.batches >= 1, found.as_dict()
+        return
+    url = engine.url.render_as_string(hide_password=False)
+    anchors = str(pki.root.certificate_path)
+    done = CliRunner().invoke(
+        app, ["evidence", "audit", "-d", url, "--side", side, "--json", "--anchors", anchors]
+    )
+    assert done.exit_code == 0, done.output
+    report = json.loads(done.stdout)
+    assert report["clean"] and report["timestamps_verified"] and report["batches"] >= 1, report
 
 
 def _status(pair: Pair) -> dict[str, Any]:
@@ -174,14 +189,14 @@ def test_each_answered_envelope_is_kept_on_both_sides_stamped_and_audited(
     # both chains time-stamped by the TSA, and audited clean
     wait_until(lambda: _stamped(pair.agent.sessions, "agent"), what="agent stamps")
     wait_until(lambda: _stamped(pair.hub.sessions, "hub"), what="hub stamps")
-    _audit_clean(pair.agent.sessions, "agent", test_pki)
-    _audit_clean(pair.hub.sessions, "hub", test_pki)
+    _audit_clean(pair.agent.engine, "agent", test_pki)
+    _audit_clean(pair.hub.engine, "hub", test_pki)
     status = _status(pair)
     assert (status["state"], status["entries"], status["unstamped"]) == ("ok", 2, 0)
     assert status["last_timestamp_age_seconds"] is not None and not status["blocked"]
     metrics = _metrics(pair)
     assert "lienthong_agent_evidence_entries 2.0" in metrics
-    assert "lienthong_agent_evidence_blocked 0.0" in metrics
+    assert "lienthong_agent_evidence_fail_closed 0.0" in metrics
 
 
 class SwitchableTsa:
@@ -242,8 +257,8 @@ def test_delivery_holds_while_the_chain_goes_unstamped_and_resumes(
         assert status["oldest_unstamped_age_seconds"] > 0.5
         assert status["last_error"] is not None
         metrics = _metrics(pair)
-        assert "lienthong_agent_evidence_blocked 1.0" in metrics
-        assert "lienthong_agent_evidence_unstamped 1.0" in metrics
+        assert "lienthong_agent_evidence_fail_closed 1.0" in metrics
+        assert "lienthong_agent_evidence_unstamped_entries 1.0" in metrics
         _submit(pair, records[2:])
         assert not pair.agent.worker.deliver_once()  # nothing is sent
         assert _pending(pair) == [("pending", 0), ("pending", 0)]
@@ -260,7 +275,7 @@ def test_delivery_holds_while_the_chain_goes_unstamped_and_resumes(
     assert not pair.agent.worker.held
     status = _status(pair)
     assert (status["state"], status["blocked"], status["unstamped"]) == ("ok", False, 0)
-    _audit_clean(pair.agent.sessions, "agent", test_pki)
+    _audit_clean(pair.agent.engine, "agent", test_pki)
 
 
 @SQLITE_ONLY
@@ -280,5 +295,7 @@ def test_evidence_off_keeps_nothing_and_never_holds(sessions: sessionmaker[Sessi
         assert db.scalar(select(func.count()).select_from(EvidenceEntry)) == 0
     assert evidence.blocked() is None and not evidence.stamper.enabled
     assert evidence.status()["state"] == "off"
-    with pytest.raises(SettingsError, match="evidence.tsa_url"):
-        AgentSettings.from_mapping({"evidence": {"tsa_url": "ftp://tsa"}}).validate()
+    with pytest.raises(SettingsError, match=r"evidence\.tsa_url"):
+        AgentSettings.from_mapping(
+            {"deliver": False, "evidence": {"tsa_url": "ftp://tsa"}}
+        ).validate()

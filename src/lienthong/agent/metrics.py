@@ -16,11 +16,14 @@ survive a restart because they come from the outbox itself.
 | ``lienthong_agent_last_success_timestamp_seconds`` | gauge | last delivery that got a record taken |
 | ``lienthong_agent_last_error_timestamp_seconds`` | gauge | last failed delivery |
 | ``lienthong_agent_evidence_entries`` | gauge | entries of the agent's evidence chain |
-| ``lienthong_agent_evidence_unstamped`` | gauge | entries no time-stamped batch covers yet |
-| ``lienthong_agent_evidence_oldest_unstamped_age_seconds`` | gauge | 0 when every entry is covered |
-| ``lienthong_agent_evidence_last_timestamp_age_seconds`` | gauge | no sample before the first batch |
-| ``lienthong_agent_evidence_timestamp_failures_total`` | counter | TSA calls failed (this process) |
-| ``lienthong_agent_evidence_blocked`` | gauge | 1 while delivery holds (fail closed) |
+| ``lienthong_agent_evidence_unstamped_entries`` | gauge | entries no time-stamped batch covers yet |
+| ``lienthong_agent_evidence_unstamped_oldest_age_seconds`` | gauge | age of the oldest of them (-1: none) |
+| ``lienthong_agent_evidence_last_timestamp_age_seconds`` | gauge | age of the newest batch's time-stamp (-1: none) |
+| ``lienthong_agent_evidence_timestamp_failures_total`` | counter | failed TSA calls of this process |
+| ``lienthong_agent_evidence_timestamping`` | gauge | 1 when a TSA is configured, else 0 |
+| ``lienthong_agent_evidence_fail_closed`` | gauge | 1 while delivery holds for want of a time-stamp |
+
+The evidence metrics mirror the hub's ``lienthong_evidence_*`` for the agent's chain.
 """
 
 from __future__ import annotations
@@ -137,39 +140,44 @@ class AgentCollector(Collector):
 
 
 def _evidence_metrics(evidence: dict[str, Any]) -> Iterator[Metric]:
-    """The agent's evidence chain (the ``"evidence"`` of the status)."""
-    yield GaugeMetricFamily(
-        "lienthong_agent_evidence_entries",
-        "Entries of the agent's evidence chain (one per envelope the portal answered)",
-        value=evidence["entries"],
+    """The agent's evidence chain (the ``"evidence"`` of the status), named as the hub's."""
+    oldest, stamped = (
+        evidence["oldest_unstamped_age_seconds"],
+        evidence["last_timestamp_age_seconds"],
     )
-    yield GaugeMetricFamily(
-        "lienthong_agent_evidence_unstamped",
-        "Evidence entries no time-stamped batch covers yet",
-        value=evidence["unstamped"],
-    )
-    yield GaugeMetricFamily(
-        "lienthong_agent_evidence_oldest_unstamped_age_seconds",
-        "Age of the oldest evidence entry without a time-stamp (0 when none)",
-        value=evidence["oldest_unstamped_age_seconds"] or 0.0,
-    )
-    last = GaugeMetricFamily(
-        "lienthong_agent_evidence_last_timestamp_age_seconds",
-        "Age of the newest time-stamp of the chain (no sample before the first)",
-    )
-    if evidence["last_timestamp_age_seconds"] is not None:
-        last.add_metric([], evidence["last_timestamp_age_seconds"])
-    yield last
+    for name, text, value in (
+        ("entries", "Entries of the agent's evidence chain", evidence["entries"]),
+        (
+            "unstamped_entries",
+            "Evidence entries no time-stamped batch covers yet",
+            evidence["unstamped"],
+        ),
+        (
+            "unstamped_oldest_age_seconds",
+            "Seconds since the oldest entry without a time-stamp was written (-1: none)",
+            -1.0 if oldest is None else oldest,
+        ),
+        (
+            "last_timestamp_age_seconds",
+            "Seconds since the newest batch's time-stamp (-1: no batch yet)",
+            -1.0 if stamped is None else stamped,
+        ),
+        (
+            "timestamping",
+            "1 when a time-stamp authority is configured ([evidence] tsa_url), else 0",
+            1 if evidence["tsa_url"] else 0,
+        ),
+        (
+            "fail_closed",
+            "1 while delivery holds (rows wait in the outbox) for want of a time-stamp, else 0",
+            1 if evidence["blocked"] else 0,
+        ),
+    ):
+        yield GaugeMetricFamily(f"lienthong_agent_evidence_{name}", text, value=value)
     yield CounterMetricFamily(
         "lienthong_agent_evidence_timestamp_failures",
-        "Time-stamp requests to the TSA that failed, since the agent started",
+        "Time-stamp requests that failed in this process (the TSA down, slow or wrong)",
         value=evidence["failures"],
-    )
-    yield GaugeMetricFamily(
-        "lienthong_agent_evidence_blocked",
-        "1 while delivery holds because the evidence chain has gone unstamped past the "
-        "fail-closed window (rows wait in the outbox)",
-        value=1 if evidence["blocked"] else 0,
     )
 
 
