@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from prometheus_client.core import Metric
 from sqlalchemy.orm import Session, sessionmaker
 
 from lienthong.evidence.stamper import Stamper
-from lienthong.evidence.status import side_status
+from lienthong.evidence.status import SideStatus, chain_metrics, side_status
 from lienthong.evidence.store import EvidenceLog, record_keys
 from lienthong.store.tables import utcnow
 
@@ -124,22 +125,44 @@ class AgentEvidence:
         holds), else None (a cached figure: at most one query a second)."""
         return self.stamper.fail_closed() if self.enabled else None
 
-    def status(self, now: dt.datetime | None = None) -> dict[str, Any]:
-        """``"evidence"`` of the status: ``state`` is ``off``, ``unstamped`` (no TSA), ``ok``,
-        ``failing`` (the TSA fails, within the window) or ``blocked`` (delivery holds)."""
-        now = now or utcnow()
+    def _chain(self, now: dt.datetime) -> tuple[SideStatus, bool]:
+        """The chain's figures, and whether delivery holds by them (read now, not cached)."""
         with self.sessions() as db:
             found = side_status(db, SIDE)
-        stamper = self.stamper
         oldest_age = found.oldest_unstamped_age(now)
-        window = stamper.fail_closed_after
+        window = self.stamper.fail_closed_after
         blocked = (
             self.enabled
-            and stamper.enabled
+            and self.stamper.enabled
             and window is not None
             and oldest_age is not None
             and oldest_age > window.total_seconds()
         )
+        return found, blocked
+
+    def metrics(self) -> Iterator[Metric]:
+        """``lienthong_agent_evidence_*``: the hub's evidence metrics, of the agent's chain."""
+        now = utcnow()
+        found, blocked = self._chain(now)
+        yield from chain_metrics(
+            "lienthong_agent_evidence",
+            found,
+            now=now,
+            timestamping=self.stamper.enabled,
+            fail_closed=blocked,
+            failures=self.stamper.failures,
+            tsa_setting="[evidence] tsa_url",
+            fail_closed_means="delivery holds (rows wait in the outbox)",
+        )
+
+    def status(self, now: dt.datetime | None = None) -> dict[str, Any]:
+        """``"evidence"`` of the status: ``state`` is ``off``, ``unstamped`` (no TSA), ``ok``,
+        ``failing`` (the TSA fails, within the window) or ``blocked`` (delivery holds)."""
+        now = now or utcnow()
+        found, blocked = self._chain(now)
+        stamper = self.stamper
+        oldest_age = found.oldest_unstamped_age(now)
+        window = stamper.fail_closed_after
         error = stamper.last_error
         if not self.enabled:
             state = "off"

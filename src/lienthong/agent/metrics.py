@@ -23,14 +23,15 @@ survive a restart because they come from the outbox itself.
 | ``lienthong_agent_evidence_timestamping`` | gauge | 1 when a TSA is configured, else 0 |
 | ``lienthong_agent_evidence_fail_closed`` | gauge | 1 while delivery holds for want of a time-stamp |
 
-The evidence metrics mirror the hub's ``lienthong_evidence_*`` for the agent's chain.
+The evidence metrics are the hub's ``lienthong_evidence_*`` (``lienthong.evidence.status.chain_metrics``), of the
+agent's chain.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -40,6 +41,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lienthong.agent.outbox import DELIVERED
 from lienthong.store.tables import AgentOutbox
+
+if TYPE_CHECKING:
+    from lienthong.agent.evidence import AgentEvidence
 
 __all__ = ["AgentCollector", "metrics_registry"]
 
@@ -56,9 +60,15 @@ def _timestamp(fact: Any) -> float | None:
 class AgentCollector(Collector):
     """Reads the agent database at each scrape."""
 
-    def __init__(self, sessions: sessionmaker[Session], status: Callable[[], dict[str, Any]]):
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        status: Callable[[], dict[str, Any]],
+        evidence: AgentEvidence | None = None,
+    ):
         self.sessions = sessions
         self.status = status
+        self.evidence = evidence
 
     def collect(self) -> Iterator[Metric]:
         status = self.status()
@@ -115,9 +125,8 @@ class AgentCollector(Collector):
                 "records wait in the outbox)",
                 value=0 if signing.get("state") == "blocked" else 1,
             )
-        evidence = status.get("evidence")
-        if evidence is not None:
-            yield from _evidence_metrics(evidence)
+        if self.evidence is not None:
+            yield from self.evidence.metrics()
         yield GaugeMetricFamily(
             "lienthong_agent_session_valid",
             "1 while the agent holds a portal session that has not expired",
@@ -139,52 +148,13 @@ class AgentCollector(Collector):
             )
 
 
-def _evidence_metrics(evidence: dict[str, Any]) -> Iterator[Metric]:
-    """The agent's evidence chain (the ``"evidence"`` of the status), named as the hub's."""
-    oldest, stamped = (
-        evidence["oldest_unstamped_age_seconds"],
-        evidence["last_timestamp_age_seconds"],
-    )
-    for name, text, value in (
-        ("entries", "Entries of the agent's evidence chain", evidence["entries"]),
-        (
-            "unstamped_entries",
-            "Evidence entries no time-stamped batch covers yet",
-            evidence["unstamped"],
-        ),
-        (
-            "unstamped_oldest_age_seconds",
-            "Seconds since the oldest entry without a time-stamp was written (-1: none)",
-            -1.0 if oldest is None else oldest,
-        ),
-        (
-            "last_timestamp_age_seconds",
-            "Seconds since the newest batch's time-stamp (-1: no batch yet)",
-            -1.0 if stamped is None else stamped,
-        ),
-        (
-            "timestamping",
-            "1 when a time-stamp authority is configured ([evidence] tsa_url), else 0",
-            1 if evidence["tsa_url"] else 0,
-        ),
-        (
-            "fail_closed",
-            "1 while delivery holds (rows wait in the outbox) for want of a time-stamp, else 0",
-            1 if evidence["blocked"] else 0,
-        ),
-    ):
-        yield GaugeMetricFamily(f"lienthong_agent_evidence_{name}", text, value=value)
-    yield CounterMetricFamily(
-        "lienthong_agent_evidence_timestamp_failures",
-        "Time-stamp requests that failed in this process (the TSA down, slow or wrong)",
-        value=evidence["failures"],
-    )
-
-
 def metrics_registry(
-    sessions: sessionmaker[Session], status: Callable[[], dict[str, Any]]
+    sessions: sessionmaker[Session],
+    status: Callable[[], dict[str, Any]],
+    evidence: AgentEvidence | None = None,
 ) -> CollectorRegistry:
-    """A registry of its own, holding one :class:`AgentCollector`."""
+    """A registry of its own, holding one :class:`AgentCollector` (with ``evidence``: the
+    ``lienthong_agent_evidence_*`` families of its chain)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(AgentCollector(sessions, status))
+    registry.register(AgentCollector(sessions, status, evidence))
     return registry

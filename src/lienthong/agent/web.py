@@ -138,7 +138,9 @@ def status_routes(service: AgentService) -> list[BaseRoute]:
     """The routes of this module over ``service`` (added to the local API's)."""
     settings = service.settings
     env = _environment()
-    registry = metrics_registry(service.sessions, lambda: service_status(service))
+    registry = metrics_registry(
+        service.sessions, lambda: service_status(service), evidence=service.evidence
+    )
 
     def authenticate(request: Request) -> ApiKey:
         presented = request.headers.get(API_KEY_HEADER)
