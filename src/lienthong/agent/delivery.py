@@ -4,9 +4,9 @@ One loop: take the next batch (:meth:`Outbox.next_batch`), send it as one envelo
 answer, settle every row (:meth:`Outbox.settle`) in one transaction, with the envelope's evidence
 entry (:mod:`lienthong.agent.evidence`). What each answer means is decided in
 :mod:`lienthong.agent.classify`. While the evidence chain has gone unstamped past its
-fail-closed window, nothing is sent: rows wait in the outbox. Failures back off exponentially with jitter, without
-a limit on time: a record is never given up on because the portal was away. Run one worker per
-agent database.
+fail-closed window, nothing is sent: rows wait in the outbox. Failures back off exponentially
+with jitter, without a limit on time: a record is never given up on because the portal was
+away. Run one worker per agent database.
 """
 
 from __future__ import annotations

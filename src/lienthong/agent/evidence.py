@@ -16,7 +16,6 @@ older than ``fail_closed_hours``: rows wait in the outbox until stamping recover
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -36,8 +35,6 @@ if TYPE_CHECKING:
     from lienthong.security.verify import Verification
 
 __all__ = ["SIDE", "AgentEvidence"]
-
-logger = logging.getLogger("lienthong.agent.evidence")
 
 #: The agent's chain, and the kind of its entries.
 SIDE, KIND = "agent", "sent"
@@ -96,7 +93,7 @@ class AgentEvidence:
         """Append the entry of ``batch``'s envelope and its ``answer`` in ``db``'s transaction
         (the one settling the batch's rows): ``receipt``, the check of the answer's receipt
         (its exact bytes and signature as read), kept as ``receipt_id`` in ``agent_receipts``."""
-        if not self.enabled or answer.sent is None:
+        if not self.enabled or answer.sent is None:  # None: a portal that says not what it sent
             return
         verification = self.own_check() if answer.signature is not None else None
         EvidenceLog.append(
