@@ -198,7 +198,12 @@ def test_the_refusal_table_is_local_codes() -> None:
 
 
 def _mismatches(expected: Any, got: Any, where: str = "$") -> list[str]:
-    """Where ``got`` differs from the documented ``expected`` (a time only needs to be a time)."""
+    """Where ``got`` differs from the documented ``expected`` (a time only needs to be a time,
+    an age in seconds a number of seconds)."""
+    if where.endswith("_age_seconds") and isinstance(expected, float):
+        if not isinstance(got, float | int) or isinstance(got, bool) or got < 0:
+            return [f"{where}: expected an age in seconds like {expected!r}, got {got!r}"]
+        return []
     if isinstance(expected, str) and (shape := TIME.match(expected)):
         if not isinstance(got, str) or not (found := TIME.match(got)):
             return [f"{where}: expected a time like {expected!r}, got {got!r}"]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from lienthong.agent.settings import (
     AgentSettings,
+    EvidenceSettings,
     PortalSettings,
     PullSettings,
     SigningSettings,
@@ -29,6 +30,8 @@ def documented() -> dict[str, str]:
             section = "webhook."
         elif line.startswith("| Setting (TOML `[signing]`)"):
             section = "signing."
+        elif line.startswith("| Setting (TOML `[evidence]`)"):
+            section = "evidence."
         elif line.startswith("| Setting (TOML)"):
             section = ""
         match = ROW.match(line)
@@ -50,12 +53,13 @@ def test_every_setting_is_documented() -> None:
         *(
             name
             for name in fields(AgentSettings)
-            if name not in ("portal", "pulls", "webhook", "signing")
+            if name not in ("portal", "pulls", "webhook", "signing", "evidence")
         ),
         *(f"portal.{name}" for name in fields(PortalSettings)),
         *(f"pulls.{name}" for name in fields(PullSettings)),
         *(f"webhook.{name}" for name in fields(WebhookSettings)),
         *(f"signing.{name}" for name in fields(SigningSettings)),
+        *(f"evidence.{name}" for name in fields(EvidenceSettings)),
     ]
     missing = [name for name in expected if name not in rows]
     assert not missing, f"docs/agent.md does not document {missing}"
@@ -76,6 +80,7 @@ def test_each_documented_variable_sets_its_setting() -> None:
             "pulls": PullSettings,
             "webhook": WebhookSettings,
             "signing": SigningSettings,
+            "evidence": EvidenceSettings,
         }[owner]
         spec = {f.name: f for f in dataclasses.fields(cls)}.get(field_name)
         assert spec is not None, name

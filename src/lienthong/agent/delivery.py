@@ -1,10 +1,12 @@
 """The delivery worker: a background thread that sends the outbox to the portal, in order.
 
 One loop: take the next batch (:meth:`Outbox.next_batch`), send it as one envelope, read the
-answer, settle every row (:meth:`Outbox.settle`) in one transaction. What each answer means is
-decided in :mod:`lienthong.agent.classify`. Failures back off exponentially with jitter, without
-a limit on time: a record is never given up on because the portal was away. Run one worker per
-agent database.
+answer, settle every row (:meth:`Outbox.settle`) in one transaction, with the envelope's evidence
+entry (:mod:`lienthong.agent.evidence`). What each answer means is decided in
+:mod:`lienthong.agent.classify`. While the evidence chain has gone unstamped past its
+fail-closed window, nothing is sent: rows wait in the outbox. Failures back off exponentially
+with jitter, without a limit on time: a record is never given up on because the portal was
+away. Run one worker per agent database.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import datetime as dt
 import logging
 import random
 import threading
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
 
 from lienthong.agent.classify import (
     EnvelopeAction,
@@ -28,6 +32,9 @@ from lienthong.agent.portal import Portal, PortalAnswer, PortalLoginFailed, Port
 from lienthong.agent.receipts import ReceiptCheck, ReceiptChecker
 from lienthong.agent.settings import AgentSettings
 from lienthong.store.tables import utcnow
+
+if TYPE_CHECKING:
+    from lienthong.agent.evidence import AgentEvidence
 
 __all__ = ["DeliveryWorker", "backoff_delay"]
 
@@ -59,8 +66,13 @@ class DeliveryWorker:
         settings: AgentSettings,
         *,
         rng: random.Random | None = None,
+        evidence: AgentEvidence | None = None,
     ) -> None:
         self.outbox = outbox
+        self.evidence = evidence
+        """Keeps every answered envelope; holds delivery while its chain goes unstamped."""
+        self.held = False
+        """True while delivery holds for the evidence chain (fail closed)."""
         self.portal = portal
         self.settings = settings
         self.batch_limit = settings.batch_size
@@ -114,7 +126,7 @@ class DeliveryWorker:
 
     def _idle(self) -> None:
         timeout = self.settings.poll_interval_seconds
-        due = self.outbox.next_due_at()
+        due = None if self.held else self.outbox.next_due_at()  # held: due rows must wait
         if due is not None:
             timeout = min(timeout, max(0.0, (due - utcnow()).total_seconds()))
         self._wake.wait(timeout)
@@ -134,7 +146,10 @@ class DeliveryWorker:
     # -- one round ---------------------------------------------------------------------------
 
     def deliver_once(self) -> bool:
-        """Send one batch if one is due; returns False when there was nothing to do."""
+        """Send one batch if one is due; returns False when there was nothing to do (or
+        delivery holds for the evidence chain)."""
+        if self._hold():
+            return False
         batch = self.outbox.next_batch(self.batch_limit)
         if batch is None:
             return False
@@ -156,20 +171,38 @@ class DeliveryWorker:
         elif verdict.action is EnvelopeAction.SPLIT:
             self.batch_limit = max(1, len(batch.rows) // 2)
             logger.warning("envelope too large for the portal: batches of %d now", self.batch_limit)
+            self._settle(batch, [], sent=answer)  # no row changes; the answer is kept
         elif verdict.action is EnvelopeAction.DEAD:
             self._failures = 0
             self._settle(
                 batch,
                 [RowOutcome(row.id, "dead", answer.body, _describe(verdict)) for row in batch.rows],
                 error=verdict,
+                sent=answer,
             )
         else:  # RETRY, WAIT_ACCOUNT, or RELOGIN refused again right after a fresh login
             pause = (
                 answer.http_status in _UNAVAILABLE_STATUSES
                 or verdict.action is not EnvelopeAction.RETRY
             )
-            self._retry_batch(batch, verdict, pause=pause, answer=answer.body)
+            self._retry_batch(batch, verdict, pause=pause, sent=answer)
         return True
+
+    def _hold(self) -> bool:
+        """Whether delivery holds now: a TSA is configured and the oldest evidence entry
+        without a time-stamp is older than the window. Said once when it starts and ends."""
+        age = self.evidence.blocked() if self.evidence is not None else None
+        if (age is not None) != self.held:
+            self.held = age is not None
+            if age is not None:
+                logger.error(
+                    "delivery holds: the oldest evidence entry without a time-stamp is %.2f "
+                    "hours old (the TSA fails); rows wait in the outbox",
+                    age.total_seconds() / 3600,
+                )
+            else:
+                logger.warning("evidence time-stamps recovered: delivery resumes")
+        return self.held
 
     def _per_record(self, batch: Batch, answer: PortalAnswer) -> None:
         body = answer.body or {}
@@ -185,7 +218,7 @@ class DeliveryWorker:
             verdict = EnvelopeVerdict(
                 EnvelopeAction.RETRY, "answer", "per-record outcomes do not match the batch"
             )
-            self._retry_batch(batch, verdict, pause=False, answer=body)
+            self._retry_batch(batch, verdict, pause=False, sent=answer)
             return
         self._failures = 0
         receipt = self.receipts.check(answer, batch.service, batch.unit)
@@ -219,7 +252,7 @@ class DeliveryWorker:
                 "delivered": delivered,
                 "error_code": str(body.get("error_code", "")),
             }
-        self._settle(batch, results, state=state, receipt=receipt)
+        self._settle(batch, results, state=state, receipt=receipt, sent=answer)
 
     def _retry_batch(
         self,
@@ -227,8 +260,9 @@ class DeliveryWorker:
         verdict: EnvelopeVerdict,
         *,
         pause: bool,
-        answer: Mapping[str, Any] | None = None,
+        sent: PortalAnswer | None = None,
     ) -> None:
+        """Retry every row of ``batch`` later; ``sent``: the portal's answer, when it gave one."""
         self._failures += 1
         attempts = max(row.attempts for row in batch.rows) + 1
         delay = self._delay(max(self._failures, attempts))
@@ -241,11 +275,12 @@ class DeliveryWorker:
             message,
             delay,
         )
-        kept = dict(answer) if answer is not None else None
+        kept = dict(sent.body) if sent is not None and sent.body is not None else None
         self._settle(
             batch,
             [RowOutcome(row.id, "retry", kept, message, retry_at) for row in batch.rows],
             error=verdict,
+            sent=sent,
         )
         if pause:
             self._pause(delay)
@@ -258,7 +293,10 @@ class DeliveryWorker:
         error: EnvelopeVerdict | None = None,
         state: dict[str, dict[str, Any]] | None = None,
         receipt: ReceiptCheck | None = None,
+        sent: PortalAnswer | None = None,
     ) -> None:
+        """Settle the rows in one transaction; with ``sent`` (an answer of the portal), the
+        envelope's evidence entry in the same transaction."""
         facts = dict(state or {})
         now = utcnow()
         if error is not None:
@@ -277,8 +315,20 @@ class DeliveryWorker:
                 "expires_in": info.expires_in,
                 "logins": info.logins,
             }
+        evidence = self.evidence
+        append: Callable[[Session, int | None], None] | None = None
+        if evidence is not None and sent is not None:
+
+            def append(db: Session, receipt_id: int | None) -> None:
+                evidence.append(db, batch, sent, receipt, receipt_id, now)
+
         self.outbox.settle(
-            outcomes, now, facts, receipt=receipt, envelope=(batch.service, batch.unit)
+            outcomes,
+            now,
+            facts,
+            receipt=receipt,
+            envelope=(batch.service, batch.unit),
+            evidence=append,
         )
 
 

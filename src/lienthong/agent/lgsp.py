@@ -230,7 +230,8 @@ class LgspClient(CredentialedClient):
         content = orjson.dumps(data or [])
         status, body, relogged, response = self._call("POST", path, query, content)
         return dataclasses.replace(
-            push_answer(status, body, relogged), **receipt_fields(response, content)
+            push_answer(status, body, relogged),
+            **receipt_fields(response, content, response.request.headers),
         )
 
     def share(

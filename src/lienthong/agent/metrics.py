@@ -15,13 +15,23 @@ survive a restart because they come from the outbox itself.
 | ``lienthong_agent_session_valid`` | gauge | 1 while the portal session is valid |
 | ``lienthong_agent_last_success_timestamp_seconds`` | gauge | last delivery that got a record taken |
 | ``lienthong_agent_last_error_timestamp_seconds`` | gauge | last failed delivery |
+| ``lienthong_agent_evidence_entries`` | gauge | entries of the agent's evidence chain |
+| ``lienthong_agent_evidence_unstamped_entries`` | gauge | entries no time-stamped batch covers yet |
+| ``lienthong_agent_evidence_unstamped_oldest_age_seconds`` | gauge | age of the oldest of them (-1: none) |
+| ``lienthong_agent_evidence_last_timestamp_age_seconds`` | gauge | age of the newest batch's time-stamp (-1: none) |
+| ``lienthong_agent_evidence_timestamp_failures_total`` | counter | failed TSA calls of this process |
+| ``lienthong_agent_evidence_timestamping`` | gauge | 1 when a TSA is configured, else 0 |
+| ``lienthong_agent_evidence_fail_closed`` | gauge | 1 while delivery holds for want of a time-stamp |
+
+The evidence metrics are the hub's ``lienthong_evidence_*`` (``lienthong.evidence.status.chain_metrics``), of the
+agent's chain.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -31,6 +41,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lienthong.agent.outbox import DELIVERED
 from lienthong.store.tables import AgentOutbox
+
+if TYPE_CHECKING:
+    from lienthong.agent.evidence import AgentEvidence
 
 __all__ = ["AgentCollector", "metrics_registry"]
 
@@ -47,9 +60,15 @@ def _timestamp(fact: Any) -> float | None:
 class AgentCollector(Collector):
     """Reads the agent database at each scrape."""
 
-    def __init__(self, sessions: sessionmaker[Session], status: Callable[[], dict[str, Any]]):
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        status: Callable[[], dict[str, Any]],
+        evidence: AgentEvidence | None = None,
+    ):
         self.sessions = sessions
         self.status = status
+        self.evidence = evidence
 
     def collect(self) -> Iterator[Metric]:
         status = self.status()
@@ -106,6 +125,8 @@ class AgentCollector(Collector):
                 "records wait in the outbox)",
                 value=0 if signing.get("state") == "blocked" else 1,
             )
+        if self.evidence is not None:
+            yield from self.evidence.metrics()
         yield GaugeMetricFamily(
             "lienthong_agent_session_valid",
             "1 while the agent holds a portal session that has not expired",
@@ -128,9 +149,12 @@ class AgentCollector(Collector):
 
 
 def metrics_registry(
-    sessions: sessionmaker[Session], status: Callable[[], dict[str, Any]]
+    sessions: sessionmaker[Session],
+    status: Callable[[], dict[str, Any]],
+    evidence: AgentEvidence | None = None,
 ) -> CollectorRegistry:
-    """A registry of its own, holding one :class:`AgentCollector`."""
+    """A registry of its own, holding one :class:`AgentCollector` (with ``evidence``: the
+    ``lienthong_agent_evidence_*`` families of its chain)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(AgentCollector(sessions, status))
+    registry.register(AgentCollector(sessions, status, evidence))
     return registry

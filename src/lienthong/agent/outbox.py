@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -382,12 +382,15 @@ class Outbox:
         state: Mapping[str, dict[str, Any]] | None = None,
         receipt: ReceiptCheck | None = None,
         envelope: tuple[str, str] | None = None,
+        evidence: Callable[[Session, int | None], None] | None = None,
     ) -> None:
         """Write the outcome of an attempt on each row (and agent state facts) in one transaction.
 
         Only rows still pending are touched, so an operator's action in between is never undone.
         ``receipt``: the check of the answer's receipt, for the envelope ``(service, unit)`` of
         these rows: kept (when one came or was due), named by every row, and counted.
+        ``evidence``: called last in the transaction with the session and the kept receipt's id,
+        to append the envelope's evidence entry: the rows settle with it or not at all.
         """
         now = now or utcnow()
         by_id = {outcome.row_id: outcome for outcome in outcomes}
@@ -408,6 +411,8 @@ class Outbox:
                         row.receipt_id = receipt_id
             for key, value in (state or {}).items():
                 _put_state(db, key, value, now)
+            if evidence is not None:
+                evidence(db, receipt_id)
 
     @staticmethod
     def _apply(row: AgentOutbox, outcome: RowOutcome, now: dt.datetime) -> None:

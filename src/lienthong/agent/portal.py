@@ -26,7 +26,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
@@ -34,6 +34,7 @@ import orjson
 
 from lienthong.agent.classify import SESSION_CODES, normalize_code
 from lienthong.agent.settings import PortalSettings
+from lienthong.security.header import HEADER, SignatureHeaderError, parse_header
 from lienthong.security.receipts import RECEIPT_HEADER, RECEIPT_SIGNATURE_HEADER
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "open_portal",
     "receipt_fields",
     "refresh_margin",
+    "sent_fields",
     "unavailable",
 ]
 
@@ -99,6 +101,13 @@ class PortalAnswer:
     """The ``X-Lienthong-Receipt-Signature`` header (its signature)."""
     sent_sha256: str | None = None
     """SHA-256 (hex) of the exact body bytes sent: what a receipt must name."""
+    sent: bytes | None = field(default=None, repr=False)
+    """The exact body bytes sent (kept as evidence, :mod:`lienthong.agent.evidence`)."""
+    signature: bytes | None = field(default=None, repr=False)
+    """The signature sent with them (the ``X-Lienthong-Signature`` value decoded): CAdES DER,
+    or the compact JWS's ASCII; None when unsigned."""
+    signature_format: str | None = None
+    """``cades`` or ``jws`` (None when unsigned)."""
 
     @property
     def error_code(self) -> str | None:
@@ -153,13 +162,36 @@ def open_portal(settings: PortalSettings, *, timeout: float = 30.0) -> Portal:
     return PortalClient(settings, timeout=timeout)
 
 
-def receipt_fields(response: httpx.Response, sent: bytes | None) -> dict[str, Any]:
-    """The :class:`PortalAnswer` fields of a receipt: the answer's receipt headers and the
-    digest of the body sent (:mod:`lienthong.agent.receipts` checks them)."""
+def sent_fields(sent: bytes | None, signed: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The :class:`PortalAnswer` fields of what was sent: the exact bytes, their digest, and the
+    signature the ``signed`` headers carried (decoded from its header value)."""
+    signature, signature_format = None, None
+    carried_value = (signed or {}).get(HEADER)
+    if carried_value is not None:
+        try:
+            carried = parse_header(carried_value)
+        except SignatureHeaderError:  # the agent's own header: cannot happen, keep the text
+            signature, signature_format = carried_value.encode("utf-8"), None
+        else:
+            signature_format = carried.format
+            signature = carried.cades if carried.cades is not None else (carried.jws or "").encode()
+    return {
+        "sent": sent,
+        "sent_sha256": hashlib.sha256(sent).hexdigest() if sent is not None else None,
+        "signature": signature,
+        "signature_format": signature_format,
+    }
+
+
+def receipt_fields(
+    response: httpx.Response, sent: bytes | None, signed: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The :class:`PortalAnswer` fields of a receipt: the answer's receipt headers, and what was
+    sent (:func:`sent_fields`; :mod:`lienthong.agent.receipts` checks the digest)."""
     return {
         "receipt": response.headers.get(RECEIPT_HEADER),
         "receipt_signature": response.headers.get(RECEIPT_SIGNATURE_HEADER),
-        "sent_sha256": hashlib.sha256(sent).hexdigest() if sent is not None else None,
+        **sent_fields(sent, signed),
     }
 
 
@@ -344,5 +376,5 @@ class PortalClient(CredentialedClient):
         return PortalAnswer(
             response.status_code,
             value if isinstance(value, dict) else None,
-            **receipt_fields(response, content),
+            **receipt_fields(response, content, headers),
         )

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from lienthong.agent.delivery import DeliveryWorker
+from lienthong.agent.evidence import AgentEvidence
 from lienthong.agent.intake import Intake, SubmitReceipt, key_field_of
 from lienthong.agent.outbox import Outbox, OutboxError, record_identity
 from lienthong.agent.portal import Portal, open_portal
@@ -60,8 +61,17 @@ class AgentService:
             self.signer = EnvelopeSigner(settings.signing)
             if self.portal is not None:
                 self.portal.signer = self.signer.headers
+        signer = self.signer
+        #: Every answered envelope kept, its chain time-stamped (side ``agent``).
+        self.evidence = AgentEvidence(
+            self.sessions,
+            settings,
+            own_check=lambda: signer.last_check if signer is not None else None,
+        )
         self.worker = (
-            DeliveryWorker(self.outbox, self.portal, settings) if self.portal is not None else None
+            DeliveryWorker(self.outbox, self.portal, settings, evidence=self.evidence)
+            if self.portal is not None
+            else None
         )
         self._owns_engine = engine is None
         self.run_lock = RunLock(self.engine)
@@ -84,6 +94,7 @@ class AgentService:
         self.outbox.put_state(
             "agent.started", {"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
         )
+        self.evidence.start()  # time-stamps the chain, when a TSA is configured
         if self.worker is not None:
             self.worker.start()
         self.webhooks.start()  # when a webhook URL is set
@@ -98,6 +109,7 @@ class AgentService:
         self.stats_scheduler.stop()
         if self.worker is not None:
             self.worker.stop()
+        self.evidence.stop()
         if self.portal is not None:
             self.portal.close()
         self.run_lock.release()

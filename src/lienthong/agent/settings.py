@@ -41,6 +41,7 @@ __all__ = [
     "PORTAL_KINDS",
     "AgentSettings",
     "ApiKey",
+    "EvidenceSettings",
     "PortalSettings",
     "PullSettings",
     "SettingsError",
@@ -330,13 +331,39 @@ class SigningSettings:
     fetch_timeout_seconds: float = 10.0
 
 
-_NESTED: dict[str, type[PullSettings] | type[WebhookSettings] | type[SigningSettings]] = {
+@dataclass(frozen=True)
+class EvidenceSettings:
+    """``[evidence]``: every envelope the agent delivers, kept with its answer in the evidence
+    store and time-stamped in batches (see :mod:`lienthong.agent.evidence`)."""
+
+    enabled: bool = True
+    """Keep an entry for every envelope the portal answered (off only for benchmarks, or when
+    an operator decides so)."""
+    tsa_url: str = ""
+    """The RFC 3161 time-stamp authority that stamps the agent's chain; empty: no time-stamps
+    (and no failing closed), said in the status."""
+    interval_seconds: float = 5.0
+    """Seconds between the rounds that time-stamp the entries written since the last."""
+    batch_max: int = 50_000
+    """Entries one time-stamped batch covers at most."""
+    tsa_timeout_seconds: float = 10.0
+    """Seconds one time-stamp request may take."""
+    fail_closed_hours: float = 4.0
+    """With a TSA configured: when the oldest entry without a time-stamp is older than this,
+    delivery holds (rows wait in the outbox) until stamping recovers (``0``: never hold)."""
+
+
+_NESTED: dict[
+    str,
+    type[PullSettings] | type[WebhookSettings] | type[SigningSettings] | type[EvidenceSettings],
+] = {
     "pulls": PullSettings,
     "webhook": WebhookSettings,
     "signing": SigningSettings,
+    "evidence": EvidenceSettings,
 }
-"""Nested tables read generically (``[pulls]``, ``[webhook]``; env ``LIENTHONG_AGENT_PULLS_*``,
-``LIENTHONG_AGENT_WEBHOOK_*``)."""
+"""Nested tables read generically (``[pulls]``, ``[webhook]``, ``[signing]``, ``[evidence]``;
+env ``LIENTHONG_AGENT_PULLS_*``, ``LIENTHONG_AGENT_WEBHOOK_*``, ``LIENTHONG_AGENT_EVIDENCE_*``)."""
 
 
 @dataclass(frozen=True)
@@ -371,6 +398,8 @@ class AgentSettings:
     """``[webhook]``: notifications of pulled items to the local system."""
     signing: SigningSettings = field(default_factory=SigningSettings)
     """``[signing]``: the key that signs every delivered envelope."""
+    evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
+    """``[evidence]``: every delivered envelope and its answer, kept and time-stamped."""
     stats_auto_send: bool = True
     """Queue last month's DongBoThongKeHoSo for each of ``units`` once the month is over."""
     stats_send_day: int = 1
@@ -536,6 +565,15 @@ class AgentSettings:
             raise SettingsError("need 1 <= stats_send_day <= 28 and 0 <= stats_send_hour <= 23")
         if self.status_access not in ("local", "open", "off"):
             raise SettingsError("status_access must be local, open or off")
+        evidence = self.evidence
+        if evidence.tsa_url and not evidence.tsa_url.startswith(("http://", "https://")):
+            raise SettingsError("evidence.tsa_url must be an http:// or https:// URL")
+        if evidence.interval_seconds <= 0 or evidence.tsa_timeout_seconds <= 0:
+            raise SettingsError(
+                "evidence.interval_seconds and evidence.tsa_timeout_seconds must be positive"
+            )
+        if evidence.batch_max < 1 or evidence.fail_closed_hours < 0:
+            raise SettingsError("need evidence.batch_max >= 1 and evidence.fail_closed_hours >= 0")
 
     def describe(self) -> dict[str, Any]:
         """Every setting as plain values for display, secrets replaced by ``***``."""

@@ -60,6 +60,8 @@ def service_status(service: AgentService) -> dict[str, Any]:
     )
     # the key that signs every envelope: its last self-check (revoked or expired blocks sending)
     status["signing"] = service.signer.status() if service.signer is not None else None
+    # the evidence chain: fail closed (delivery holds) while it goes unstamped too long
+    status["evidence"] = service.evidence.status()
     return status
 
 
@@ -136,7 +138,9 @@ def status_routes(service: AgentService) -> list[BaseRoute]:
     """The routes of this module over ``service`` (added to the local API's)."""
     settings = service.settings
     env = _environment()
-    registry = metrics_registry(service.sessions, lambda: service_status(service))
+    registry = metrics_registry(
+        service.sessions, lambda: service_status(service), evidence=service.evidence
+    )
 
     def authenticate(request: Request) -> ApiKey:
         presented = request.headers.get(API_KEY_HEADER)

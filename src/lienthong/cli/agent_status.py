@@ -69,6 +69,7 @@ def status_command(
     service = _offline_service(ctx)
     try:
         status = agent_status(service.sessions)
+        status["evidence"] = service.evidence.status()
     finally:
         service.stop()
     if as_json:
@@ -127,6 +128,15 @@ def status_command(
     )
     oldest = status["oldest_pending_age_seconds"]
     facts.add_row("chờ lâu nhất / oldest waiting", "-" if oldest is None else f"{oldest:.0f} s")
+    evidence = status["evidence"]
+    unstamped_age = evidence["oldest_unstamped_age_seconds"]
+    facts.add_row(
+        "chứng cứ / evidence",
+        f"{evidence['state'].upper() if evidence['blocked'] else evidence['state']}: "
+        f"{evidence['entries']} entries, {evidence['unstamped']} without a time-stamp"
+        + ("" if unstamped_age is None else f" (oldest {unstamped_age:.0f} s)")
+        + ("" if evidence["tsa_url"] else "; no TSA configured"),
+    )
     for name, value in status["pull"].items():
         facts.add_row(f"pull.{safe(name)}", safe(json.dumps(value, ensure_ascii=False)[:200]))
     console.print(facts)

@@ -1,17 +1,20 @@
 """What a side's chain looks like now, from a few cheap queries (no row loaded but one): the
-figures of ``lienthong evidence status``, the hub's ``/metrics`` and the fail-closed check."""
+figures of ``lienthong evidence status``, the hub's and the agent's ``/metrics``
+(:func:`chain_metrics`) and the fail-closed check."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lienthong.store.tables import EvidenceBatch, EvidenceEntry, EvidenceHead
 
-__all__ = ["SideStatus", "oldest_unstamped_at", "side_status"]
+__all__ = ["SideStatus", "chain_metrics", "oldest_unstamped_at", "side_status"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,4 +73,57 @@ def side_status(db: Session, side: str) -> SideStatus:
         batches=int(batches),
         last_timestamp_at=last.gen_time if last is not None else None,
         last_tsa_url=last.tsa_url if last is not None else None,
+    )
+
+
+def chain_metrics(
+    prefix: str,
+    state: SideStatus,
+    *,
+    now: dt.datetime,
+    timestamping: bool,
+    fail_closed: bool,
+    failures: int,
+    tsa_setting: str,
+    fail_closed_means: str,
+) -> Iterator[Metric]:
+    """The Prometheus families of a side's chain, named ``<prefix>_entries`` ...: the hub's
+    (``lienthong_evidence``) and the agent's (``lienthong_agent_evidence``) are the same figures.
+    ``tsa_setting`` names the setting of the TSA, ``fail_closed_means`` what failing closed
+    stops (in the help texts)."""
+    oldest = state.oldest_unstamped_age(now)
+    stamped = state.last_timestamp_age(now)
+    for name, text, value in (
+        ("entries", f"Entries of the {state.side}'s evidence chain", state.entries),
+        (
+            "unstamped_entries",
+            "Evidence entries no time-stamped batch covers yet",
+            state.unstamped,
+        ),
+        (
+            "unstamped_oldest_age_seconds",
+            "Seconds since the oldest entry without a time-stamp was written (-1: none)",
+            -1.0 if oldest is None else oldest,
+        ),
+        (
+            "last_timestamp_age_seconds",
+            "Seconds since the newest batch's time-stamp (-1: no batch yet)",
+            -1.0 if stamped is None else stamped,
+        ),
+        (
+            "timestamping",
+            f"1 when a time-stamp authority is configured ({tsa_setting}), else 0",
+            1 if timestamping else 0,
+        ),
+        (
+            "fail_closed",
+            f"1 while {fail_closed_means} for want of a time-stamp, else 0",
+            1 if fail_closed else 0,
+        ),
+    ):
+        yield GaugeMetricFamily(f"{prefix}_{name}", text, value=value)
+    yield CounterMetricFamily(
+        f"{prefix}_timestamp_failures",
+        "Time-stamp requests that failed in this process (the TSA down, slow or wrong)",
+        value=failures,
     )

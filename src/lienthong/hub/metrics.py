@@ -42,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from lienthong.evidence.stamper import Stamper
-from lienthong.evidence.status import SideStatus, side_status
+from lienthong.evidence.status import SideStatus, chain_metrics, side_status
 from lienthong.store.tables import MessageLog, MessageSignature
 
 if TYPE_CHECKING:
@@ -154,42 +154,16 @@ class HubCollector(Collector):
 
     def _evidence(self, evidence: SideStatus) -> Iterator[Metric]:
         now = dt.datetime.now(dt.UTC)
-        oldest = evidence.oldest_unstamped_age(now)
-        stamped = evidence.last_timestamp_age(now)
         stamper = self.stamper
-        for name, text, value in (
-            ("entries", "Entries of the hub's evidence chain", evidence.entries),
-            (
-                "unstamped_entries",
-                "Evidence entries no time-stamped batch covers yet",
-                evidence.unstamped,
-            ),
-            (
-                "unstamped_oldest_age_seconds",
-                "Seconds since the oldest entry without a time-stamp was written (-1: none)",
-                -1.0 if oldest is None else oldest,
-            ),
-            (
-                "last_timestamp_age_seconds",
-                "Seconds since the newest batch's time-stamp (-1: no batch yet)",
-                -1.0 if stamped is None else stamped,
-            ),
-            (
-                "timestamping",
-                "1 when a time-stamp authority is configured (LIENTHONG_TSA_URL), else 0",
-                1 if stamper is not None and stamper.enabled else 0,
-            ),
-            (
-                "fail_closed",
-                "1 while pushes are refused (code 60) for want of a time-stamp, else 0",
-                1 if stamper is not None and stamper.fail_closed(now) is not None else 0,
-            ),
-        ):
-            yield GaugeMetricFamily(f"lienthong_evidence_{name}", text, value=value)
-        yield CounterMetricFamily(
-            "lienthong_evidence_timestamp_failures",
-            "Time-stamp requests that failed in this process (the TSA down, slow or wrong)",
-            value=stamper.failures if stamper is not None else 0,
+        yield from chain_metrics(
+            "lienthong_evidence",
+            evidence,
+            now=now,
+            timestamping=stamper is not None and stamper.enabled,
+            fail_closed=stamper is not None and stamper.fail_closed(now) is not None,
+            failures=stamper.failures if stamper is not None else 0,
+            tsa_setting="LIENTHONG_TSA_URL",
+            fail_closed_means="pushes are refused (code 60)",
         )
 
 
