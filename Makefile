@@ -20,12 +20,13 @@ run: $(STAMP)
 	$(BIN)/lienthong hub --demo
 
 ## Debian packages the tests use as real parts: Chromium for the browser tests (Playwright drives
-## it; it never downloads a browser), SoftHSM2 as the PKCS#11 token of the signing tests, and
-## the openssl tool as an independent verifier of signatures. Installed with apt-get when run as
-## root; otherwise the command is printed, and the tests that need them are skipped outside CI
-## (with CI=true they fail).
-SYSTEM_PACKAGES ?= chromium softhsm2 openssl
-SYSTEM_TOOLS ?= /usr/bin/chromium /usr/bin/softhsm2-util /usr/bin/openssl
+## it; it never downloads a browser), SoftHSM2 as the PKCS#11 token of the signing tests, the
+## openssl tool as an independent verifier of signatures, and postgresql-client's pg_dump and
+## pg_restore for the backups of a PostgreSQL hub (docs/backups.md). Installed with apt-get
+## when run as root; otherwise the command is printed, and the tests that need them are skipped
+## outside CI (with CI=true they fail).
+SYSTEM_PACKAGES ?= chromium softhsm2 openssl postgresql-client
+SYSTEM_TOOLS ?= /usr/bin/chromium /usr/bin/softhsm2-util /usr/bin/openssl /usr/bin/pg_dump
 system-packages:
 	@missing=""; for tool in $(SYSTEM_TOOLS); do test -x $$tool || missing="$$missing $$tool"; done; \
 	if test -z "$$missing"; then :; \

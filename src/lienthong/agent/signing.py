@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from asn1crypto import ocsp as asn1_ocsp  # type: ignore[import-untyped]
 from cryptography import x509
 
 from lienthong.agent.portal import PortalLoginFailed
@@ -28,6 +27,7 @@ from lienthong.security.cades import sign_cades
 from lienthong.security.certificates import CertificateProblem, load_anchors
 from lienthong.security.header import HEADER, header_value
 from lienthong.security.jws import sign_jws
+from lienthong.security.revocation_cache import ocsp_serial
 from lienthong.security.signers import FileSigner, Pkcs11Signer, Signer, SignerError
 from lienthong.security.verify import Status, Verification, VerifyContext, verify_cades
 
@@ -50,15 +50,6 @@ class SigningBlocked(PortalLoginFailed):
 
     def __str__(self) -> str:
         return f"signing blocked ({self.status}): {self.en}"
-
-
-def _ocsp_serial(der: bytes) -> int | None:
-    """The serial number an OCSP response speaks of (its first single response), or None."""
-    try:
-        basic = asn1_ocsp.OCSPResponse.load(der)["response_bytes"]["response"].parsed
-        return int(basic["tbs_response_data"]["responses"][0]["cert_id"]["serial_number"].native)
-    except (ValueError, TypeError, KeyError, IndexError):
-        return None
 
 
 def _first_line(path: str, what: str) -> str:
@@ -139,7 +130,7 @@ class EnvelopeSigner:
         ocsp = [
             item.der
             for item in verification.revocation
-            if item.kind == "ocsp" and _ocsp_serial(item.der) == serial
+            if item.kind == "ocsp" and ocsp_serial(item.der) == serial
         ]
         with self._lock:
             self.last_check = verification

@@ -47,6 +47,7 @@ def _register_operations() -> None:
     """The hub, database, accounts and log commands (they import the store layer)."""
     from lienthong.cli.accounts import accounts_app
     from lienthong.cli.agent import agent_app
+    from lienthong.cli.backup import backup_app
     from lienthong.cli.catalog import catalog_app
     from lienthong.cli.db import db_app
     from lienthong.cli.evidence import evidence_app
@@ -66,6 +67,7 @@ def _register_operations() -> None:
     app.add_typer(agent_app, name="agent")
     app.add_typer(pki_app, name="pki")
     app.add_typer(evidence_app, name="evidence")
+    app.add_typer(backup_app, name="backup")
     app.command("sign")(sign_command)
     app.command("verify")(verify_command)
 

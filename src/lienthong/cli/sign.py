@@ -75,48 +75,82 @@ def _signer(
     )
 
 
+# The options that name a signing key, shared by every command that signs (sign, backup).
+CertOption = Annotated[
+    Path | None,
+    typer.Option(help="PEM certificate, then its chain (with --key, or for a token).", **_PATH),
+]
+KeyOption = Annotated[Path | None, typer.Option(help="PEM private key (development).", **_PATH)]
+Pkcs12Option = Annotated[
+    Path | None, typer.Option(help="PKCS#12 file with key and chain (development).", **_PATH)
+]
+PasswordOption = Annotated[
+    str | None,
+    typer.Option(envvar="LIENTHONG_KEY_PASSWORD", help="Password of the key or PKCS#12 file."),
+]
+Pkcs11ModuleOption = Annotated[
+    str | None,
+    typer.Option(
+        "--pkcs11-module",
+        envvar=PKCS11_MODULE_SETTING,
+        help="PKCS#11 library of the token or HSM (default SoftHSM2's).",
+    ),
+]
+TokenOption = Annotated[str | None, typer.Option(help="Token label (PKCS#11).")]
+KeyLabelOption = Annotated[
+    str | None, typer.Option(help="Label of the key (and its certificate) on the token.")
+]
+PinOption = Annotated[
+    str | None, typer.Option(envvar="LIENTHONG_TOKEN_PIN", help="The token's user PIN.")
+]
+ChainOption = Annotated[
+    Path | None, typer.Option(help="PEM intermediates to send with a token's key.", **_PATH)
+]
+SchemeOption = Annotated[
+    str | None, typer.Option(help="RSA scheme: rsassa_pss (default) or rsassa_pkcs1v15.")
+]
+DigestOption = Annotated[str | None, typer.Option(help="Digest (default sha256).")]
+
+
+def open_signer(
+    cert: Path | None,
+    key: Path | None,
+    pkcs12: Path | None,
+    password: str | None,
+    module: str | None,
+    token: str | None,
+    key_label: str | None,
+    pin: str | None,
+    chain: Path | None,
+    scheme: str | None,
+    digest: str | None,
+) -> Signer:
+    """The signing key the options name; exit 2 with a bilingual message when they name none,
+    several, or one that cannot be used."""
+    try:
+        return _signer(
+            cert, key, pkcs12, password, module, token, key_label, pin, chain, scheme, digest
+        )
+    except (SignerError, AlgorithmProblem) as exc:
+        fail(exc.vi, exc.en)
+
+
 def sign_command(
     file: Annotated[Path, typer.Argument(help="The file to sign (its exact bytes).", **_PATH)],
     jws: Annotated[
         bool, typer.Option("--jws", help="Write FILE.jws (detached JWS) instead of FILE.p7s.")
     ] = False,
-    cert: Annotated[
-        Path | None,
-        typer.Option(help="PEM certificate, then its chain (with --key, or for a token).", **_PATH),
-    ] = None,
-    key: Annotated[
-        Path | None, typer.Option(help="PEM private key (development).", **_PATH)
-    ] = None,
-    pkcs12: Annotated[
-        Path | None, typer.Option(help="PKCS#12 file with key and chain (development).", **_PATH)
-    ] = None,
-    password: Annotated[
-        str | None,
-        typer.Option(envvar="LIENTHONG_KEY_PASSWORD", help="Password of the key or PKCS#12 file."),
-    ] = None,
-    pkcs11_module_path: Annotated[
-        str | None,
-        typer.Option(
-            "--pkcs11-module",
-            envvar=PKCS11_MODULE_SETTING,
-            help="PKCS#11 library of the token or HSM (default SoftHSM2's).",
-        ),
-    ] = None,
-    token: Annotated[str | None, typer.Option(help="Token label (PKCS#11).")] = None,
-    key_label: Annotated[
-        str | None, typer.Option(help="Label of the key (and its certificate) on the token.")
-    ] = None,
-    pin: Annotated[
-        str | None, typer.Option(envvar="LIENTHONG_TOKEN_PIN", help="The token's user PIN.")
-    ] = None,
-    chain: Annotated[
-        Path | None, typer.Option(help="PEM intermediates to send with a token's key.", **_PATH)
-    ] = None,
-    scheme: Annotated[
-        str | None,
-        typer.Option(help="RSA scheme: rsassa_pss (default) or rsassa_pkcs1v15."),
-    ] = None,
-    digest: Annotated[str | None, typer.Option(help="Digest (default sha256).")] = None,
+    cert: CertOption = None,
+    key: KeyOption = None,
+    pkcs12: Pkcs12Option = None,
+    password: PasswordOption = None,
+    pkcs11_module_path: Pkcs11ModuleOption = None,
+    token: TokenOption = None,
+    key_label: KeyLabelOption = None,
+    pin: PinOption = None,
+    chain: ChainOption = None,
+    scheme: SchemeOption = None,
+    digest: DigestOption = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Where to write; default beside FILE.")
     ] = None,
@@ -125,22 +159,19 @@ def sign_command(
     from lienthong.security.cades import sign_cades
     from lienthong.security.jws import sign_jws
 
-    try:
-        signer = _signer(
-            cert,
-            key,
-            pkcs12,
-            password,
-            pkcs11_module_path,
-            token,
-            key_label,
-            pin,
-            chain,
-            scheme,
-            digest,
-        )
-    except (SignerError, AlgorithmProblem) as exc:
-        fail(exc.vi, exc.en)
+    signer = open_signer(
+        cert,
+        key,
+        pkcs12,
+        password,
+        pkcs11_module_path,
+        token,
+        key_label,
+        pin,
+        chain,
+        scheme,
+        digest,
+    )
     target = output or file.with_name(file.name + (".jws" if jws else ".p7s"))
     try:
         body = file.read_bytes()

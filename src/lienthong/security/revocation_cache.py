@@ -202,6 +202,15 @@ class RevocationCache:
         return self._put(("path", key), path, path.valid_until)
 
 
+def ocsp_serial(der: bytes) -> int | None:
+    """The serial number an OCSP response speaks of (its first single response), or None."""
+    try:
+        basic = asn1_ocsp.OCSPResponse.load(der)["response_bytes"]["response"].parsed
+        return int(basic["tbs_response_data"]["responses"][0]["cert_id"]["serial_number"].native)
+    except (ValueError, TypeError, KeyError, IndexError):
+        return None
+
+
 def ocsp_next_update(der: bytes, serial: int | None = None) -> datetime | None:
     """The nextUpdate of a successful OCSP answer (about ``serial`` when given), or None."""
     try:

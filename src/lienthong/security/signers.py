@@ -38,6 +38,7 @@ __all__ = [
     "Signer",
     "SignerError",
     "hash_algorithm",
+    "open_token_session",
     "pkcs11_module",
 ]
 
@@ -342,6 +343,38 @@ def _pem_certificates(data: bytes) -> list[x509.Certificate]:
 # -- PKCS#11 tokens and HSMs --------------------------------------------------------------------
 
 
+def open_token_session(module: str | None, token_label: str, pin: str, *, rw: bool = False) -> Any:
+    """A logged-in session (``pkcs11.Session``) on the token ``token_label`` of the PKCS#11
+    library ``module`` (see :func:`pkcs11_module`); :class:`SignerError` when the library, the
+    token or the PIN fails. The caller closes it."""
+    import pkcs11
+
+    path = pkcs11_module(module)
+    try:
+        library = pkcs11.lib(path)
+    except (RuntimeError, OSError, pkcs11.PKCS11Error) as exc:
+        raise SignerError(
+            "pkcs11.module",
+            f"không nạp được thư viện PKCS#11 {path}: {exc}",
+            f"cannot load the PKCS#11 library {path}: {exc}",
+        ) from None
+    try:
+        token = library.get_token(token_label=token_label)
+        return token.open(user_pin=pin, rw=rw)
+    except pkcs11.NoSuchToken:
+        raise SignerError(
+            "pkcs11.no_token",
+            f"không có token {token_label!r} trong {path}",
+            f"no token {token_label!r} in {path}",
+        ) from None
+    except (pkcs11.PinIncorrect, pkcs11.PinLenRange, pkcs11.PinLocked) as exc:
+        raise SignerError(
+            "pkcs11.pin",
+            f"mã PIN của token {token_label!r} bị từ chối ({type(exc).__name__})",
+            f"the PIN of token {token_label!r} was refused ({type(exc).__name__})",
+        ) from None
+
+
 class Pkcs11Signer(_PolicySigner):
     """A key that never leaves a PKCS#11 token or HSM (USB token, smart card, network HSM).
 
@@ -367,30 +400,7 @@ class Pkcs11Signer(_PolicySigner):
         import pkcs11
         from pkcs11 import Attribute, ObjectClass, SignMixin
 
-        path = pkcs11_module(module)
-        try:
-            library = pkcs11.lib(path)
-        except (RuntimeError, OSError, pkcs11.PKCS11Error) as exc:
-            raise SignerError(
-                "pkcs11.module",
-                f"không nạp được thư viện PKCS#11 {path}: {exc}",
-                f"cannot load the PKCS#11 library {path}: {exc}",
-            ) from None
-        try:
-            token = library.get_token(token_label=token_label)
-            session = token.open(user_pin=pin)
-        except pkcs11.NoSuchToken:
-            raise SignerError(
-                "pkcs11.no_token",
-                f"không có token {token_label!r} trong {path}",
-                f"no token {token_label!r} in {path}",
-            ) from None
-        except (pkcs11.PinIncorrect, pkcs11.PinLenRange, pkcs11.PinLocked) as exc:
-            raise SignerError(
-                "pkcs11.pin",
-                f"mã PIN của token {token_label!r} bị từ chối ({type(exc).__name__})",
-                f"the PIN of token {token_label!r} was refused ({type(exc).__name__})",
-            ) from None
+        session = open_token_session(module, token_label, pin)
         try:
             key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=key_label)
             assert isinstance(key, SignMixin), "a PKCS#11 private key signs"
