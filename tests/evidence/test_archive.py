@@ -20,15 +20,15 @@ from lienthong.backup import KeyFile
 from lienthong.evidence.archive import (
     ArchiveError,
     Archiver,
-    archive_status,
     audit_archives,
     is_segment,
-    retention_days,
     segment_files,
     verify_segment,
 )
 from lienthong.evidence.audit import audit_chain
 from lienthong.evidence.stamper import Stamper
+from lienthong.evidence.status import archive_status
+from lienthong.hub.metrics import metrics_registry
 from lienthong.security.pki import TestPki
 from lienthong.security.signers import FileSigner
 from lienthong.store.tables import EvidenceArchive, EvidenceBatch, EvidenceEntry, EvidenceKey
@@ -134,6 +134,10 @@ def test_archive_moves_old_batches_while_pushes_go_on_and_the_audit_walks_across
     now = dt.datetime.now(dt.UTC)
     assert status.lag(now, dt.timedelta(days=30)) > 9 * 86400  # entry 10 is 40 days old
     assert status.lag(now, dt.timedelta(days=60)) == 0
+    registry = metrics_registry(sessions, [], None, dt.timedelta(days=30))
+    assert registry.get_sample_value("lienthong_evidence_archived_entries") == 9
+    assert registry.get_sample_value("lienthong_evidence_archive_lag_seconds") > 9 * 86400
+    assert 0 <= registry.get_sample_value("lienthong_evidence_last_segment_age_seconds") < 3600
 
     # a segment holds every column, the body in plaintext, and says what it is
     with zipfile.ZipFile(folder / names[0]) as segment:
@@ -305,11 +309,3 @@ def test_a_run_cut_short_is_finished_and_an_encrypted_segment_needs_its_key(
         "segment.key"
     ]
     assert verify_segment(segment, anchors, wrapper=key).clean
-
-
-def test_retention_days_setting() -> None:
-    assert retention_days({}) == 30
-    assert retention_days({"LIENTHONG_EVIDENCE_RETENTION_DAYS": " 7 "}) == 7
-    with pytest.raises(ArchiveError) as refused:
-        retention_days({"LIENTHONG_EVIDENCE_RETENTION_DAYS": "-1"})
-    assert refused.value.code == "archive.retention" and "ngày" in refused.value.vi

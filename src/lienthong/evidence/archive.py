@@ -79,17 +79,14 @@ from lienthong.store.tables import (
 __all__ = [
     "DEFAULT_RETENTION_DAYS",
     "FORMAT",
-    "RETENTION_SETTING",
     "ArchiveError",
     "ArchiveRun",
     "ArchivedSegment",
     "Archiver",
     "ArchivesAudit",
     "SegmentReport",
-    "archive_status",
     "audit_archives",
     "is_segment",
-    "retention_days",
     "segment_files",
     "segment_name",
     "verify_segment",
@@ -98,7 +95,6 @@ __all__ = [
 FORMAT = "lienthong-evidence-segment"
 ENCRYPTED_FORMAT = "lienthong-evidence-segment-encrypted"
 VERSION = 1
-RETENTION_SETTING = "LIENTHONG_EVIDENCE_RETENTION_DAYS"
 DEFAULT_RETENTION_DAYS = 30
 #: Entries per segment at most (a segment holds whole batches: one larger batch makes its own).
 SEGMENT_ENTRIES = 10_000
@@ -135,24 +131,6 @@ class ArchiveError(Exception):
     def __init__(self, code: str, vi: str, en: str, *, retryable: bool = False) -> None:
         super().__init__(f"{code}: {en}")
         self.code, self.vi, self.en, self.retryable = code, vi, en, retryable
-
-
-def retention_days(environ: Mapping[str, str] = os.environ) -> int:
-    """``LIENTHONG_EVIDENCE_RETENTION_DAYS`` (default 30): whole days, 0 or more."""
-    text = environ.get(RETENTION_SETTING, "").strip()
-    if not text:
-        return DEFAULT_RETENTION_DAYS
-    try:
-        days = int(text)
-    except ValueError:
-        days = -1
-    if days < 0:
-        raise ArchiveError(
-            "archive.retention",
-            f"{RETENTION_SETTING}={text!r}: cần một số ngày nguyên, 0 trở lên",
-            f"{RETENTION_SETTING}={text!r}: give a whole number of days, 0 or more",
-        )
-    return days
 
 
 def segment_name(side: str, first_seq: int, last_seq: int) -> str:
@@ -1340,47 +1318,3 @@ def audit_archives(
     placed.sort(key=lambda item: item[:2])  # a missing segment before the file found in its place
     result.findings = [finding for _, _, finding in placed]
     return result
-
-
-# -- status ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ArchiveStatus:
-    side: str
-    #: The last entry archived (0: none).
-    archived_last_seq: int
-    last_segment: str | None
-    last_segment_at: dt.datetime | None
-    #: The oldest entry still in the database (None: none).
-    oldest_at: dt.datetime | None
-
-    def lag(self, now: dt.datetime, retention: dt.timedelta) -> float:
-        """Archive lag: seconds the oldest entry still in the database is past the retention
-        (0 when it is not)."""
-        if self.oldest_at is None:
-            return 0.0
-        return max(0.0, (now - retention - self.oldest_at).total_seconds())
-
-
-def archive_status(db: Session, side: str) -> ArchiveStatus:
-    last = db.execute(
-        select(EvidenceArchive.last_seq, EvidenceArchive.name, EvidenceArchive.created_at)
-        .where(EvidenceArchive.side == side)
-        .order_by(EvidenceArchive.last_seq.desc())
-        .limit(1)
-    ).first()
-    archived = int(last.last_seq) if last is not None else 0
-    oldest = db.scalar(
-        select(EvidenceEntry.at)
-        .where(EvidenceEntry.side == side, EvidenceEntry.seq > archived)
-        .order_by(EvidenceEntry.seq)
-        .limit(1)
-    )
-    return ArchiveStatus(
-        side,
-        archived,
-        last.name if last is not None else None,
-        last.created_at if last is not None else None,
-        oldest,
-    )

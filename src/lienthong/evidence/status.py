@@ -1,5 +1,6 @@
 """What a side's chain looks like now, from a few cheap queries (no row loaded but one): the
-figures of ``lienthong evidence status``, the hub's ``/metrics`` and the fail-closed check."""
+figures of ``lienthong evidence status``, the hub's ``/metrics`` and the fail-closed check; and
+how far its archives (:mod:`lienthong.evidence.archive`) have come."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lienthong.store.tables import EvidenceBatch, EvidenceEntry, EvidenceHead
+from lienthong.store.tables import EvidenceArchive, EvidenceBatch, EvidenceEntry, EvidenceHead
 
-__all__ = ["SideStatus", "oldest_unstamped_at", "side_status"]
+__all__ = ["ArchiveStatus", "SideStatus", "archive_status", "oldest_unstamped_at", "side_status"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,4 +71,52 @@ def side_status(db: Session, side: str) -> SideStatus:
         batches=int(batches),
         last_timestamp_at=last.gen_time if last is not None else None,
         last_tsa_url=last.tsa_url if last is not None else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveStatus:
+    side: str
+    #: The last entry archived (0: none).
+    archived_last_seq: int
+    #: The newest segment's file name and when it was made (None: none yet).
+    last_segment: str | None
+    last_segment_at: dt.datetime | None
+    #: The oldest entry still in the database (None: none).
+    oldest_at: dt.datetime | None
+
+    def lag(self, now: dt.datetime, retention: dt.timedelta) -> float:
+        """Archive lag: seconds the oldest entry still in the database is past the retention
+        (0 when it is not)."""
+        if self.oldest_at is None:
+            return 0.0
+        return max(0.0, (now - retention - self.oldest_at).total_seconds())
+
+    def last_segment_age(self, now: dt.datetime) -> float | None:
+        if self.last_segment_at is None:
+            return None
+        return max(0.0, (now - self.last_segment_at).total_seconds())
+
+
+def archive_status(db: Session, side: str) -> ArchiveStatus:
+    """The last segment of a side and the oldest entry left in the database."""
+    last = db.execute(
+        select(EvidenceArchive.last_seq, EvidenceArchive.name, EvidenceArchive.created_at)
+        .where(EvidenceArchive.side == side)
+        .order_by(EvidenceArchive.last_seq.desc())
+        .limit(1)
+    ).first()
+    archived = int(last.last_seq) if last is not None else 0
+    oldest = db.scalar(
+        select(EvidenceEntry.at)
+        .where(EvidenceEntry.side == side, EvidenceEntry.seq > archived)
+        .order_by(EvidenceEntry.seq)
+        .limit(1)
+    )
+    return ArchiveStatus(
+        side,
+        archived,
+        last.name if last is not None else None,
+        last.created_at if last is not None else None,
+        oldest,
     )

@@ -35,9 +35,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_evidence_archives")),
-        sa.UniqueConstraint(
-            "side", "first_seq", name=op.f("uq_evidence_archives_side_first_seq")
-        ),
+        sa.UniqueConstraint("side", "first_seq", name=op.f("uq_evidence_archives_side_first_seq")),
     )
 
 
