@@ -1,8 +1,12 @@
-"""`lienthong evidence audit|status`: check the evidence chain, and say how it stands.
+"""`lienthong evidence audit|status|archive|verify`: check the evidence chain, say how it
+stands, move its old entries to archive segments and check one.
 
-``audit`` walks a side's chain (docs/evidence.md, "Audit") and names the first broken entry;
-exit 0 clean, 1 broken, 2 for usage errors. ``status`` prints each side's entries, those
-without a time-stamp and the age of the oldest, the last batch and whether pushes are refused.
+``audit`` walks a side's chain (docs/evidence.md, "Audit"), after its archive segments when
+``--archives`` names their folder, and names the first broken piece; exit 0 clean, 1 broken, 2
+for usage errors. ``status`` prints each side's entries, those without a time-stamp and the age
+of the oldest, the last batch, the archive lag and whether pushes are refused. ``archive``
+(docs/evidence-archives.md) exits 0 done, 2 refused, 75 (EX_TEMPFAIL) when trying later may
+help (the TSA out of reach, the disk full). ``verify`` checks one segment file offline.
 """
 
 from __future__ import annotations
@@ -11,19 +15,37 @@ import datetime as dt
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from lienthong.cli.database import DatabaseOption, open_sessions
-from lienthong.cli.output import console, fail
+from lienthong.cli.output import console, err_console, fail
 from lienthong.cli.reports import json_text, safe
+from lienthong.cli.sign import (
+    CertOption,
+    ChainOption,
+    DigestOption,
+    KeyLabelOption,
+    KeyOption,
+    PasswordOption,
+    PinOption,
+    Pkcs11ModuleOption,
+    Pkcs12Option,
+    SchemeOption,
+    TokenOption,
+)
+
+if TYPE_CHECKING:
+    from lienthong.backup.keys import KeyFile
+    from lienthong.evidence.archive import ArchivesAudit, SegmentReport
+    from lienthong.security.signers import Signer
 
 __all__ = ["evidence_app"]
 
 evidence_app = typer.Typer(
-    help="Nhật ký chứng cứ / The evidence store: audit the chain, show its state.",
+    help="Nhật ký chứng cứ / The evidence store: audit the chain, show its state, archive it.",
     no_args_is_help=True,
 )
 
@@ -50,6 +72,45 @@ def _anchors(files: list[Path] | None) -> tuple[Any, ...]:
         )
 
 
+EncryptKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--encrypt-key-file",
+        help="The key file of encrypted segments (64 hex characters; lienthong backup key FILE).",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+
+
+def _segment_key(path: Path | None) -> KeyFile | None:
+    from lienthong.backup import BackupError, KeyFile
+
+    if path is None:
+        return None
+    try:
+        return KeyFile.read(path)
+    except BackupError as problem:
+        fail(problem.vi, problem.en)
+
+
+def _print_broken(first: Any) -> None:
+    if first is not None:
+        console.print(f"[red]Hỏng / Broken[/red]\n  {safe(first.vi)}\n  {safe(first.en)}")
+
+
+def _print_archives(walked: ArchivesAudit, as_json: bool) -> None:
+    if as_json:
+        if not walked.clean:  # the database's report follows when the archives are clean
+            console.print(json_text(walked.as_dict()), soft_wrap=True, markup=False)
+        return
+    console.print(
+        f"[bold]{walked.side}[/bold] lưu trữ / archives {safe(str(walked.directory))}: "
+        f"{len(walked.segments)} đoạn / segments, {walked.entries} mục / entries"
+        + (" [green]nguyên vẹn / intact[/green]" if walked.clean else "")
+    )
+
+
 @evidence_app.command("audit")
 def audit(
     database: DatabaseOption = None,
@@ -64,15 +125,35 @@ def audit(
             dir_okay=False,
         ),
     ] = None,
+    archives: Annotated[
+        Path | None,
+        typer.Option(
+            "--archives",
+            help="The folder of the chain's archive segments: walked first, then the database.",
+            file_okay=False,
+        ),
+    ] = None,
+    encrypt_key_file: EncryptKeyOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")] = False,
 ) -> None:
-    """Check every entry, link and time-stamped batch of a chain; exit 1 naming the first
-    broken entry."""
+    """Check every entry, link and time-stamped batch of a chain (with --archives, every
+    segment first); exit 1 naming the first broken piece."""
+    from lienthong.evidence.archive import audit_archives
     from lienthong.evidence.audit import audit_chain
 
     roots = _anchors(anchors)
+    wrapper = _segment_key(encrypt_key_file)
+    walked: ArchivesAudit | None = None
     with open_sessions(database) as sessions, sessions() as db:
+        if archives is not None:
+            walked = audit_archives(db, archives, side.value, roots, wrapper=wrapper)
         report = audit_chain(db, side.value, roots)
+    if walked is not None:
+        _print_archives(walked, as_json)
+        if not walked.clean:
+            if not as_json:
+                _print_broken(walked.first)
+            raise typer.Exit(1)
     if as_json:
         console.print(json_text(report.as_dict()), soft_wrap=True, markup=False)
     else:
@@ -108,7 +189,7 @@ def status(
 ) -> None:
     """Each side's entries, those without a time-stamp, the last batch and whether pushes are
     refused (from LIENTHONG_TSA_URL and LIENTHONG_TIMESTAMP_FAIL_CLOSED_HOURS)."""
-    from lienthong.evidence.status import side_status
+    from lienthong.evidence.status import archive_status, side_status
     from lienthong.hub.settings import HubSettings, SettingsError
 
     try:
@@ -119,9 +200,10 @@ def status(
     stamping = bool(settings.tsa_url) and settings.evidence
     now = dt.datetime.now(dt.UTC)
     with open_sessions(database) as sessions, sessions() as db:
-        states = [side_status(db, side.value) for side in Side]
+        states = [(side_status(db, side.value), archive_status(db, side.value)) for side in Side]
+    retention = dt.timedelta(days=settings.evidence_retention_days)
     rows: list[dict[str, Any]] = []
-    for state in states:
+    for state, archived in states:
         oldest = state.oldest_unstamped_age(now)
         rows.append(
             {
@@ -135,6 +217,9 @@ def status(
                     state.last_timestamp_at.isoformat() if state.last_timestamp_at else None
                 ),
                 "last_tsa_url": state.last_tsa_url,
+                "archived_last_seq": archived.archived_last_seq,
+                "last_segment": archived.last_segment,
+                "archive_lag_seconds": archived.lag(now, retention),
                 # only the hub refuses pushes; the agent's chain is stamped by the agent
                 "fail_closed": bool(
                     state.side == Side.HUB
@@ -149,6 +234,7 @@ def status(
         "time_stamping": stamping,
         "tsa_url": settings.tsa_url or None,
         "fail_closed_hours": settings.timestamp_fail_closed_hours,
+        "retention_days": settings.evidence_retention_days,
         "sides": rows,
     }
     if as_json:
@@ -163,6 +249,8 @@ def status(
         console.print(f"TSA: {safe(settings.tsa_url)}")
     table = Table("side", "entries", "unstamped", "oldest unstamped", "batches", "last stamp")
     table.add_column("fail closed")
+    table.add_column("archived")
+    table.add_column("archive lag")
     for row in rows:
         table.add_row(
             row["side"],
@@ -172,5 +260,241 @@ def status(
             str(row["batches"]),
             safe(row["last_timestamp_at"] or "-"),
             "[red]yes[/red]" if row["fail_closed"] else "no",
+            str(row["archived_last_seq"]),
+            _age(row["archive_lag_seconds"]),
         )
     console.print(table)
+
+
+@evidence_app.command("archive")
+def archive_command(
+    to: Annotated[
+        Path, typer.Option("--to", help="The archive folder the segments go to.", file_okay=False)
+    ],
+    database: DatabaseOption = None,
+    side: Annotated[Side, typer.Option(help="Which chain.")] = Side.HUB,
+    retention_days: Annotated[
+        int | None,
+        typer.Option(
+            "--retention-days",
+            min=0,
+            help="Days entries stay in the database (default LIENTHONG_EVIDENCE_RETENTION_DAYS, "
+            "else 30).",
+        ),
+    ] = None,
+    tsa_url: Annotated[
+        str | None,
+        typer.Option(
+            "--tsa-url", envvar="LIENTHONG_TSA_URL", help="The time-stamp authority (RFC 3161)."
+        ),
+    ] = None,
+    encrypt_key_file: EncryptKeyOption = None,
+    segment_entries: Annotated[
+        int, typer.Option("--segment-entries", min=1, help="Entries per segment at most.")
+    ] = 10_000,
+    cert: CertOption = None,
+    key: KeyOption = None,
+    pkcs12: Pkcs12Option = None,
+    password: PasswordOption = None,
+    module: Pkcs11ModuleOption = None,
+    token: TokenOption = None,
+    key_label: KeyLabelOption = None,
+    pin: PinOption = None,
+    chain: ChainOption = None,
+    scheme: SchemeOption = None,
+    digest: DigestOption = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the TSA.")] = 10.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")] = False,
+) -> None:
+    """Move the chain's whole time-stamped batches older than the retention to segment files
+    in --to, signed with the key of --cert/--key, --pkcs12 or --token (as `lienthong sign`;
+    default: the hub's receipt key, LIENTHONG_RECEIPT_*) and time-stamped; then delete them
+    from the database. A run cut short is finished by the next."""
+    from lienthong.evidence.archive import ArchiveError, Archiver
+    from lienthong.hub.settings import HubSettings, SettingsError
+    from lienthong.security.signers import Pkcs11Signer
+
+    if not tsa_url:
+        fail(
+            "cần máy chủ dấu thời gian (--tsa-url hoặc LIENTHONG_TSA_URL)",
+            "a time-stamp authority is needed (--tsa-url or LIENTHONG_TSA_URL)",
+        )
+    if retention_days is None:
+        try:
+            retention_days = HubSettings.from_env().evidence_retention_days
+        except SettingsError as refused:
+            fail(refused.vi, refused.en)
+        if retention_days < 0:
+            fail(
+                "LIENTHONG_EVIDENCE_RETENTION_DAYS phải từ 0 trở lên",
+                "LIENTHONG_EVIDENCE_RETENTION_DAYS must be 0 or more",
+            )
+    wrapper = _segment_key(encrypt_key_file)
+    signer = _archive_signer(
+        cert, key, pkcs12, password, module, token, key_label, pin, chain, scheme, digest
+    )
+    try:
+        with open_sessions(database) as sessions:
+            run = Archiver(
+                sessions,
+                to,
+                signer=signer,
+                tsa_url=tsa_url,
+                side=side.value,
+                retention=dt.timedelta(days=retention_days),
+                wrapper=wrapper,
+                segment_entries=segment_entries,
+                timeout=timeout,
+            ).run()
+    except ArchiveError as problem:
+        fail(problem.vi, problem.en, 75 if problem.retryable else 2)
+    finally:
+        if isinstance(signer, Pkcs11Signer):
+            signer.close()
+    if as_json:
+        console.print(json_text(run.as_dict()), soft_wrap=True, markup=False)
+        return
+    for name in run.resumed:
+        err_console.print(f"đã hoàn tất / finished: {safe(name)} (lần trước bị ngắt / cut short)")
+    for name in run.set_aside:
+        err_console.print(
+            f"đã để riêng / set aside: {safe(name)}.unrecorded (chưa từng được ghi nhận / never "
+            "recorded; its entries stayed in the database)"
+        )
+    for segment in run.segments:
+        console.print(
+            f"{safe(segment.name)}: {segment.first_seq}-{segment.last_seq} "
+            f"({segment.count} mục / entries, {segment.batches} lô / batches"
+            + (", mã hóa / encrypted" if segment.encrypted else "")
+            + ")"
+        )
+    console.print(
+        f"{len(run.segments)} đoạn mới / new segments; {run.deleted} mục đã xóa khỏi cơ sở dữ "
+        f"liệu / entries deleted from the database (lưu giữ / retention {retention_days} ngày / "
+        "days)"
+    )
+
+
+def _archive_signer(
+    cert: Path | None,
+    key: Path | None,
+    pkcs12: Path | None,
+    password: str | None,
+    module: str | None,
+    token: str | None,
+    key_label: str | None,
+    pin: str | None,
+    chain: Path | None,
+    scheme: str | None,
+    digest: str | None,
+) -> Signer:
+    """The key the `lienthong sign` options name, else the hub's receipt key."""
+    from lienthong.cli.sign import open_signer
+    from lienthong.hub.receipts import open_receipt_signer
+    from lienthong.hub.settings import HubSettings, SettingsError
+
+    if cert or key or pkcs12 or token:
+        return open_signer(
+            cert, key, pkcs12, password, module, token, key_label, pin, chain, scheme, digest
+        )
+    try:
+        signer = open_receipt_signer(HubSettings.from_env())
+    except SettingsError as refused:
+        fail(refused.vi, refused.en)
+    if signer is None:
+        fail(
+            "cần khóa ký các đoạn lưu trữ: --cert và --key, --pkcs12, --token, hoặc khóa biên "
+            "nhận của hub (LIENTHONG_RECEIPT_*)",
+            "a key is needed to sign the segments: --cert and --key, --pkcs12, --token, or the "
+            "hub's receipt key (LIENTHONG_RECEIPT_*)",
+        )
+    return signer
+
+
+def verify_segment_file(
+    file: Path,
+    anchors: list[Path] | None,
+    intermediates: list[Path] | None,
+    encrypt_key_file: Path | None,
+    as_json: bool,
+) -> None:
+    """`lienthong evidence verify` of an archive segment (where the file is one:
+    :func:`lienthong.evidence.archive.is_segment`): exit 0 when it holds, 1 naming the first
+    broken piece, 2 when it cannot be read at all."""
+    from lienthong.cli.verify import load_certificates
+    from lienthong.evidence.archive import verify_segment
+
+    roots = _anchors(anchors)
+    others: list[Any] = []
+    for path in intermediates or []:
+        try:
+            others += load_certificates(path.read_bytes())
+        except (OSError, ValueError):
+            fail(
+                f"không đọc được chứng thư trong {path} (PEM hoặc DER)",
+                f"cannot read a certificate from {path} (PEM or DER)",
+            )
+    report = verify_segment(
+        file, roots, intermediates=others, wrapper=_segment_key(encrypt_key_file)
+    )
+    _print_segment(report, as_json, bool(roots))
+    if not report.clean:
+        raise typer.Exit(1)
+
+
+def _print_segment(report: SegmentReport, as_json: bool, anchored: bool) -> None:
+    if as_json:
+        console.print(json_text(report.as_dict()), soft_wrap=True, markup=False)
+        return
+    info = report.info
+    console.print(
+        f"Đoạn lưu trữ / archive segment {safe(report.name)}: {info.get('side', '?')} "
+        f"{info.get('first_seq', '?')}-{info.get('last_seq', '?')}, {report.audit.entries} mục / "
+        f"entries, {report.audit.batches} lô / batches"
+        + (", mã hóa / encrypted" if report.encrypted else "")
+    )
+    if report.signature is not None and report.clean:
+        console.print(f"  ký bởi / signed by: {safe(report.signature.signer or '?')}")
+    if report.timestamp is not None:
+        console.print(f"  dấu thời gian / time-stamp: {report.timestamp.time.isoformat()}")
+    if not anchored:
+        console.print(
+            "  chỉ kiểm tra tính toàn vẹn (không có chứng thư gốc) / integrity only (no anchors)"
+        )
+    first = report.audit.findings[0] if report.audit.findings else None
+    if first is None:
+        console.print("[green]Nguyên vẹn / Intact[/green]")
+    else:
+        _print_broken(first)
+
+
+@evidence_app.command("verify")
+def verify_command(
+    file: Annotated[Path, typer.Argument(help="The archive segment (.zip).", exists=True)],
+    anchors: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--anchors",
+            "--anchor",
+            help="PEM files of the trusted roots (default: LIENTHONG_TRUST_ANCHORS).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    intermediates: Annotated[
+        list[Path] | None,
+        typer.Option("--intermediate", help="An intermediate certificate (repeatable)."),
+    ] = None,
+    encrypt_key_file: EncryptKeyOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")] = False,
+) -> None:
+    """Check an archive segment offline: its manifest's signature and time-stamp, every file,
+    entry, link and batch; exit 1 naming the first broken piece."""
+    from lienthong.evidence.archive import is_segment
+
+    if not is_segment(file):
+        fail(
+            f"{file} không phải đoạn lưu trữ chứng cứ của lienthong",
+            f"{file} is not a lienthong evidence archive segment",
+        )
+    verify_segment_file(file, anchors, intermediates, encrypt_key_file, as_json)
