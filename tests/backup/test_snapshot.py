@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from lienthong.backup.snapshot import sqlite_snapshot
+from lienthong.backup.snapshot import DatabaseFacts, sqlite_snapshot
 from lienthong.store.testing import temporary_database
 
 
@@ -55,3 +55,25 @@ def test_a_snapshot_taken_while_a_writer_commits_holds_whole_transactions(tmp_pa
             thread.join()
         assert _count(engine, "orders") == _count(engine, "lines") > max(seen)
         assert [path.name for path in tmp_path.iterdir()] == ["db"], "the copy is removed"
+
+
+def test_the_facts_name_the_revision_and_the_evidence_heads(tmp_path: Path) -> None:
+    """The evidence tables (issue 13) are read when they exist: each side's head."""
+    with temporary_database("sqlite", tmp_path / "db") as engine:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE alembic_version (version_num TEXT)")
+            connection.exec_driver_sql("INSERT INTO alembic_version VALUES ('0016')")
+            connection.exec_driver_sql(
+                "CREATE TABLE evidence_head (side TEXT PRIMARY KEY, seq INTEGER, digest TEXT)"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO evidence_head VALUES ('hub', 7, 'ab'), ('agent', 2, 'cd')"
+            )
+        with sqlite_snapshot(engine, tmp_path) as (_, facts):
+            assert facts.revision == "0016"
+            assert facts.tables == {"alembic_version": 1, "evidence_head": 2}
+            assert facts.evidence == {
+                "agent": {"seq": 2, "digest": "cd"},
+                "hub": {"seq": 7, "digest": "ab"},
+            }
+            assert DatabaseFacts.from_dict(facts.as_dict()) == facts

@@ -20,7 +20,10 @@ from lienthong.cli.main import app
 from lienthong.security.pki import TestPki
 from lienthong.store import make_engine, upgrade
 from tests.backup.conftest import fill
+from tests.security.openssl_chain import TOKEN_LABEL, TOKEN_PIN, openssl_chain, softhsm_token
 from tests.servers import free_port
+
+__all__ = ["openssl_chain", "softhsm_token"]
 
 DOCS = Path(__file__).parents[2] / "docs" / "backups.md"
 
@@ -111,3 +114,38 @@ def test_the_procedure_of_docs_backups_md_and_the_answers_to_faults(
     assert down.exit_code == 75 and "try again" in down.output, down.output
     assert not (tmp_path / "later.backup").exists()
     assert not [path for path in tmp_path.iterdir() if path.name.startswith(".later")]
+
+
+def test_a_backup_key_on_a_token(
+    softhsm_token: str,
+    test_pki: TestPki,
+    pki_services: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LIENTHONG_BACKUP_PIN", raising=False)
+    label = f"backup-cli-{free_port()}"
+    token = ["--pkcs11-module", softhsm_token, "--wrap-token", TOKEN_LABEL]
+    token += ["--wrap-key-label", label]
+    no_pin = run("backup", "key", *token)
+    assert no_pin.exit_code == 2 and "--wrap-pin" in no_pin.output
+    made = run("backup", "key", *token, "--wrap-pin", TOKEN_PIN)
+    assert made.exit_code == 0 and "check value" in made.output, made.output
+    upgrade(engine := make_engine(f"sqlite:///{tmp_path / 'hub.db'}"))
+    engine.dispose()
+    (tmp_path / "hub.pem").write_bytes(
+        test_pki.hub.certificate_path.read_bytes() + test_pki.chain_path.read_bytes()
+    )
+    created = run(
+        "backup", "create", "--to", "hub.backup", "--database", f"sqlite:///{tmp_path / 'hub.db'}",
+        *token, "--wrap-pin", TOKEN_PIN, "--cert", "hub.pem", "--key", test_pki.hub.key_path,
+        "--tsa-url", test_pki.tsa_url,
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    verified = run(
+        "backup", "verify", "hub.backup", "--anchor", test_pki.root.certificate_path,
+        *token, "--wrap-pin", TOKEN_PIN,
+    )  # fmt: skip
+    assert verified.exit_code == 0 and "pkcs11" in verified.output, verified.output
+    assert "every part decrypted" in verified.output

@@ -33,9 +33,11 @@ __all__ = [
     "VALIDATION",
     "VERSION",
     "Contents",
+    "guarded",
     "manifest_bytes",
     "open_backup",
     "read_part",
+    "unreadable",
 ]
 
 FORMAT = "lienthong-backup"
@@ -119,6 +121,9 @@ def open_backup(path: Path) -> Contents:
         database = DatabaseFacts.from_dict(manifest["database"])
         if not isinstance(manifest["key"]["wrapped_key"], str):
             raise TypeError("key")
+        databases = [part.name for part in parts if part.kind == "database"]
+        if databases != [manifest["database"]["part"]]:
+            raise ValueError(f"database part {databases!r}")
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise unreadable(path, f"manifest: {exc}") from None
     return Contents(

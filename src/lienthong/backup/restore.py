@@ -22,11 +22,11 @@ from cryptography import x509
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
-from lienthong.backup.container import guarded, read_part
+from lienthong.backup.container import guarded, open_backup, read_part
 from lienthong.backup.errors import BackupError
 from lienthong.backup.keys import KeyWrapper
 from lienthong.backup.parts import PartEntry, decrypt_part
-from lienthong.backup.snapshot import restore_postgresql, restore_sqlite
+from lienthong.backup.snapshot import check_empty_target, restore_postgresql, restore_sqlite
 from lienthong.backup.verify import BackupReport, content_key, verify_backup
 from lienthong.store.db import make_engine, normalize_url, redact_url, sqlite_file, upgrade
 
@@ -105,12 +105,7 @@ def restore_backup(
 ) -> RestoredBackup:
     """Verify the backup at ``path`` and restore it into the empty database of ``url`` (see
     the module). :class:`BackupError` on any failure; nothing of the target is overwritten."""
-    report = verify_backup(path, anchors, intermediates=intermediates)
-    if not report.ok:
-        raise _not_verified(report)
-    contents = report.contents
-    key = content_key(contents, wrapper)
-    facts = contents.database
+    facts = open_backup(path).database
     backend = normalize_url(url).get_backend_name()
     if backend != facts.kind:
         raise BackupError(
@@ -118,6 +113,12 @@ def restore_backup(
             f"bản sao lưu là của {facts.kind}, không khôi phục vào {backend}",
             f"the backup is of {facts.kind}: it is not restored into {backend}",
         )
+    check_empty_target(url, facts.schema)  # before reading the whole file: an early answer
+    report = verify_backup(path, anchors, intermediates=intermediates)
+    if not report.ok:
+        raise _not_verified(report)
+    contents = report.contents
+    key = content_key(contents, wrapper)
     database = next(entry for entry in contents.parts if entry.kind == "database")
     written: list[Path] = []
     skipped: list[str] = []

@@ -31,6 +31,7 @@ from lienthong.backup.container import (
     guarded,
     open_backup,
     read_part,
+    unreadable,
 )
 from lienthong.backup.errors import BackupError
 from lienthong.backup.keys import KeyWrapper, wrong_key
@@ -148,7 +149,11 @@ def content_key(contents: Contents, wrapper: KeyWrapper) -> bytes:
             f"bản sao lưu dùng khóa kiểu {contents.key.get('method')}, không phải {wrapper.method}",
             f"the backup uses a {contents.key.get('method')} key, not {wrapper.method}",
         )
-    return wrapper.unwrap(base64.b64decode(contents.key["wrapped_key"]))
+    try:
+        wrapped = base64.b64decode(contents.key["wrapped_key"], validate=True)
+    except ValueError:
+        raise unreadable(contents.path, "manifest: key.wrapped_key is not base64") from None
+    return wrapper.unwrap(wrapped)
 
 
 def _check_part(archive: zipfile.ZipFile, entry: PartEntry, key: bytes | None) -> PartCheck:

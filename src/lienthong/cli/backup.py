@@ -11,22 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from cryptography import x509
 
-from lienthong.backup import (
-    BackupError,
-    BackupReport,
-    KeyFile,
-    KeyWrapper,
-    TokenKey,
-    create_backup,
-    create_token_key,
-    restore_backup,
-    verify_backup,
-)
 from lienthong.cli.database import DatabaseOption, database_url, open_database, ready_database
 from lienthong.cli.output import console, err_console, fail
 from lienthong.cli.reports import json_text, printable, safe
@@ -46,6 +35,9 @@ from lienthong.cli.sign import (
 )
 from lienthong.cli.verify import load_certificates
 from lienthong.security.signers import Pkcs11Signer
+
+if TYPE_CHECKING:  # the backup package is imported when a backup command runs
+    from lienthong.backup import BackupError, BackupReport, KeyWrapper
 
 __all__ = ["backup_app"]
 
@@ -107,6 +99,15 @@ def _certificates(paths: list[Path] | None, *, required: bool) -> list[x509.Cert
     return found
 
 
+def _wrap_pin(pin: str | None) -> str:
+    if pin is None:
+        fail(
+            "cần mã PIN của token (--wrap-pin hoặc LIENTHONG_BACKUP_PIN)",
+            "the token's PIN is needed (--wrap-pin or LIENTHONG_BACKUP_PIN)",
+        )
+    return pin
+
+
 @contextmanager
 def _wrapper(
     key_file: Path | None,
@@ -118,6 +119,8 @@ def _wrapper(
     required: bool = True,
 ) -> Iterator[KeyWrapper | None]:
     """The backup key the options name: a key file, or an AES key on a token."""
+    from lienthong.backup import BackupError, KeyFile, TokenKey
+
     if key_file is not None and token is None:
         try:
             yield KeyFile.read(key_file)
@@ -125,13 +128,8 @@ def _wrapper(
             _failed(problem)
         return
     if token is not None and label is not None and key_file is None:
-        if pin is None:
-            fail(
-                "cần mã PIN của token (--wrap-pin hoặc LIENTHONG_BACKUP_PIN)",
-                "the token's PIN is needed (--wrap-pin or LIENTHONG_BACKUP_PIN)",
-            )
         try:
-            wrapper = TokenKey(module, token, pin, label)
+            wrapper = TokenKey(module, token, _wrap_pin(pin), label)
         except BackupError as problem:
             _failed(problem)
         try:
@@ -160,17 +158,14 @@ def key_command(
 ) -> None:
     """Make a backup key: a new key file (mode 0600), or an AES-256 key on a token that never
     leaves it (--wrap-token, --wrap-key-label). Prints the key's check value."""
+    from lienthong.backup import BackupError, KeyFile, create_token_key
+
     try:
         if file is not None and token is None:
             check_value = KeyFile.generate(file).key_id()
             where = str(file)
         elif token is not None and label is not None and file is None:
-            if pin is None:
-                fail(
-                    "cần mã PIN của token (--wrap-pin hoặc LIENTHONG_BACKUP_PIN)",
-                    "the token's PIN is needed (--wrap-pin or LIENTHONG_BACKUP_PIN)",
-                )
-            check_value = create_token_key(module, token, pin, label)
+            check_value = create_token_key(module, token, _wrap_pin(pin), label)
             where = f"token {token}, {label}"
         else:
             fail(
@@ -217,6 +212,8 @@ def create_command(
     """Back up the database (and --archives) into one encrypted file, its manifest signed with
     the key of --cert/--key, --pkcs12 or --token (as `lienthong sign`) and time-stamped. With
     --anchor the signing certificate is checked first and its revocation data kept."""
+    from lienthong.backup import BackupError, create_backup
+
     if not tsa_url:
         fail(
             f"cần máy chủ dấu thời gian (--tsa-url hoặc {TSA_URL_ENV})",
@@ -326,6 +323,8 @@ def verify_command(
     """Check a backup with no database and no network: the manifest's signature and
     time-stamp, every part's checksum, and with the key every chunk decrypted. Exit 0 when it
     holds, 1 when not."""
+    from lienthong.backup import BackupError, verify_backup
+
     trusted = _certificates(anchors, required=True)
     others = _certificates(intermediates, required=False)
     with _wrapper(key_file, module, wrap_token, wrap_label, wrap_pin, required=False) as wrapper:
@@ -358,6 +357,8 @@ def restore_command(
 ) -> None:
     """Verify a backup, then restore it into a fresh (empty) SQLite or PostgreSQL database;
     a database that holds any table is refused, nothing is overwritten."""
+    from lienthong.backup import BackupError, restore_backup
+
     trusted = _certificates(anchors, required=True)
     others = _certificates(intermediates, required=False)
     url = database_url(database)

@@ -25,7 +25,7 @@ from lienthong.security.signers import (
 _PATH = {"exists": True, "dir_okay": False, "readable": True}
 
 
-def _signer(
+def open_signer(
     cert: Path | None,
     key: Path | None,
     pkcs12: Path | None,
@@ -38,41 +38,46 @@ def _signer(
     scheme: str | None,
     digest: str | None,
 ) -> Signer:
-    secret = password.encode() if password is not None else None
-    if pkcs12 is not None and cert is None and key is None and token is None:
-        return FileSigner.from_pkcs12(pkcs12, secret, scheme=scheme, digest=digest)
-    if key is not None and cert is not None and pkcs12 is None and token is None:
-        return FileSigner.from_pem(cert, key, secret, scheme=scheme, digest=digest)
-    if token is not None and key_label is not None and key is None and pkcs12 is None:
-        if pin is None:
-            fail(
-                "cần mã PIN của token (--pin hoặc LIENTHONG_TOKEN_PIN)",
-                "the token's PIN is needed (--pin or LIENTHONG_TOKEN_PIN)",
-            )
-        from cryptography import x509
+    """The signing key the options name; exit 2 with a bilingual message when they name none,
+    several, or one that cannot be used."""
+    try:
+        secret = password.encode() if password is not None else None
+        if pkcs12 is not None and cert is None and key is None and token is None:
+            return FileSigner.from_pkcs12(pkcs12, secret, scheme=scheme, digest=digest)
+        if key is not None and cert is not None and pkcs12 is None and token is None:
+            return FileSigner.from_pem(cert, key, secret, scheme=scheme, digest=digest)
+        if token is not None and key_label is not None and key is None and pkcs12 is None:
+            if pin is None:
+                fail(
+                    "cần mã PIN của token (--pin hoặc LIENTHONG_TOKEN_PIN)",
+                    "the token's PIN is needed (--pin or LIENTHONG_TOKEN_PIN)",
+                )
+            from cryptography import x509
 
-        try:
-            certificates = x509.load_pem_x509_certificates(cert.read_bytes()) if cert else []
-            extra = x509.load_pem_x509_certificates(chain.read_bytes()) if chain else []
-        except ValueError as exc:
-            fail(
-                f"không đọc được chứng thư số PEM: {exc}",
-                f"cannot read the PEM certificates: {exc}",
+            try:
+                certificates = x509.load_pem_x509_certificates(cert.read_bytes()) if cert else []
+                extra = x509.load_pem_x509_certificates(chain.read_bytes()) if chain else []
+            except ValueError as exc:
+                fail(
+                    f"không đọc được chứng thư số PEM: {exc}",
+                    f"cannot read the PEM certificates: {exc}",
+                )
+            return Pkcs11Signer(
+                pkcs11_module(module),
+                token,
+                pin,
+                key_label,
+                certificate=certificates[0] if certificates else None,
+                chain=[*certificates[1:], *extra],
+                scheme=scheme,
+                digest=digest,
             )
-        return Pkcs11Signer(
-            pkcs11_module(module),
-            token,
-            pin,
-            key_label,
-            certificate=certificates[0] if certificates else None,
-            chain=[*certificates[1:], *extra],
-            scheme=scheme,
-            digest=digest,
+        fail(
+            "chọn đúng một khóa: --cert và --key, hoặc --pkcs12, hoặc --token và --key-label",
+            "choose exactly one key: --cert and --key, or --pkcs12, or --token and --key-label",
         )
-    fail(
-        "chọn đúng một khóa: --cert và --key, hoặc --pkcs12, hoặc --token và --key-label",
-        "choose exactly one key: --cert and --key, or --pkcs12, or --token and --key-label",
-    )
+    except (SignerError, AlgorithmProblem) as exc:
+        fail(exc.vi, exc.en)
 
 
 # The options that name a signing key, shared by every command that signs (sign, backup).
@@ -110,29 +115,6 @@ SchemeOption = Annotated[
     str | None, typer.Option(help="RSA scheme: rsassa_pss (default) or rsassa_pkcs1v15.")
 ]
 DigestOption = Annotated[str | None, typer.Option(help="Digest (default sha256).")]
-
-
-def open_signer(
-    cert: Path | None,
-    key: Path | None,
-    pkcs12: Path | None,
-    password: str | None,
-    module: str | None,
-    token: str | None,
-    key_label: str | None,
-    pin: str | None,
-    chain: Path | None,
-    scheme: str | None,
-    digest: str | None,
-) -> Signer:
-    """The signing key the options name; exit 2 with a bilingual message when they name none,
-    several, or one that cannot be used."""
-    try:
-        return _signer(
-            cert, key, pkcs12, password, module, token, key_label, pin, chain, scheme, digest
-        )
-    except (SignerError, AlgorithmProblem) as exc:
-        fail(exc.vi, exc.en)
 
 
 def sign_command(
