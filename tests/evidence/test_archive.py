@@ -11,6 +11,7 @@ import shutil
 import threading
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -56,9 +57,14 @@ def _old_log(sessions: sessionmaker[Session], test_pki: TestPki, count: int, fre
 
 
 def _archiver(
-    sessions: sessionmaker[Session], folder: Path, signer: FileSigner, test_pki: TestPki, **more
+    sessions: sessionmaker[Session],
+    folder: Path,
+    signer: FileSigner,
+    test_pki: TestPki,
+    kind: type[Archiver] = Archiver,
+    **more: Any,
 ) -> Archiver:
-    return Archiver(
+    return kind(
         sessions,
         folder,
         signer=signer,
@@ -99,15 +105,8 @@ def test_archive_moves_old_batches_while_pushes_go_on_and_the_audit_walks_across
     _old_log(sessions, test_pki, 10, 2)  # batches 1-3, 4-6, 7-9, 10-12: the last is not due
     folder = tmp_path / "archives"
     folder.mkdir()
-    archiver = PushingArchiver(
-        sessions,
-        folder,
-        signer=signer,
-        tsa_url=test_pki.tsa_url,
-        retention=dt.timedelta(days=30),
-        segment_entries=5,
-        delete_page=2,
-    )
+    archiver = _archiver(sessions, folder, signer, test_pki, PushingArchiver)
+    assert isinstance(archiver, PushingArchiver)
     run = archiver.run()
     # whole batches, at most 5 entries a segment: 1-3, 4-6, 7-9 (10 shares its batch with 11-12)
     assert [(s.first_seq, s.last_seq) for s in run.segments] == [(1, 3), (4, 6), (7, 9)]

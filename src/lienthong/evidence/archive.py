@@ -56,6 +56,7 @@ from lienthong.backup.parts import PartEntry, decrypt_part, encrypt_part
 from lienthong.evidence.audit import AuditReport, Finding, timestamp_problem
 from lienthong.evidence.chain import GENESIS, EntryFields, entry_digest, rfc3339
 from lienthong.evidence.merkle import merkle_root
+from lienthong.evidence.status import last_archive
 from lienthong.evidence.store import SIDES, entry_fields, plain_body
 from lienthong.security.cades import sign_cades
 from lienthong.security.signers import Signer
@@ -429,12 +430,7 @@ class Archiver:
     def plan(self, db: Session) -> _Plan | None:
         """The whole batches the next segment takes: oldest first, contiguous from the first
         entry still in the database, every entry older than the retention; None: none due."""
-        last = db.execute(
-            select(EvidenceArchive.last_seq, EvidenceArchive.last_digest, EvidenceArchive.sha256)
-            .where(EvidenceArchive.side == self.side)
-            .order_by(EvidenceArchive.last_seq.desc())
-            .limit(1)
-        ).first()
+        last = last_archive(db, self.side)
         start = int(last.last_seq) + 1 if last is not None else 1
         prev = last.last_digest if last is not None else GENESIS
         first = db.execute(

@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 
 from lienthong.evidence.chain import GENESIS, entry_digest
 from lienthong.evidence.merkle import merkle_root
+from lienthong.evidence.status import last_archive
 from lienthong.evidence.store import entry_fields, plain_body
 from lienthong.security.timestamps import TimestampError, verify_timestamp
 from lienthong.store.tables import (
-    EvidenceArchive,
     EvidenceBatch,
     EvidenceEntry,
     EvidenceHead,
@@ -242,12 +242,7 @@ def audit_chain(
     """Check ``side``'s chain in ``db`` (read only) and report what is wrong."""
     report = AuditReport(side, timestamps_verified=bool(anchors))
     # what was archived (lienthong.evidence.archive): the database's chain goes on from there
-    archived = db.execute(
-        select(EvidenceArchive.last_seq, EvidenceArchive.last_digest)
-        .where(EvidenceArchive.side == side)
-        .order_by(EvidenceArchive.last_seq.desc())
-        .limit(1)
-    ).first()
+    archived = last_archive(db, side)
     report.archived = int(archived.last_seq) if archived is not None else 0
     batches = [
         _Batch(row.id, int(row.first_seq), int(row.last_seq), int(row.size), row.root)

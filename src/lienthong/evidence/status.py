@@ -12,7 +12,14 @@ from sqlalchemy.orm import Session
 
 from lienthong.store.tables import EvidenceArchive, EvidenceBatch, EvidenceEntry, EvidenceHead
 
-__all__ = ["ArchiveStatus", "SideStatus", "archive_status", "oldest_unstamped_at", "side_status"]
+__all__ = [
+    "ArchiveStatus",
+    "SideStatus",
+    "archive_status",
+    "last_archive",
+    "oldest_unstamped_at",
+    "side_status",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +69,9 @@ def side_status(db: Session, side: str) -> SideStatus:
         .order_by(EvidenceBatch.first_seq.desc())
         .limit(1)
     ).first()
+    if covered is None:  # every batch may have been archived (their entries were all stamped)
+        archived = last_archive(db, side)
+        covered = archived.last_seq if archived is not None else 0
     return SideStatus(
         side=side,
         entries=int(head),
@@ -98,14 +108,19 @@ class ArchiveStatus:
         return max(0.0, (now - self.last_segment_at).total_seconds())
 
 
-def archive_status(db: Session, side: str) -> ArchiveStatus:
-    """The last segment of a side and the oldest entry left in the database."""
-    last = db.execute(
-        select(EvidenceArchive.last_seq, EvidenceArchive.name, EvidenceArchive.created_at)
+def last_archive(db: Session, side: str) -> EvidenceArchive | None:
+    """The side's newest archive segment: the database's chain goes on from its last entry."""
+    return db.scalars(
+        select(EvidenceArchive)
         .where(EvidenceArchive.side == side)
         .order_by(EvidenceArchive.last_seq.desc())
         .limit(1)
     ).first()
+
+
+def archive_status(db: Session, side: str) -> ArchiveStatus:
+    """The last segment of a side and the oldest entry left in the database."""
+    last = last_archive(db, side)
     archived = int(last.last_seq) if last is not None else 0
     oldest = db.scalar(
         select(EvidenceEntry.at)
