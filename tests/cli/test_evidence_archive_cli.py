@@ -102,6 +102,10 @@ def test_archive_audit_verify_and_status(
     assert "2 đoạn / segments, 6 mục / entries" in done.output and "Intact" in done.output
     keyless = runner.invoke(app, audit, env=env)
     assert keyless.exit_code == 1 and "the segment is encrypted" in keyless.output
+    keyless = runner.invoke(app, [*audit, "--json"], env=env)
+    result = json.loads(keyless.output)
+    assert not result["clean"] and result["first"]["code"] == "segment.encrypted"
+    assert result["archived"] == 6 and result["archives"]["segments"][0]["encrypted"]
 
     checked = runner.invoke(
         app,

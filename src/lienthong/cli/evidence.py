@@ -99,18 +99,6 @@ def _print_broken(first: Any) -> None:
         console.print(f"[red]Hỏng / Broken[/red]\n  {safe(first.vi)}\n  {safe(first.en)}")
 
 
-def _print_archives(walked: ArchivesAudit, as_json: bool) -> None:
-    if as_json:
-        if not walked.clean:  # the database's report follows when the archives are clean
-            console.print(json_text(walked.as_dict()), soft_wrap=True, markup=False)
-        return
-    console.print(
-        f"[bold]{walked.side}[/bold] lưu trữ / archives {safe(str(walked.directory))}: "
-        f"{len(walked.segments)} đoạn / segments, {walked.entries} mục / entries"
-        + (" [green]nguyên vẹn / intact[/green]" if walked.clean else "")
-    )
-
-
 @evidence_app.command("audit")
 def audit(
     database: DatabaseOption = None,
@@ -148,15 +136,22 @@ def audit(
         if archives is not None:
             walked = audit_archives(db, archives, side.value, roots, wrapper=wrapper)
         report = audit_chain(db, side.value, roots)
-    if walked is not None:
-        _print_archives(walked, as_json)
-        if not walked.clean:
-            if not as_json:
-                _print_broken(walked.first)
-            raise typer.Exit(1)
+    first = walked.first if walked is not None else None
+    first = first or report.first
+    broken = not report.clean or (walked is not None and not walked.clean)
     if as_json:
-        console.print(json_text(report.as_dict()), soft_wrap=True, markup=False)
+        result = report.as_dict()
+        if walked is not None:  # the first broken piece of the two, archives first
+            result["archives"] = walked.as_dict()
+            result["clean"] = not broken
+            result["first"] = first.as_dict() if first is not None else None
+        console.print(json_text(result), soft_wrap=True, markup=False)
     else:
+        if walked is not None:
+            console.print(
+                f"[bold]{side.value}[/bold] lưu trữ / archives {safe(str(walked.directory))}: "
+                f"{len(walked.segments)} đoạn / segments, {walked.entries} mục / entries"
+            )
         stamps = (
             "dấu thời gian đã kiểm tra với chứng thư gốc / time-stamps verified against anchors"
             if report.timestamps_verified
@@ -167,14 +162,11 @@ def audit(
             f"[bold]{side.value}[/bold]: {report.entries} mục / entries, "
             f"{report.batches} lô / batches; {stamps}"
         )
-        first = report.first
         if first is None:
             console.print("[green]Nguyên vẹn / Intact[/green]")
         else:
-            console.print(f"[red]Hỏng / Broken[/red] ({len(report.findings) + report.more})")
-            console.print(f"  {safe(first.vi)}")
-            console.print(f"  {safe(first.en)}")
-    if not report.clean:
+            _print_broken(first)
+    if broken:
         raise typer.Exit(1)
 
 
