@@ -249,7 +249,6 @@ class CrashingRecord(Archiver):
         raise Crash("killed after the file, before its row")
 
 
-@pytest.mark.parametrize("blank_engine", ["sqlite"], indirect=True)
 def test_a_run_cut_short_is_finished_and_an_encrypted_segment_needs_its_key(
     sessions: sessionmaker[Session],
     test_pki: TestPki,
