@@ -279,6 +279,11 @@ def test_a_run_cut_short_is_finished_and_an_encrypted_segment_needs_its_key(
         assert audit_chain(db, "hub", anchors).clean  # entries archived but not yet deleted
         row = db.scalars(select(EvidenceArchive)).one()
         assert row.deleted_at is None
+    # one run at a time per folder and side
+    holder = Archiver(sessions, folder, retention=dt.timedelta(0), **settings)
+    with holder._locked(), pytest.raises(ArchiveError) as busy:
+        Archiver(sessions, folder, retention=dt.timedelta(0), **settings).run()
+    assert busy.value.code == "archive.busy" and busy.value.retryable
     # the recorded file gone (another folder given): none of its entries is deleted
     moved = tmp_path / "moved.zip"
     (folder / row.name).rename(moved)

@@ -59,7 +59,8 @@ from lienthong.evidence.merkle import merkle_root
 from lienthong.evidence.status import last_archive
 from lienthong.evidence.store import SIDES, entry_fields, plain_body
 from lienthong.security.cades import sign_cades
-from lienthong.security.signers import Signer
+from lienthong.security.policy import AlgorithmProblem
+from lienthong.security.signers import Signer, SignerError
 from lienthong.security.timestamps import (
     Timestamp,
     TimestampError,
@@ -193,10 +194,10 @@ def _write_failed(target: Path, problem: OSError) -> ArchiveError:
     reason = problem.strerror or str(problem)
     return ArchiveError(
         "archive.disk_full" if full else "archive.write",
-        f"không ghi được đoạn lưu trữ {target}"
+        f"không ghi được {target} (lưu trữ chứng cứ)"
         + (" (đĩa đầy hoặc vượt giới hạn kích thước tệp)" if full else "")
         + f": {reason}; không mục nào bị xóa khỏi cơ sở dữ liệu, hãy giải phóng chỗ rồi chạy lại",
-        f"cannot write the archive segment {target}"
+        f"cannot write {target} (evidence archive)"
         + (" (the disk is full or a file size limit was reached)" if full else "")
         + f": {reason}; no entry left the database; free some space and run again",
         retryable=full,
@@ -336,9 +337,12 @@ class Archiver:
             )
         result = ArchiveRun(self.side)
         with self._locked():
-            self._remove_partials()
+            try:
+                self._remove_partials()
+                result.set_aside = self._set_aside_unrecorded()
+            except OSError as exc:
+                raise _write_failed(self.directory, exc) from None
             result.resumed, result.deleted = self._finish_deletes()
-            result.set_aside = self._set_aside_unrecorded()
             while max_segments is None or len(result.segments) < max_segments:
                 with self.sessions() as db:
                     plan = self.plan(db)
@@ -487,9 +491,12 @@ class Archiver:
     def _write(self, plan: _Plan) -> ArchivedSegment:
         name = segment_name(plan.side, plan.first_seq, plan.last_seq)
         target = self.directory / name
-        handle, partial_name = tempfile.mkstemp(
-            prefix=f".evidence-{plan.side}-", suffix=".partial", dir=self.directory
-        )
+        try:
+            handle, partial_name = tempfile.mkstemp(
+                prefix=f".evidence-{plan.side}-", suffix=".partial", dir=self.directory
+            )
+        except OSError as exc:
+            raise _write_failed(target, exc) from None
         partial = Path(partial_name)
         try:
             with os.fdopen(handle, "w+b") as sink:
@@ -605,7 +612,14 @@ class Archiver:
             manifest = _document(
                 {"format": FORMAT, "version": VERSION, "files": dict(sorted(files.items()))}
             )
-            signature = sign_cades(manifest, self.signer)
+            try:
+                signature = sign_cades(manifest, self.signer)
+            except (SignerError, AlgorithmProblem) as exc:
+                raise ArchiveError(
+                    "archive.signer",
+                    f"không ký được bản kê của đoạn: {exc.vi}; không mục nào bị xóa",
+                    f"the segment's manifest cannot be signed: {exc.en}; no entry was deleted",
+                ) from None
             try:
                 stamp = request_timestamp(self.tsa_url, manifest, timeout=self.timeout)
             except TimestampError as exc:
