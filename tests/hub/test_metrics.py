@@ -102,6 +102,9 @@ def test_the_counters_are_exactly_the_calls_made(running: RunningHub, engine: En
             "timestamp_failures_total",
             "timestamping",
             "fail_closed",
+            "archived_entries",
+            "archive_lag_seconds",
+            "last_segment_age_seconds",
         )
     }
     assert evidence == {
@@ -111,6 +114,9 @@ def test_the_counters_are_exactly_the_calls_made(running: RunningHub, engine: En
         "timestamp_failures_total": 0.0,
         "timestamping": 0.0,
         "fail_closed": 0.0,
+        "archived_entries": 0.0,
+        "archive_lag_seconds": 0.0,
+        "last_segment_age_seconds": -1.0,
     }
     assert _family(samples, "lienthong_evidence_unstamped_oldest_age_seconds")[()] >= 0.0
     with sessions() as db:  # scrapes are not written to the message log

@@ -34,6 +34,24 @@ def openssl_cms(
     )  # fmt: skip
 
 
+def openssl_ts_verify(
+    response: bytes, data: bytes, root: Path, untrusted: bytes, work: Path
+) -> subprocess.CompletedProcess[str]:
+    """``openssl ts -verify`` of a ``TimeStampResp`` over ``data`` against ``root``, the TSA's
+    certificate and chain (PEM) given as ``untrusted``."""
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "data").write_bytes(data)
+    (work / "answer.tsr").write_bytes(response)
+    (work / "untrusted.pem").write_bytes(untrusted)
+    return subprocess.run(
+        [
+            "openssl", "ts", "-verify", "-in", "answer.tsr", "-data", "data",
+            "-CAfile", str(root), "-untrusted", "untrusted.pem",
+        ],
+        cwd=work, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
 def openssl_print(signature: bytes, work: Path) -> str:
     """``openssl cms -cmsout -print`` of a DER signature."""
     work.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from lienthong.evidence.chain import GENESIS, entry_digest
 from lienthong.evidence.merkle import merkle_root
+from lienthong.evidence.status import last_archive
 from lienthong.evidence.store import entry_fields, plain_body
 from lienthong.security.timestamps import TimestampError, verify_timestamp
 from lienthong.store.tables import (
@@ -32,7 +33,7 @@ from lienthong.store.tables import (
     KeptRevocation,
 )
 
-__all__ = ["AuditReport", "Finding", "audit_chain"]
+__all__ = ["AuditReport", "Finding", "audit_chain", "timestamp_problem"]
 
 #: Entries read per query.
 PAGE = 1000
@@ -127,6 +128,8 @@ class AuditReport:
     findings: list[Finding] = field(default_factory=list)
     #: Findings beyond :data:`MAX_FINDINGS`, counted only.
     more: int = 0
+    #: The last entry moved to an archive segment (0: none); the walk starts after it.
+    archived: int = 0
 
     @property
     def clean(self) -> bool:
@@ -166,6 +169,7 @@ class AuditReport:
             "entries": self.entries,
             "batches": self.batches,
             "timestamps_verified": self.timestamps_verified,
+            "archived": self.archived,
             "first": first.as_dict() if first is not None else None,
             "findings": [finding.as_dict() for finding in self.findings],
             "more_findings": self.more,
@@ -212,7 +216,7 @@ class _KeptDer:
         return next((name for name in names if name not in self.good), None)
 
 
-def _timestamp_problem(
+def timestamp_problem(
     response: bytes, root: bytes, anchors: Sequence[x509.Certificate]
 ) -> str | None:
     """Why the batch's time-stamp does not hold over ``root`` (None: it holds)."""
@@ -237,6 +241,9 @@ def audit_chain(
 ) -> AuditReport:
     """Check ``side``'s chain in ``db`` (read only) and report what is wrong."""
     report = AuditReport(side, timestamps_verified=bool(anchors))
+    # what was archived (lienthong.evidence.archive): the database's chain goes on from there
+    archived = last_archive(db, side)
+    report.archived = int(archived.last_seq) if archived is not None else 0
     batches = [
         _Batch(row.id, int(row.first_seq), int(row.last_seq), int(row.size), row.root)
         for row in db.execute(
@@ -247,12 +254,13 @@ def audit_chain(
                 EvidenceBatch.size,
                 EvidenceBatch.root,
             )
-            .where(EvidenceBatch.side == side)
+            # batches of archived entries a cut-short run has not deleted yet are the archive's
+            .where(EvidenceBatch.side == side, EvidenceBatch.first_seq > report.archived)
             .order_by(EvidenceBatch.first_seq)
         )
     ]
     report.batches = len(batches)
-    expected_first = 1
+    expected_first = report.archived + 1
     for batch in batches:
         if batch.first_seq != expected_first:
             report.add("batch.gap", batch.first_seq, f"expected {expected_first}", batch.id)
@@ -262,7 +270,9 @@ def audit_chain(
     certificates = _KeptDer(db, KeptCertificate)
     revocations = _KeptDer(db, KeptRevocation)
 
-    expected, prev, last_seq = 1, GENESIS, 0
+    expected, prev, last_seq = report.archived + 1, GENESIS, report.archived
+    if archived is not None:  # the first entry left links to the last archived digest
+        prev = archived.last_digest
     following = 0  # the index of the first batch that may still cover an entry to come
     while True:
         entries = list(
@@ -315,7 +325,7 @@ def audit_chain(
         if root.hex() != batch.root:
             report.add("batch.root", batch.first_seq, "", batch.id)
         response = db.scalar(select(EvidenceBatch.response).where(EvidenceBatch.id == batch.id))
-        problem = _timestamp_problem(response or b"", root, anchors)
+        problem = timestamp_problem(response or b"", root, anchors)
         if problem is not None:
             report.add("batch.timestamp", batch.first_seq, problem, batch.id)
         batch.leaves = []

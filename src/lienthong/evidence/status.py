@@ -1,6 +1,7 @@
 """What a side's chain looks like now, from a few cheap queries (no row loaded but one): the
 figures of ``lienthong evidence status``, the hub's and the agent's ``/metrics``
-(:func:`chain_metrics`) and the fail-closed check."""
+(:func:`chain_metrics`) and the fail-closed check; and how far its archives
+(:mod:`lienthong.evidence.archive`) have come."""
 
 from __future__ import annotations
 
@@ -12,9 +13,17 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lienthong.store.tables import EvidenceBatch, EvidenceEntry, EvidenceHead
+from lienthong.store.tables import EvidenceArchive, EvidenceBatch, EvidenceEntry, EvidenceHead
 
-__all__ = ["SideStatus", "chain_metrics", "oldest_unstamped_at", "side_status"]
+__all__ = [
+    "ArchiveStatus",
+    "SideStatus",
+    "archive_status",
+    "chain_metrics",
+    "last_archive",
+    "oldest_unstamped_at",
+    "side_status",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +73,9 @@ def side_status(db: Session, side: str) -> SideStatus:
         .order_by(EvidenceBatch.first_seq.desc())
         .limit(1)
     ).first()
+    if covered is None:  # every batch may have been archived (their entries were all stamped)
+        archived = last_archive(db, side)
+        covered = archived.last_seq if archived is not None else 0
     return SideStatus(
         side=side,
         entries=int(head),
@@ -126,4 +138,57 @@ def chain_metrics(
         f"{prefix}_timestamp_failures",
         "Time-stamp requests that failed in this process (the TSA down, slow or wrong)",
         value=failures,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveStatus:
+    side: str
+    #: The last entry archived (0: none).
+    archived_last_seq: int
+    #: The newest segment's file name and when it was made (None: none yet).
+    last_segment: str | None
+    last_segment_at: dt.datetime | None
+    #: The oldest entry still in the database (None: none).
+    oldest_at: dt.datetime | None
+
+    def lag(self, now: dt.datetime, retention: dt.timedelta) -> float:
+        """Archive lag: seconds the oldest entry still in the database is past the retention
+        (0 when it is not)."""
+        if self.oldest_at is None:
+            return 0.0
+        return max(0.0, (now - retention - self.oldest_at).total_seconds())
+
+    def last_segment_age(self, now: dt.datetime) -> float | None:
+        if self.last_segment_at is None:
+            return None
+        return max(0.0, (now - self.last_segment_at).total_seconds())
+
+
+def last_archive(db: Session, side: str) -> EvidenceArchive | None:
+    """The side's newest archive segment: the database's chain goes on from its last entry."""
+    return db.scalars(
+        select(EvidenceArchive)
+        .where(EvidenceArchive.side == side)
+        .order_by(EvidenceArchive.last_seq.desc())
+        .limit(1)
+    ).first()
+
+
+def archive_status(db: Session, side: str) -> ArchiveStatus:
+    """The last segment of a side and the oldest entry left in the database."""
+    last = last_archive(db, side)
+    archived = int(last.last_seq) if last is not None else 0
+    oldest = db.scalar(
+        select(EvidenceEntry.at)
+        .where(EvidenceEntry.side == side, EvidenceEntry.seq > archived)
+        .order_by(EvidenceEntry.seq)
+        .limit(1)
+    )
+    return ArchiveStatus(
+        side,
+        archived,
+        last.name if last is not None else None,
+        last.created_at if last is not None else None,
+        oldest,
     )

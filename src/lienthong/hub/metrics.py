@@ -18,6 +18,9 @@ row; ``/metrics`` itself is not written to the message log.
 | ``lienthong_evidence_timestamp_failures_total`` | counter | failed TSA calls of this process |
 | ``lienthong_evidence_timestamping`` | gauge | 1 when a TSA is configured, 0 when time-stamping is off |
 | ``lienthong_evidence_fail_closed`` | gauge | 1 while pushes are refused (code 60) |
+| ``lienthong_evidence_archived_entries`` | gauge | entries moved to archive segments |
+| ``lienthong_evidence_archive_lag_seconds`` | gauge | how far the oldest entry left is past the retention |
+| ``lienthong_evidence_last_segment_age_seconds`` | gauge | age of the newest segment (-1: none) |
 
 A service a client names is its own label only when the hub knows the name (the catalog's
 services, the LGSP door's aliases) or the hub itself wrote it (``web:``/``public:`` pages);
@@ -42,7 +45,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from lienthong.evidence.stamper import Stamper
-from lienthong.evidence.status import SideStatus, chain_metrics, side_status
+from lienthong.evidence.status import (
+    ArchiveStatus,
+    SideStatus,
+    archive_status,
+    chain_metrics,
+    side_status,
+)
 from lienthong.store.tables import MessageLog, MessageSignature
 
 if TYPE_CHECKING:
@@ -76,10 +85,12 @@ class HubCollector(Collector):
         sessions: sessionmaker[Session],
         known_services: Iterable[str],
         stamper: Stamper | None = None,
+        retention: dt.timedelta = dt.timedelta(days=30),
     ) -> None:
         self.sessions = sessions
         self.known = frozenset(known_services)
         self.stamper = stamper
+        self.retention = retention
 
     def collect(self) -> Iterator[Metric]:
         requests = CounterMetricFamily(
@@ -139,6 +150,7 @@ class HubCollector(Collector):
                 signed.add_metric([status], int(count))
             newest = db.scalar(select(func.max(MessageLog.at)))
             evidence = side_status(db, "hub")
+            archives = archive_status(db, "hub")
         yield requests
         yield records
         yield signed
@@ -151,6 +163,7 @@ class HubCollector(Collector):
             value=age,
         )
         yield from self._evidence(evidence)
+        yield from self._archives(archives)
 
     def _evidence(self, evidence: SideStatus) -> Iterator[Metric]:
         now = dt.datetime.now(dt.UTC)
@@ -166,15 +179,39 @@ class HubCollector(Collector):
             fail_closed_means="pushes are refused (code 60)",
         )
 
+    def _archives(self, archives: ArchiveStatus) -> Iterator[Metric]:
+        now = dt.datetime.now(dt.UTC)
+        segment = archives.last_segment_age(now)
+        for name, text, value in (
+            (
+                "archived_entries",
+                "Entries of the hub's evidence chain moved to archive segments",
+                float(archives.archived_last_seq),
+            ),
+            (
+                "archive_lag_seconds",
+                "Seconds the oldest evidence entry left in the database is past the retention "
+                "(LIENTHONG_EVIDENCE_RETENTION_DAYS; 0: none is)",
+                archives.lag(now, self.retention),
+            ),
+            (
+                "last_segment_age_seconds",
+                "Seconds since the newest archive segment was made (-1: none yet)",
+                -1.0 if segment is None else segment,
+            ),
+        ):
+            yield GaugeMetricFamily(f"lienthong_evidence_{name}", text, value=value)
+
 
 def metrics_registry(
     sessions: sessionmaker[Session],
     known_services: Iterable[str],
     stamper: Stamper | None = None,
+    retention: dt.timedelta = dt.timedelta(days=30),
 ) -> CollectorRegistry:
     """A registry of its own, holding one :class:`HubCollector`."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(HubCollector(sessions, known_services, stamper))
+    registry.register(HubCollector(sessions, known_services, stamper, retention))
     return registry
 
 
@@ -196,7 +233,8 @@ def metrics_endpoint(hub: Hub) -> Callable[[Request], Awaitable[Response]]:
     from lienthong.hub.lgsp import parse_aliases  # it builds on the app module
 
     known = set(hub.validator.catalog.packets) | set(parse_aliases(hub.settings.lgsp_aliases))
-    registry = metrics_registry(hub.sessions, known, hub.stamper)
+    retention = dt.timedelta(days=hub.settings.evidence_retention_days)
+    registry = metrics_registry(hub.sessions, known, hub.stamper, retention)
     networks = hub.settings.metrics_clients()
 
     async def endpoint(request: Request) -> Response:

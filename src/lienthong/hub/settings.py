@@ -146,6 +146,9 @@ class HubSettings:
     timestamp_fail_closed_hours: float = 4.0
     """With a TSA configured: when the oldest entry without a time-stamp is older than this,
     pushes are refused (answer code 60) until stamping recovers (``0``: never refuse)."""
+    evidence_retention_days: int = 30
+    """Days evidence entries stay in the database before ``lienthong evidence archive`` moves
+    them (whole time-stamped batches) to signed segment files (X-Road's default: 30)."""
     profile: str | None = None
     """Packet catalog profile (default: ``LIENTHONG_PROFILE`` or qcvn120-2019)."""
     # The operator's identity, shown in the header and footer of every public page. The

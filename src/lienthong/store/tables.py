@@ -46,6 +46,7 @@ __all__ = [
     "DataKey",
     "Dossier",
     "DossierEvent",
+    "EvidenceArchive",
     "EvidenceBatch",
     "EvidenceEntry",
     "EvidenceHead",
@@ -751,3 +752,28 @@ class EvidenceHead(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     digest: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class EvidenceArchive(Base):
+    """A segment file the entries ``first_seq`` .. ``last_seq`` of a side were moved to
+    (:mod:`lienthong.evidence.archive`): the chain of files, each naming the SHA-256 of the one
+    before, and the last archived digest the first entry left in the database links to."""
+
+    __tablename__ = "evidence_archives"
+    __table_args__ = (UniqueConstraint("side", "first_seq"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    side: Mapped[str] = mapped_column(String(8))
+    #: The file's name in the archive folder.
+    name: Mapped[str] = mapped_column(String(255))
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    #: SHA-256 (hex) of the whole file as written (encrypted, when it is).
+    sha256: Mapped[str] = mapped_column(String(64))
+    #: The previous segment file's SHA-256; None for a side's first.
+    previous_sha256: Mapped[str | None] = mapped_column(String(64))
+    #: The digest of the entry ``last_seq``: what the next entry's ``prev_digest`` must be.
+    last_digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    #: When its entries had all left the database (None: a run was cut short; the next finishes).
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
