@@ -12,14 +12,18 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from lienthong.backup import BackupError, KeyFile, create_backup, restore_backup, verify_backup
+from lienthong.evidence.audit import audit_chain
+from lienthong.evidence.stamper import Stamper
 from lienthong.security.pki import TestPki
 from lienthong.security.signers import FileSigner
 from lienthong.security.verify import Status
-from lienthong.store.db import current_revision, head_revision
+from lienthong.store.db import current_revision, head_revision, session_factory
+from lienthong.store.tables import EvidenceHead
 from tests.backup.conftest import every_row, fill, lost_database, restored_engine
+from tests.evidence.samples import append, build_log, sample_verification
 from tests.security.interop import openssl_cms
 
 
@@ -37,6 +41,14 @@ def test_the_restore_drill(
             pytest.fail("pg_dump is needed on CI (make system-packages: postgresql-client)")
         pytest.skip("pg_dump is not installed (make system-packages: postgresql-client)")
     fill(engine)
+    # the evidence chain rides in the database: a few entries, time-stamped in a batch, and one
+    # not yet covered (a crash before its stamp), all to be proven again after the restore
+    build_log(session_factory(engine), 5, verification=sample_verification([b"leaf", b"ca"]))
+    stamper = Stamper(session_factory(engine), tsa_url=test_pki.tsa_url)
+    assert stamper.stamp_all() == 1  # one batch: one TSA call
+    with session_factory(engine)() as db:
+        append(db, 6)
+        db.commit()
     (tmp_path / "archives" / "2026").mkdir(parents=True)
     (tmp_path / "archives" / "2026" / "segment-1.zip").write_bytes(b"segment one\n" * 1000)
     anchors = [test_pki.root.certificate]
@@ -101,6 +113,8 @@ def test_the_restore_drill(
 
     # the database is lost: restored from the backup alone
     expected = every_row(engine)
+    with session_factory(engine)() as db:
+        expected_head = db.scalars(select(EvidenceHead.digest)).one()
     url = lost_database(engine, tmp_path)
     restored = restore_backup(target, url, anchors, key, archives_to=tmp_path / "archives-restored")
     assert restored.tables == manifest["database"]["tables"]
@@ -111,7 +125,19 @@ def test_the_restore_drill(
     try:
         assert current_revision(copy) == head_revision()
         assert every_row(copy) == expected
-        # (issue 13) the lead adds here: the evidence audit of `copy` passes
+        # the restored chain audits clean (its time-stamps against the anchors) and goes on:
+        # the next entry links to the last one backed up and is stamped with the uncovered one
+        restored_sessions = session_factory(copy)
+        with restored_sessions() as db:
+            audit = audit_chain(db, "hub", anchors)
+            assert audit.clean and audit.entries == 6 and audit.batches == 1, audit.as_dict()
+            last = append(db, 7)
+            db.commit()
+            assert last.seq == 7 and last.prev_digest == expected_head
+        assert Stamper(restored_sessions, tsa_url=test_pki.tsa_url).stamp_all() == 1
+        with restored_sessions() as db:
+            again_audit = audit_chain(db, "hub", anchors)
+            assert again_audit.clean and again_audit.entries == 7 and again_audit.batches == 2
     finally:
         copy.dispose()
 
