@@ -18,12 +18,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from lienthong.evidence.chain import GENESIS, EntryFields, entry_digest
 from lienthong.evidence.kept import KeptVerification, keep_verification
 from lienthong.security.verify import Verification
+from lienthong.store.bulk import insert_columns
 from lienthong.store.db import begin_sqlite_write, insert_ignoring_duplicates
 from lienthong.store.hashing import canonical_json
 from lienthong.store.tables import EvidenceEntry, EvidenceHead, EvidenceKey
@@ -186,12 +187,13 @@ class EvidenceLog:
         )
         entry.certificates, entry.revocations = list(fields.certificates), list(fields.revocations)
         db.add(entry)
-        rows = [
-            {"side": side, "key": key, "seq": seq}
-            for key in dict.fromkeys(k[:KEY_LENGTH] for k in keys)
-        ]
-        if rows:  # one statement for all of them (executemany)
-            db.execute(insert(EvidenceKey), rows)
+        unique = list(dict.fromkeys(k[:KEY_LENGTH] for k in keys))
+        if unique:  # all at once: executemany on SQLite, one COPY on PostgreSQL
+            insert_columns(
+                db,
+                EvidenceKey,
+                {"side": [side] * len(unique), "key": unique, "seq": [seq] * len(unique)},
+            )
         db.execute(
             update(EvidenceHead)
             .where(EvidenceHead.side == side)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
+
+from lienthong.store.db import lz4_supported
 
 revision: str = "0008"
 down_revision: str | Sequence[str] | None = "0007"
@@ -21,24 +22,11 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _lz4_supported() -> bool:
-    bind = op.get_bind()
-    if bind.dialect.name != "postgresql":
-        return False
-    found = bind.execute(
-        sa.text(
-            "SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' "
-            "AND 'lz4' = ANY(enumvals)"
-        )
-    ).first()
-    return found is not None
-
-
 def upgrade() -> None:
-    if _lz4_supported():
+    if lz4_supported(op.get_bind()):
         op.execute("ALTER TABLE message_log ALTER COLUMN raw_body SET COMPRESSION lz4")
 
 
 def downgrade() -> None:
-    if _lz4_supported():
+    if lz4_supported(op.get_bind()):
         op.execute("ALTER TABLE message_log ALTER COLUMN raw_body SET COMPRESSION pglz")

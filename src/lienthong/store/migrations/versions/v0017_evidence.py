@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+from lienthong.store.db import lz4_supported
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0017"
@@ -94,6 +96,8 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("side", name=op.f("pk_evidence_head")),
     )
+    if lz4_supported(op.get_bind()):  # a 1 MB body: lz4 takes about half pglz's time
+        op.execute("ALTER TABLE evidence_entries ALTER COLUMN body SET COMPRESSION lz4")
 
 
 def downgrade() -> None:
