@@ -15,6 +15,10 @@ backfill against the per-dossier calls of today's one-stop systems (`--skip-agen
 Signed envelopes (bench/signing.py): signed against unsigned ingest and single pushes at the hub
 with the test PKI's services, three runs per database; the agent's signing cost per envelope
 with file keys and a SoftHSM2 token (`--skip-signing`).
+
+Evidence store (bench/evidence.py): ingest with the hash chain and batch time-stamps against
+without, three runs per database; one dossier's ASiC-E export and offline verification; backup
+and restore of SQLite stores, per million dossiers (`--skip-evidence`).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from machine import machine, reference_speed
 from pydantic import BaseModel, ConfigDict, create_model
 
 import agent
+import evidence
 from lienthong.demo import dossier_envelope, dossiers
 from lienthong.spec import Validator, load_catalog
 from lienthong.spec.export import packet_schema
@@ -194,6 +199,12 @@ def main() -> None:
         help="leave out the signed-envelope benchmark (bench/signing.py)",
     )
     parser.add_argument("--signing-runs", type=int, default=3, help="runs per database")
+    parser.add_argument(
+        "--skip-evidence",
+        action="store_true",
+        help="leave out the evidence-store benchmark (bench/evidence.py)",
+    )
+    parser.add_argument("--evidence-runs", type=int, default=3, help="runs per database")
     args = parser.parse_args()
     rows = validation_bench(args.repeats)
     failed = False
@@ -215,6 +226,12 @@ def main() -> None:
         signed = signing.signing_bench(runs=args.signing_runs)
         extra += signing.report_section(signed, args.signing_runs, 10, 200)
         failed = failed or signed.error is not None or any(o.failed for o in signed.hub)
+    if args.skip_evidence:
+        extra += ["## Evidence store", "", "Not run (`--skip-evidence`).", ""]
+    else:
+        kept = evidence.evidence_bench(runs=args.evidence_runs)
+        extra += evidence.report_section(kept, args.evidence_runs, 10)
+        failed = failed or kept.error is not None or any(o.failed for o in kept.ingest)
     if args.write:
         write_report(args.write, rows, "make bench", extra)
         print(f"wrote {args.write}", file=sys.stderr)
