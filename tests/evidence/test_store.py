@@ -40,7 +40,7 @@ def test_entries_are_linked_kept_once_and_roll_back_with_their_data(
         assert [e.prev_digest for e in entries[1:]] == [e.digest for e in entries[:-1]]
         for entry in entries:  # as read back from the database, the digest still holds
             assert entry_digest(entry_fields(entry)) == entry.digest
-            assert hashlib.sha256(plain_body(entry.body)).hexdigest() == entry.body_sha256
+            assert hashlib.sha256(plain_body(db, entry.body)).hexdigest() == entry.body_sha256
         assert entries[0].certificates == [hashlib.sha256(der).hexdigest() for der in chain]
         assert entries[0].validation is not None and "der" not in str(entries[0].validation)
         # each certificate and revocation answer once, however many entries name them

@@ -119,8 +119,8 @@ def test_signed_pushes_and_a_share_are_kept_stamped_and_audited(
         (3, "share", "TraCuuHoSo"),
     ]
     first, second, third = entries
-    assert plain_body(first.body) == signed and plain_body(second.body) == lgsp
-    assert plain_body(third.body) == share
+    assert plain_body(db, first.body) == signed and plain_body(db, second.body) == lgsp
+    assert plain_body(db, third.body) == share
     assert first.signature_format == "cades" and first.signature is not None
     assert len(first.certificates) == 3 and first.revocations and first.validation
     assert first.receipt and first.receipt_signature and third.receipt is None

@@ -19,7 +19,7 @@ from lienthong.hub.app import Hub
 from lienthong.hub.settings import HubSettings, SettingsError
 from lienthong.security.sealing import generate_master_key_file, is_sealed, sealed_key_id
 from lienthong.store.sealing import RAW_BODY, KeyedSealer
-from lienthong.store.tables import MessageLog
+from lienthong.store.tables import EvidenceEntry, MessageLog
 from tests.hub.conftest import PASSWORD, UNIT, RunningHub, free_port, serve
 from tests.servers import process_url
 
@@ -66,9 +66,14 @@ def test_bodies_are_sealed_read_back_and_rotated_while_the_hub_serves(
             kept = connection.scalar(
                 select(MessageLog.raw_body).where(MessageLog.service == "DongBoHoSoMC")
             )
+            # the evidence entry keeps the exact bytes, sealed the same way
+            evidence = connection.scalar(
+                select(EvidenceEntry.body).where(EvidenceEntry.service == "DongBoHoSoMC")
+            )
         assert kept is not None and is_sealed(kept) and sealed_key_id(kept) == 1
+        assert evidence is not None and is_sealed(evidence) and sealed_key_id(evidence) == 1
         for plain in (OWNER.encode(), OWNER.encode("unicode_escape"), code.encode(), b"MaHoSo"):
-            assert plain not in kept
+            assert plain not in kept and plain not in evidence
 
         page = running.client.get("/tra-cuu", params={"mahoso": code})
         assert page.status_code == 200 and "Phạm T*** T*** M*" in page.text
@@ -132,4 +137,5 @@ def test_bodies_are_sealed_read_back_and_rotated_while_the_hub_serves(
     status = cli("keys", "status", "--database", url)
     assert status.exit_code == 0, status.output
     assert f"message_log.raw_body: {len(rows)}" in status.output
-    assert "plaintext rows: message_log.raw_body: 0" in status.output
+    # the evidence bodies are sealed too: none in plaintext
+    assert "plaintext rows: message_log.raw_body: 0, evidence_entries.body: 0" in status.output

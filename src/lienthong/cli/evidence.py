@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -25,6 +27,14 @@ import typer
 from rich.table import Table
 
 from lienthong.cli.database import DatabaseOption, open_sessions
+from lienthong.cli.keys import (
+    MasterKeyFileOption,
+    MasterKeyLabelOption,
+    MasterKeyModuleOption,
+    MasterKeyPinFileOption,
+    MasterKeyTokenOption,
+    sealed_sessions,
+)
 from lienthong.cli.output import console, err_console, fail
 from lienthong.cli.reports import json_text, printable, safe
 from lienthong.cli.sign import (
@@ -99,6 +109,18 @@ def _segment_key(path: Path | None) -> KeyFile | None:
         fail(problem.vi, problem.en)
 
 
+@contextmanager
+def _sealed_bodies() -> Iterator[None]:
+    """A sealed body that cannot be opened (no master key, the wrong one, a changed value):
+    the sealer's bilingual message and exit 2, never a traceback."""
+    from lienthong.security.sealing import SealingError
+
+    try:
+        yield
+    except SealingError as problem:
+        fail(problem.vi, problem.en)
+
+
 def _print_broken(first: Any) -> None:
     if first is not None:
         console.print(f"[red]Hỏng / Broken[/red]\n  {safe(first.vi)}\n  {safe(first.en)}")
@@ -127,17 +149,34 @@ def audit(
         ),
     ] = None,
     encrypt_key_file: EncryptKeyOption = None,
+    master_key_file: MasterKeyFileOption = None,
+    master_key_pkcs11_token: MasterKeyTokenOption = None,
+    master_key_pkcs11_label: MasterKeyLabelOption = None,
+    master_key_pin_file: MasterKeyPinFileOption = None,
+    master_key_pkcs11_module: MasterKeyModuleOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")] = False,
 ) -> None:
     """Check every entry, link and time-stamped batch of a chain (with --archives, every
-    segment first); exit 1 naming the first broken piece."""
+    segment first); exit 1 naming the first broken piece. Sealed bodies open with the master
+    key (--master-key-* or LIENTHONG_MASTER_KEY_*)."""
     from lienthong.evidence.archive import audit_archives
     from lienthong.evidence.audit import audit_chain
 
     roots = _anchors(anchors)
     wrapper = _segment_key(encrypt_key_file)
     walked: ArchivesAudit | None = None
-    with open_sessions(database) as sessions, sessions() as db:
+    with (
+        sealed_sessions(
+            database,
+            master_key_file,
+            master_key_pkcs11_token,
+            master_key_pkcs11_label,
+            master_key_pin_file,
+            master_key_pkcs11_module,
+        ) as sessions,
+        sessions() as db,
+        _sealed_bodies(),
+    ):
         if archives is not None:
             walked = audit_archives(db, archives, side.value, roots, wrapper=wrapper)
         report = audit_chain(db, side.value, roots)
@@ -301,6 +340,11 @@ def archive_command(
     scheme: SchemeOption = None,
     digest: DigestOption = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the TSA.")] = 10.0,
+    master_key_file: MasterKeyFileOption = None,
+    master_key_pkcs11_token: MasterKeyTokenOption = None,
+    master_key_pkcs11_label: MasterKeyLabelOption = None,
+    master_key_pin_file: MasterKeyPinFileOption = None,
+    master_key_pkcs11_module: MasterKeyModuleOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")] = False,
 ) -> None:
     """Move the chain's whole time-stamped batches older than the retention to segment files
@@ -332,7 +376,17 @@ def archive_command(
     )
     assert signer is not None  # required: _archive_signer exits without one
     try:
-        with open_sessions(database) as sessions:
+        with (
+            sealed_sessions(
+                database,
+                master_key_file,
+                master_key_pkcs11_token,
+                master_key_pkcs11_label,
+                master_key_pin_file,
+                master_key_pkcs11_module,
+            ) as sessions,
+            _sealed_bodies(),
+        ):
             run = Archiver(
                 sessions,
                 to,
@@ -496,6 +550,11 @@ def export_command(
     key_label: KeyLabelOption = None,
     pin: PinOption = None,
     chain: ChainOption = None,
+    master_key_file: MasterKeyFileOption = None,
+    master_key_pkcs11_token: MasterKeyTokenOption = None,
+    master_key_pkcs11_label: MasterKeyLabelOption = None,
+    master_key_pin_file: MasterKeyPinFileOption = None,
+    master_key_pkcs11_module: MasterKeyModuleOption = None,
 ) -> None:
     """Write the ASiC-E container of a dossier, a petition or one message, signed with the
     given key (the `lienthong sign` options) or the hub's receipt key (LIENTHONG_RECEIPT_*)."""
@@ -516,7 +575,18 @@ def export_command(
         required=False,
     )
     try:
-        with open_sessions(database) as sessions, sessions() as db:
+        with (
+            sealed_sessions(
+                database,
+                master_key_file,
+                master_key_pkcs11_token,
+                master_key_pkcs11_label,
+                master_key_pin_file,
+                master_key_pkcs11_module,
+            ) as sessions,
+            sessions() as db,
+            _sealed_bodies(),
+        ):
             data = export_container(db, selection, signer=signer, allow_unstamped=allow_unstamped)
     except ExportError as exc:
         fail(exc.vi, exc.en, code=1 if exc.code == "export.not_found" else 2)

@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from lienthong.cli.database import DatabaseOption, open_sessions
+from lienthong.cli.database import DatabaseOption, open_database, open_sessions
 from lienthong.cli.output import console, fail
 from lienthong.cli.reports import safe
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
     from lienthong.security.sealing import MasterKey
 
 __all__ = [
@@ -117,6 +119,35 @@ def master_key(
     finally:
         if master is not None:
             master.close()
+
+
+@contextmanager
+def sealed_sessions(
+    database: str | None,
+    key_file: str | None,
+    token: str | None,
+    label: str | None,
+    pin_file: str | None,
+    module: str | None,
+) -> Iterator[sessionmaker[Session]]:
+    """Sessions on ``--database`` (as :func:`open_sessions`) whose sealed bodies open with the
+    master key the options (or ``LIENTHONG_MASTER_KEY_*``) name: its sealer is registered for
+    the engine, so :func:`lienthong.store.sealing.sealer_for` finds it. A wrong master key: a
+    bilingual exit 2 here; no key for a sealed body: the reader's own message."""
+    from lienthong.security.sealing import SealingError
+    from lienthong.store.db import session_factory
+    from lienthong.store.sealing import open_sealer, register_sealer
+
+    with (
+        master_key(key_file, token, label, pin_file, module) as master,
+        open_database(database) as engine,
+    ):
+        sessions = session_factory(engine)
+        try:
+            register_sealer(engine, open_sealer(sessions, master, create=False))
+        except SealingError as problem:
+            fail(problem.vi, problem.en)
+        yield sessions
 
 
 @keys_app.command("generate")

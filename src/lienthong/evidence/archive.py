@@ -654,8 +654,11 @@ class Archiver:
             if not entries:
                 break
             for entry in entries:
-                checked.entry(entry_fields(entry), entry.digest, entry.batch_id)
-                yield _json_line(_entry_row(entry))
+                # the segment keeps the plaintext: it is evidence for whoever holds the file
+                with self.sessions() as opener:  # no query: the engine's sealer opens the body
+                    body = plain_body(opener, entry.body, f"evidence {entry.side} {entry.seq}")
+                checked.entry(entry_fields(entry), body, entry.digest, entry.batch_id)
+                yield _json_line(_entry_row(entry, body))
                 last = int(entry.seq)
 
     def _key_lines(self, plan: _Plan) -> Iterator[bytes]:
@@ -747,7 +750,7 @@ class Archiver:
         return len(gone)
 
 
-def _entry_row(entry: EvidenceEntry) -> dict[str, Any]:
+def _entry_row(entry: EvidenceEntry, body: bytes) -> dict[str, Any]:
     """Every column of an entry, bytes in base64, the body in plaintext."""
     return {
         "id": entry.id,
@@ -760,7 +763,7 @@ def _entry_row(entry: EvidenceEntry) -> dict[str, Any]:
         "origin_unit": entry.origin_unit,
         "origin_account": entry.origin_account,
         "destination": entry.destination,
-        "body": _b64(plain_body(entry.body)),
+        "body": _b64(body),
         "body_sha256": entry.body_sha256,
         "signature": _b64(entry.signature),
         "signature_format": entry.signature_format,
@@ -837,11 +840,12 @@ class _EntryCheck:
             "lienthong evidence audit)",
         )
 
-    def entry(self, fields: EntryFields, digest: str, batch_id: int | None) -> None:
+    def entry(self, fields: EntryFields, body: bytes, digest: str, batch_id: int | None) -> None:
+        """Check the next entry (``body``: its plaintext)."""
         seq = fields.seq
         if seq != self.expected:
             raise self._broken(self.expected, "thiếu mục", "the entry is missing")
-        if hashlib.sha256(plain_body(fields.body)).hexdigest() != fields.body_sha256:
+        if hashlib.sha256(body).hexdigest() != fields.body_sha256:
             raise self._broken(seq, "nội dung đã bị sửa", "the body was changed")
         if fields.prev_digest != self.prev or entry_digest(fields) != digest:
             raise self._broken(seq, "mã băm hoặc liên kết sai", "its digest or link is wrong")

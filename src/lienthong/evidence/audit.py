@@ -24,6 +24,7 @@ from lienthong.evidence.chain import GENESIS, entry_digest
 from lienthong.evidence.merkle import merkle_root
 from lienthong.evidence.status import last_archive
 from lienthong.evidence.store import entry_fields, plain_body
+from lienthong.security.sealing import SealingError
 from lienthong.security.timestamps import TimestampError, verify_timestamp
 from lienthong.store.tables import (
     EvidenceBatch,
@@ -233,6 +234,19 @@ def timestamp_problem(
     return None if imprint == hashlib.sha256(root).digest() else "the imprint differs"
 
 
+def _body_holds(db: Session, entry: EvidenceEntry, side: str, seq: int) -> bool:
+    """Whether the entry's body is the one its digest names. A sealed body that no longer opens
+    (a changed byte fails its authentication tag, or names another data key) is broken there;
+    no master key, or the wrong one, is the operator's to fix: the sealer's error goes up."""
+    try:
+        plain = plain_body(db, entry.body, f"evidence {side} {seq}")
+    except SealingError as problem:
+        if problem.code in ("sealed.corrupt", "sealed.unknown_key"):
+            return False
+        raise
+    return _sha256(plain) == entry.body_sha256
+
+
 def audit_chain(
     db: Session,
     side: str = "hub",
@@ -291,7 +305,7 @@ def audit_chain(
             seq = int(entry.seq)
             if seq != expected:
                 report.add("entry.missing", expected, f"next is {seq}")
-            if _sha256(plain_body(entry.body)) != entry.body_sha256:
+            if not _body_holds(db, entry, side, seq):
                 report.add("entry.body", seq)
             missing = certificates.first_bad(entry.certificates or [])
             if missing is not None:

@@ -201,7 +201,7 @@ def message_proofs(
         proofs.append(
             MessageProof(
                 document=entry_document(fields),
-                body=plain_body(entry.body),
+                body=plain_body(db, entry.body, f"evidence {entry.side} {entry.seq}"),
                 signature=entry.signature,
                 signature_format=entry.signature_format,
                 receipt=entry.receipt,

@@ -27,9 +27,11 @@ from lienthong.security.verify import Verification
 from lienthong.store.bulk import insert_columns
 from lienthong.store.db import begin_sqlite_write, insert_ignoring_duplicates
 from lienthong.store.hashing import canonical_json
+from lienthong.store.sealing import sealer_for
 from lienthong.store.tables import EvidenceEntry, EvidenceHead, EvidenceKey
 
 __all__ = [
+    "EVIDENCE_BODY",
     "KEY_FIELDS",
     "SIDES",
     "EvidenceLog",
@@ -57,15 +59,22 @@ KEY_FIELDS: Mapping[str, str] = {
 ASKED_FIELDS: Mapping[str, str] = {"TraCuuHoSo": "mahoso"}
 
 
-def stored_body(plaintext: bytes) -> bytes:
-    """The form a body is stored in (sealed at rest once encryption at rest is configured;
-    for now the bytes themselves). Digests are always over the plaintext."""
-    return plaintext
+#: The purpose sealed evidence bodies are bound to (encryption at rest, store.sealing).
+EVIDENCE_BODY = "evidence_entries.body"
 
 
-def plain_body(stored: bytes) -> bytes:
-    """The plaintext of a stored body (the inverse of :func:`stored_body`)."""
-    return stored
+def stored_body(db: Session, plaintext: bytes) -> bytes:
+    """The form a body is stored in: sealed (AES-256-GCM) by the sealer registered for ``db``'s
+    engine when a master key is configured, else the bytes themselves. Digests are always over
+    the plaintext."""
+    return sealer_for(db).seal(plaintext, EVIDENCE_BODY)
+
+
+def plain_body(db: Session, stored: bytes, where: str = "") -> bytes:
+    """The plaintext of a stored body (the inverse of :func:`stored_body`); a sealed body with
+    no (or the wrong) master key raises :class:`lienthong.security.sealing.SealingError`,
+    naming ``where`` (e.g. ``evidence hub 42``)."""
+    return sealer_for(db).open(stored, EVIDENCE_BODY, where)
 
 
 def _key_text(value: Any) -> str | None:
@@ -177,7 +186,7 @@ class EvidenceLog:
             receipt=receipt,
             receipt_signature=receipt_signature,
             prev_digest=prev,
-            body=stored_body(body),
+            body=stored_body(db, body),
         )
         digest = entry_digest(fields)
         entry = EvidenceEntry(

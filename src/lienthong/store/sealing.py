@@ -58,7 +58,10 @@ __all__ = [
 RAW_BODY = "message_log.raw_body"
 """The purpose of the message log's kept request bodies."""
 
-SEALED_COLUMNS: tuple[tuple[str, str], ...] = (("message_log", "raw_body"),)
+SEALED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("message_log", "raw_body"),
+    ("evidence_entries", "body"),
+)
 """The columns sealed values are kept in, as ``(table, column)`` (their purpose is
 ``table.column``): what ``lienthong keys status`` counts."""
 

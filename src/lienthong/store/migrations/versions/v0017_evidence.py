@@ -18,9 +18,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 from lienthong.store.db import lz4_supported
-from sqlalchemy.dialects import postgresql
 
 revision: str = "0017"
 down_revision: str | Sequence[str] | None = "0016"
