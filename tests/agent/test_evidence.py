@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +27,11 @@ from lienthong.agent.client import Client
 from lienthong.agent.evidence import AgentEvidence
 from lienthong.agent.outbox import Batch
 from lienthong.agent.portal import PortalAnswer, sent_fields
-from lienthong.agent.service import AgentService
-from lienthong.agent.settings import AgentSettings, AtRestSettings, EvidenceSettings, SettingsError
+from lienthong.agent.settings import AgentSettings, EvidenceSettings, SettingsError
 from lienthong.cli.main import app
 from lienthong.evidence.audit import audit_chain
 from lienthong.evidence.status import side_status
-from lienthong.evidence.store import plain_body
 from lienthong.security.pki import TestPki
-from lienthong.security.sealing import generate_master_key_file, is_sealed, sealed_key_id
 from lienthong.store.db import session_factory
 from lienthong.store.tables import AgentOutbox, AgentReceipt, EvidenceEntry, EvidenceKey
 from tests.agent.conftest import API_KEY, HUB_USER, UNIT, Pair, demo_dossiers, wait_until
@@ -303,25 +299,3 @@ def test_evidence_off_keeps_nothing_and_never_holds(sessions: sessionmaker[Sessi
         AgentSettings.from_mapping(
             {"deliver": False, "evidence": {"tsa_url": "ftp://tsa"}}
         ).validate()
-
-
-def test_an_agent_with_a_master_key_seals_its_evidence_bodies(
-    start_pair: Callable[..., Pair], tmp_path: Path
-) -> None:
-    key = generate_master_key_file(tmp_path / "agent-master.key")
-    pair = start_pair(at_rest=AtRestSettings(master_key_file=str(tmp_path / "agent-master.key")))
-    _submit(pair, demo_dossiers(2))
-    pair.wait_settled()
-    [sent] = _entries(pair.agent.sessions, "agent")
-    [taken] = _entries(pair.hub.sessions, "hub")
-    assert is_sealed(sent.body) and sealed_key_id(sent.body) == 1 and b"MaHoSo" not in sent.body
-    with pair.agent.sessions() as db:
-        assert plain_body(db, sent.body) == taken.body  # the hub of this pair keeps it plain
-        assert audit_chain(db, "agent").clean
-    assert key.key_id == pair.agent.sealer.master_id
-
-    # the same database with no key: the agent refuses to start rather than write plaintext
-    with pytest.raises(SettingsError, match="master"):
-        AgentService(
-            replace(pair.agent.settings, at_rest=AtRestSettings()), engine=pair.agent.engine
-        )

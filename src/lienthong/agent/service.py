@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from lienthong.agent.delivery import DeliveryWorker
 from lienthong.agent.evidence import AgentEvidence
@@ -25,14 +24,12 @@ from lienthong.agent.outbox import Outbox, OutboxError, record_identity
 from lienthong.agent.portal import Portal, open_portal
 from lienthong.agent.pulls import Puller, PullResult
 from lienthong.agent.runlock import RunLock
-from lienthong.agent.settings import AgentSettings, ApiKey, AtRestSettings, SettingsError
+from lienthong.agent.settings import AgentSettings, ApiKey
 from lienthong.agent.signing import EnvelopeSigner
 from lienthong.agent.stats import StatsScheduler, StatsSender
 from lienthong.agent.webhooks import WebhookSender
-from lienthong.security.sealing import SealingError, open_master_key
 from lienthong.spec import Validator, load_catalog
 from lienthong.store.db import make_engine, session_factory, upgrade
-from lienthong.store.sealing import BodySealer, open_sealer, register_sealer
 from lienthong.store.tables import AgentOutbox
 
 __all__ = ["AgentService"]
@@ -53,9 +50,6 @@ class AgentService:
         self.engine = engine or make_engine(settings.database_url)
         upgrade(self.engine)
         self.sessions = session_factory(self.engine)
-        self.sealer = _open_sealer(self.sessions, settings.at_rest)
-        #: Seals the evidence bodies (plain when no master key is set), found by the engine.
-        register_sealer(self.engine, self.sealer)
         self.outbox = Outbox(self.sessions)
         self.validator = Validator(load_catalog(settings.profile))
         self.intake = Intake(settings, self.validator, self.outbox)
@@ -165,19 +159,3 @@ class AgentService:
         if self.worker is not None:
             self.worker.wake()
         return replayed
-
-
-def _open_sealer(sessions: sessionmaker[Session], at_rest: AtRestSettings) -> BodySealer:
-    """The sealer of ``[at_rest]``'s master key; a wrong or unreadable key: SettingsError."""
-    try:
-        master = open_master_key(
-            key_file=at_rest.master_key_file,
-            pkcs11_token=at_rest.master_key_pkcs11_token,
-            pkcs11_label=at_rest.master_key_pkcs11_label,
-            pin_file=at_rest.master_key_pin_file,
-            pkcs11_module=at_rest.master_key_pkcs11_module,
-            setting="[at_rest] master_key",  # the messages name [at_rest] master_key_file, ...
-        )
-        return open_sealer(sessions, master)
-    except SealingError as problem:
-        raise SettingsError(f"[at_rest]: {problem.en} / {problem.vi}") from None

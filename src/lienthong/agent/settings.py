@@ -353,42 +353,17 @@ class EvidenceSettings:
     delivery holds (rows wait in the outbox) until stamping recovers (``0``: never hold)."""
 
 
-@dataclass(frozen=True)
-class AtRestSettings:
-    """``[at_rest]``: the master key that seals the agent's evidence bodies at rest (AES-256-GCM,
-    data keys in its database wrapped by this key; docs/security.md, "Encryption at rest").
-    None set: bodies are kept as sent. Like the hub's ``LIENTHONG_MASTER_KEY_*``."""
-
-    master_key_file: str = ""
-    """A file of 32 bytes (hex or base64) only the agent's user can read
-    (``lienthong keys generate FILE``)."""
-    master_key_pkcs11_token: str = ""
-    """Instead of a file: the label of the PKCS#11 token holding the master key."""
-    master_key_pkcs11_label: str = ""
-    """The master key's label on that token."""
-    master_key_pin_file: str = ""
-    """A file holding the token's PIN (first line)."""
-    master_key_pkcs11_module: str = ""
-    """The token's PKCS#11 library (default as the signing key's)."""
-
-
 _NESTED: dict[
     str,
-    type[PullSettings]
-    | type[WebhookSettings]
-    | type[SigningSettings]
-    | type[EvidenceSettings]
-    | type[AtRestSettings],
+    type[PullSettings] | type[WebhookSettings] | type[SigningSettings] | type[EvidenceSettings],
 ] = {
     "pulls": PullSettings,
     "webhook": WebhookSettings,
     "signing": SigningSettings,
     "evidence": EvidenceSettings,
-    "at_rest": AtRestSettings,
 }
-"""Nested tables read generically (``[pulls]``, ``[webhook]``, ``[signing]``, ``[evidence]``,
-``[at_rest]``; env ``LIENTHONG_AGENT_PULLS_*``, ``LIENTHONG_AGENT_WEBHOOK_*``,
-``LIENTHONG_AGENT_EVIDENCE_*``, ``LIENTHONG_AGENT_AT_REST_*``)."""
+"""Nested tables read generically (``[pulls]``, ``[webhook]``, ``[signing]``, ``[evidence]``;
+env ``LIENTHONG_AGENT_PULLS_*``, ``LIENTHONG_AGENT_WEBHOOK_*``, ``LIENTHONG_AGENT_EVIDENCE_*``)."""
 
 
 @dataclass(frozen=True)
@@ -425,8 +400,6 @@ class AgentSettings:
     """``[signing]``: the key that signs every delivered envelope."""
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
     """``[evidence]``: every delivered envelope and its answer, kept and time-stamped."""
-    at_rest: AtRestSettings = field(default_factory=AtRestSettings)
-    """``[at_rest]``: the master key sealing the kept evidence bodies."""
     stats_auto_send: bool = True
     """Queue last month's DongBoThongKeHoSo for each of ``units`` once the month is over."""
     stats_send_day: int = 1
