@@ -28,7 +28,7 @@ from lienthong.agent.settings import AgentSettings, ApiKey, SettingsError
 from lienthong.agent.signing import EnvelopeSigner
 from lienthong.agent.stats import StatsScheduler, StatsSender
 from lienthong.agent.webhooks import WebhookSender
-from lienthong.security.sealing import SealingError, open_master_key
+from lienthong.security.sealing import SealingError, master_key_of
 from lienthong.spec import Validator, load_catalog
 from lienthong.store.db import make_engine, session_factory, upgrade
 from lienthong.store.sealing import open_sealer, register_sealer
@@ -52,16 +52,8 @@ class AgentService:
         self.engine = engine or make_engine(settings.database_url)
         upgrade(self.engine)
         self.sessions = session_factory(self.engine)
-        sealing = settings.sealing
         try:  # a wrong master key stops the agent here, before any body is kept
-            master = open_master_key(
-                key_file=sealing.master_key_file,
-                pkcs11_token=sealing.master_key_pkcs11_token,
-                pkcs11_label=sealing.master_key_pkcs11_label,
-                pin_file=sealing.master_key_pin_file,
-                pkcs11_module=sealing.master_key_pkcs11_module,
-                setting="LIENTHONG_AGENT_SEALING_MASTER_KEY",
-            )
+            master = master_key_of(settings.sealing, "LIENTHONG_AGENT_SEALING_MASTER_KEY")
             # seals the evidence bodies (lienthong.evidence.store finds it by the engine)
             register_sealer(self.engine, open_sealer(self.sessions, master))
         except SealingError as problem:
