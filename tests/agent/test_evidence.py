@@ -27,12 +27,16 @@ from lienthong.agent.client import Client
 from lienthong.agent.evidence import AgentEvidence
 from lienthong.agent.outbox import Batch
 from lienthong.agent.portal import PortalAnswer, sent_fields
+from lienthong.agent.service import AgentService
 from lienthong.agent.settings import AgentSettings, EvidenceSettings, SettingsError
 from lienthong.cli.main import app
 from lienthong.evidence.audit import audit_chain
 from lienthong.evidence.status import side_status
+from lienthong.evidence.store import plain_body
 from lienthong.security.pki import TestPki
+from lienthong.security.sealing import generate_master_key_file, is_sealed
 from lienthong.store.db import session_factory
+from lienthong.store.sealing import PLAIN, register_sealer
 from lienthong.store.tables import AgentOutbox, AgentReceipt, EvidenceEntry, EvidenceKey
 from tests.agent.conftest import API_KEY, HUB_USER, UNIT, Pair, demo_dossiers, wait_until
 from tests.agent.test_signing import _hub_requiring_signatures, _signing
@@ -299,3 +303,33 @@ def test_evidence_off_keeps_nothing_and_never_holds(sessions: sessionmaker[Sessi
         AgentSettings.from_mapping(
             {"deliver": False, "evidence": {"tsa_url": "ftp://tsa"}}
         ).validate()
+
+
+def test_a_master_key_seals_the_agents_evidence_bodies(engine: Engine, tmp_path: Path) -> None:
+    """``[sealing]`` in the agent's TOML (or ``LIENTHONG_AGENT_SEALING_*``): the agent's entries
+    hold no plaintext, open with the key, their digests over the plaintext; another master key
+    on the same database stops the agent at start, in words."""
+    master_file = tmp_path / "master.key"
+    generate_master_key_file(master_file)
+    config = tmp_path / "agent.toml"
+    config.write_text(f'deliver = false\n[sealing]\nmaster_key_file = "{master_file.as_posix()}"\n')
+    settings = AgentSettings.load(config, environ={})
+    assert settings.sealing.master_key_file == master_file.as_posix()
+    agent = AgentService(settings, engine=engine)
+    try:
+        body = json.dumps({"data": [{"HoTenNguoiNop": "Nguyễn Thị Bưởi"}]}).encode()
+        answer = PortalAnswer(200, {"error_code": "0"}, **sent_fields(body))
+        with agent.sessions.begin() as db:
+            agent.evidence.append(db, Batch("DongBoHoSoMC", UNIT, {}, []), answer, None, None)
+        [entry] = _entries(agent.sessions, "agent")
+        assert is_sealed(entry.body) and "Bưởi".encode() not in entry.body
+        assert entry.body_sha256 == hashlib.sha256(body).hexdigest()
+        with agent.sessions() as db:
+            assert plain_body(db, entry.body, "evidence agent 1") == body
+            assert audit_chain(db, "agent", []).first is None
+    finally:
+        register_sealer(engine, PLAIN)
+    generate_master_key_file(tmp_path / "other.key")
+    environ = {"LIENTHONG_AGENT_SEALING_MASTER_KEY_FILE": str(tmp_path / "other.key")}
+    with pytest.raises(SettingsError, match=r"sealing: .*master key"):
+        AgentService(AgentSettings.load(config, environ=environ), engine=engine)

@@ -1,6 +1,6 @@
-"""The keys that wrap a backup's content key: a key file, and an AES key on a SoftHSM2 token
-(the content key passes through the token as a session object; the token's key never leaves
-it). A backup wrapped by the token is verified and restored with it."""
+"""A backup's content key wrapped by an AES key on a SoftHSM2 token (the content key passes
+through the token as a session object; the token's key never leaves it): the backup is verified
+and restored with it (the key file: tests/security/test_file_keys.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from lienthong.backup import (
     TokenKey,
     create_backup,
     create_token_key,
-    key_check_value,
     restore_backup,
     verify_backup,
 )
@@ -26,26 +25,6 @@ from lienthong.store.testing import temporary_database
 from tests.security.openssl_chain import TOKEN_LABEL, TOKEN_PIN, openssl_chain, softhsm_token
 
 __all__ = ["openssl_chain", "softhsm_token"]
-
-
-def test_a_key_file_is_made_once_and_read_back(tmp_path: Path) -> None:
-    # the key check value of the all-zero AES-256 key (FIPS 197 test vector's first 3 bytes)
-    assert key_check_value(bytes(32)) == "dc95c0"
-    path = tmp_path / "backup.key"
-    made = KeyFile.generate(path)
-    assert path.stat().st_mode & 0o777 == 0o600
-    assert KeyFile.read(path).key_id() == made.key_id()
-    assert KeyFile.read(path).unwrap(made.wrap(b"k" * 32)) == b"k" * 32
-    with pytest.raises(BackupError) as again:
-        KeyFile.generate(path)
-    assert again.value.code == "backup.key_exists" and path.read_text().strip()
-    path.write_text("not hex\n")
-    with pytest.raises(BackupError) as bad:
-        KeyFile.read(path)
-    assert bad.value.code == "backup.key_file" and "64" in bad.value.en
-    with pytest.raises(BackupError) as wrong:
-        KeyFile.generate(tmp_path / "other.key").unwrap(made.wrap(b"k" * 32))
-    assert wrong.value.code == "backup.wrong_key"
 
 
 def test_a_token_key_wraps_a_backup(

@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 import lienthong
-from lienthong.backup import KeyFile
 from lienthong.cli.main import app
 from lienthong.evidence.stamper import Stamper
+from lienthong.security.file_keys import KeyFile
 from lienthong.security.pki import TestPki
 from lienthong.store.db import make_engine, session_factory, upgrade
 from lienthong.store.tables import EvidenceArchive, EvidenceEntry

@@ -17,7 +17,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from lienthong.backup import KeyFile
 from lienthong.evidence.archive import (
     ArchiveError,
     Archiver,
@@ -30,6 +29,7 @@ from lienthong.evidence.audit import audit_chain
 from lienthong.evidence.stamper import Stamper
 from lienthong.evidence.status import archive_status
 from lienthong.hub.metrics import metrics_registry
+from lienthong.security.file_keys import KeyFile
 from lienthong.security.pki import TestPki
 from lienthong.security.signers import FileSigner
 from lienthong.store.tables import EvidenceArchive, EvidenceBatch, EvidenceEntry, EvidenceKey

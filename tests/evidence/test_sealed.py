@@ -6,6 +6,7 @@ without the key the commands say so, in both languages."""
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from pathlib import Path
 
@@ -92,7 +93,8 @@ def test_the_evidence_commands_take_the_master_key(
         engine.dispose()
     runner = CliRunner()
     env = {"LIENTHONG_MASTER_KEY_FILE": "", "LIENTHONG_TRUST_ANCHORS": ""}
-    audit = ["evidence", "audit", "-d", url, "--anchors", str(test_pki.root.certificate_path)]
+    root_pem = str(test_pki.root.certificate_path)
+    audit = ["evidence", "audit", "-d", url, "--anchors", root_pem]
     keyless = runner.invoke(app, audit, env=env)
     assert keyless.exit_code == 2, keyless.output
     assert "khóa chủ" in keyless.output and "master key" in keyless.output
@@ -111,3 +113,36 @@ def test_the_evidence_commands_take_the_master_key(
     # included in the log and stamped; only the samples' placeholder receipt fails
     assert "CÓ (seq 3" in checked.output and "[receipt.request]" in checked.output
     assert "[message." not in checked.output and "[entry." not in checked.output
+
+    # keys rotate to a new master: the audit is clean with it and refuses the old one
+    new_key = tmp_path / "new-master.key"
+    generate_master_key_file(new_key)
+    rotate = ["keys", "rotate", "-d", url, "--master-key-file", str(key)]
+    rotated = runner.invoke(app, [*rotate, "--new-master-key-file", str(new_key)], env=env)
+    assert rotated.exit_code == 0, rotated.output
+    keyed = runner.invoke(app, [*audit, "--master-key-file", str(new_key)], env=env)
+    assert keyed.exit_code == 0 and "Intact" in keyed.output, keyed.output
+    old = runner.invoke(app, [*audit, "--master-key-file", str(key)], env=env)
+    assert old.exit_code == 2 and "master key" in old.output, old.output
+
+    # the archive opens the bodies with the key: its segment (plaintext inside) verifies
+    chained = tmp_path / "hub-chain.pem"
+    chained.write_bytes(
+        test_pki.hub.certificate_path.read_bytes() + test_pki.chain_path.read_bytes()
+    )
+    folder = tmp_path / "archives"
+    folder.mkdir()
+    archive = ["evidence", "archive", "-d", url, "--to", str(folder), "--retention-days", "0"]
+    archive += ["--cert", str(chained), "--key", str(test_pki.hub.key_path), "--json"]
+    stamped_env = {**env, "LIENTHONG_TSA_URL": test_pki.tsa_url}
+    keyless = runner.invoke(app, archive, env=stamped_env)
+    assert keyless.exit_code == 2 and "khóa chủ" in keyless.output, keyless.output
+    assert not [path for path in folder.iterdir() if not path.name.startswith(".")]
+    done = runner.invoke(app, [*archive, "--master-key-file", str(new_key)], env=stamped_env)
+    assert done.exit_code == 0, done.output
+    [segment] = json.loads(done.output)["segments"]
+    checked = runner.invoke(
+        app,
+        ["evidence", "verify", str(folder / segment["name"]), "--anchor", root_pem],
+    )
+    assert checked.exit_code == 0 and "Intact" in checked.output, checked.output

@@ -24,12 +24,14 @@ from lienthong.agent.outbox import Outbox, OutboxError, record_identity
 from lienthong.agent.portal import Portal, open_portal
 from lienthong.agent.pulls import Puller, PullResult
 from lienthong.agent.runlock import RunLock
-from lienthong.agent.settings import AgentSettings, ApiKey
+from lienthong.agent.settings import AgentSettings, ApiKey, SettingsError
 from lienthong.agent.signing import EnvelopeSigner
 from lienthong.agent.stats import StatsScheduler, StatsSender
 from lienthong.agent.webhooks import WebhookSender
+from lienthong.security.sealing import SealingError, master_key_of
 from lienthong.spec import Validator, load_catalog
 from lienthong.store.db import make_engine, session_factory, upgrade
+from lienthong.store.sealing import open_sealer, register_sealer
 from lienthong.store.tables import AgentOutbox
 
 __all__ = ["AgentService"]
@@ -50,6 +52,12 @@ class AgentService:
         self.engine = engine or make_engine(settings.database_url)
         upgrade(self.engine)
         self.sessions = session_factory(self.engine)
+        try:  # a wrong master key stops the agent here, before any body is kept
+            master = master_key_of(settings.sealing, "LIENTHONG_AGENT_SEALING_MASTER_KEY")
+            # seals the evidence bodies (lienthong.evidence.store finds it by the engine)
+            register_sealer(self.engine, open_sealer(self.sessions, master))
+        except SealingError as problem:
+            raise SettingsError(f"sealing: {problem}") from None
         self.outbox = Outbox(self.sessions)
         self.validator = Validator(load_catalog(settings.profile))
         self.intake = Intake(settings, self.validator, self.outbox)

@@ -44,6 +44,7 @@ __all__ = [
     "EvidenceSettings",
     "PortalSettings",
     "PullSettings",
+    "SealingSettings",
     "SettingsError",
     "SigningSettings",
     "WebhookSettings",
@@ -353,17 +354,41 @@ class EvidenceSettings:
     delivery holds (rows wait in the outbox) until stamping recovers (``0``: never hold)."""
 
 
+@dataclass(frozen=True)
+class SealingSettings:
+    """``[sealing]``: encryption at rest of the agent's evidence bodies (AES-256-GCM, data keys
+    wrapped by this master key; docs/security.md, "Encryption at rest"). No master key (the
+    default): bodies are kept as sent."""
+
+    master_key_file: str = ""
+    """A file holding the master key (32 bytes, hex or base64; ``lienthong keys generate``)."""
+    master_key_pkcs11_token: str = ""
+    """Instead of a file: the label of the PKCS#11 token or HSM holding the master key."""
+    master_key_pkcs11_label: str = ""
+    """The label of the AES-256 master key on that token (``CKA_WRAP``, ``CKA_UNWRAP``)."""
+    master_key_pin_file: str = ""
+    """A file holding the token's PIN (first line)."""
+    master_key_pkcs11_module: str = ""
+    """The PKCS#11 library (empty: ``LIENTHONG_PKCS11_MODULE`` or SoftHSM2's)."""
+
+
 _NESTED: dict[
     str,
-    type[PullSettings] | type[WebhookSettings] | type[SigningSettings] | type[EvidenceSettings],
+    type[PullSettings]
+    | type[WebhookSettings]
+    | type[SigningSettings]
+    | type[EvidenceSettings]
+    | type[SealingSettings],
 ] = {
     "pulls": PullSettings,
     "webhook": WebhookSettings,
     "signing": SigningSettings,
     "evidence": EvidenceSettings,
+    "sealing": SealingSettings,
 }
-"""Nested tables read generically (``[pulls]``, ``[webhook]``, ``[signing]``, ``[evidence]``;
-env ``LIENTHONG_AGENT_PULLS_*``, ``LIENTHONG_AGENT_WEBHOOK_*``, ``LIENTHONG_AGENT_EVIDENCE_*``)."""
+"""Nested tables read generically (``[pulls]``, ``[webhook]``, ``[signing]``, ``[evidence]``,
+``[sealing]``; env ``LIENTHONG_AGENT_PULLS_*``, ``LIENTHONG_AGENT_WEBHOOK_*``,
+``LIENTHONG_AGENT_EVIDENCE_*``, ``LIENTHONG_AGENT_SEALING_*``)."""
 
 
 @dataclass(frozen=True)
@@ -400,6 +425,8 @@ class AgentSettings:
     """``[signing]``: the key that signs every delivered envelope."""
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
     """``[evidence]``: every delivered envelope and its answer, kept and time-stamped."""
+    sealing: SealingSettings = field(default_factory=SealingSettings)
+    """``[sealing]``: the master key that seals the kept evidence bodies at rest."""
     stats_auto_send: bool = True
     """Queue last month's DongBoThongKeHoSo for each of ``units`` once the month is over."""
     stats_send_day: int = 1

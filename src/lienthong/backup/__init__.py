@@ -8,9 +8,15 @@ and time-stamped (RFC 3161). docs/backups.md describes the procedure.
 
 from lienthong.backup.create import CreatedBackup, create_backup
 from lienthong.backup.errors import BackupError
-from lienthong.backup.keys import KeyFile, KeyWrapper, TokenKey, create_token_key, key_check_value
 from lienthong.backup.restore import RestoredBackup, restore_backup
 from lienthong.backup.verify import BackupReport, PartCheck, verify_backup
+from lienthong.security.file_keys import (
+    KeyFile,
+    KeyWrapper,
+    TokenKey,
+    create_token_key,
+    key_check_value,
+)
 
 __all__ = [
     "BackupError",

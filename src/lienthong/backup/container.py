@@ -3,7 +3,7 @@
 - ``manifest.json``: what the backup holds (see docs/backups.md), in the exact bytes signed;
 - ``manifest.json.p7s``: a CAdES detached signature over those bytes;
 - ``manifest.json.tsr``: an RFC 3161 ``TimeStampResp`` over SHA-256 of those bytes;
-- ``parts/<name>``: each part, encrypted (:mod:`lienthong.backup.parts`).
+- ``parts/<name>``: each part, encrypted (:mod:`lienthong.security.sealed_files`).
 
 The manifest binds everything: the parts by the SHA-256 of their stored and plaintext bytes,
 the content key by its wrapped form and the wrapping key's check value.
@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from lienthong.backup.errors import BackupError
-from lienthong.backup.parts import PartEntry, damaged
 from lienthong.backup.snapshot import DatabaseFacts
+from lienthong.security.sealed_files import PartEntry, damaged
 
 __all__ = [
     "FORMAT",

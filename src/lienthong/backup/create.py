@@ -34,12 +34,12 @@ from lienthong.backup.container import (
     manifest_bytes,
 )
 from lienthong.backup.errors import BackupError
-from lienthong.backup.keys import CONTENT_KEY_BYTES, KeyWrapper
-from lienthong.backup.parts import CHUNK_SIZE, PartEntry, encrypt_part
 from lienthong.backup.snapshot import DatabaseFacts, postgresql_dump, sqlite_snapshot
 from lienthong.security.cades import sign_cades
+from lienthong.security.file_keys import CONTENT_KEY_BYTES, KeyWrapper
 from lienthong.security.policy import AlgorithmProblem
 from lienthong.security.revocation_cache import ocsp_serial
+from lienthong.security.sealed_files import CHUNK_SIZE, PartEntry, encrypt_part
 from lienthong.security.signers import Signer, SignerError
 from lienthong.security.timestamps import Timestamp, TimestampError, request_timestamp
 from lienthong.security.verify import Status, VerifyContext, verify_cades

@@ -3,12 +3,11 @@ again may help (a time-stamp authority down: yes; a damaged file or a wrong key:
 
 from __future__ import annotations
 
+from lienthong.security.sealed_files import SealedFileError
+
 __all__ = ["BackupError"]
 
-
-class BackupError(Exception):
-    """A backup that cannot be made, checked or restored, said for its operator."""
-
-    def __init__(self, code: str, vi: str, en: str, *, retryable: bool = False) -> None:
-        super().__init__(f"{code}: {en}")
-        self.code, self.vi, self.en, self.retryable = code, vi, en, retryable
+#: The backup's error is the sealed files' one: what the keys and the parts
+#: (:mod:`lienthong.security.file_keys`, :mod:`lienthong.security.sealed_files`) raise reaches the
+#: backup's callers as it is, with its code.
+BackupError = SealedFileError

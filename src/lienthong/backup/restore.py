@@ -24,10 +24,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from lienthong.backup.container import guarded, open_backup, read_part
 from lienthong.backup.errors import BackupError
-from lienthong.backup.keys import KeyWrapper
-from lienthong.backup.parts import PartEntry, decrypt_part
 from lienthong.backup.snapshot import check_empty_target, restore_postgresql, restore_sqlite
 from lienthong.backup.verify import BackupReport, content_key, verify_backup
+from lienthong.security.file_keys import KeyWrapper
+from lienthong.security.sealed_files import PartEntry, decrypt_part
 from lienthong.store.db import make_engine, normalize_url, redact_url, sqlite_file, upgrade
 
 __all__ = ["RestoredBackup", "restore_backup"]

@@ -34,8 +34,8 @@ from lienthong.backup.container import (
     unreadable,
 )
 from lienthong.backup.errors import BackupError
-from lienthong.backup.keys import KeyWrapper, wrong_key
-from lienthong.backup.parts import PartEntry, damaged, decrypt_part
+from lienthong.security.file_keys import KeyWrapper, wrong_key
+from lienthong.security.sealed_files import PartEntry, damaged, decrypt_part
 from lienthong.security.timestamps import Timestamp, TimestampError, verify_timestamp
 from lienthong.security.verify import Status, Verification, VerifyContext, verify_cades
 

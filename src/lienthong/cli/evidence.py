@@ -52,8 +52,8 @@ from lienthong.cli.sign import (
 )
 
 if TYPE_CHECKING:
-    from lienthong.backup.keys import KeyFile
     from lienthong.evidence.archive import ArchivesAudit, SegmentReport
+    from lienthong.security.file_keys import KeyFile
     from lienthong.security.signers import Signer
 
 __all__ = ["evidence_app"]
@@ -99,13 +99,14 @@ EncryptKeyOption = Annotated[
 
 
 def _segment_key(path: Path | None) -> KeyFile | None:
-    from lienthong.backup import BackupError, KeyFile
+    from lienthong.security.file_keys import KeyFile
+    from lienthong.security.sealed_files import SealedFileError
 
     if path is None:
         return None
     try:
         return KeyFile.read(path)
-    except BackupError as problem:
+    except SealedFileError as problem:
         fail(problem.vi, problem.en)
 
 

@@ -17,7 +17,8 @@ the first entry still in the database, move to *segment* files: a ZIP of
 
 With a key file the segment is encrypted as a whole: the file is then a ZIP of
 ``encryption.json`` (the content key wrapped by the key file, as backups do) and
-``segment.zip.enc`` (AES-256-GCM in chunks, :mod:`lienthong.backup.parts`).
+``segment.zip.enc`` (AES-256-GCM in chunks, :mod:`lienthong.security.sealed_files`, as backups
+are).
 
 A run: finish what a run cut short did not (the deletes of a recorded segment), set aside a
 file written but never recorded, then per segment: write it under a temporary name, fsync,
@@ -50,16 +51,20 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from lienthong.backup.errors import BackupError
-from lienthong.backup.keys import CONTENT_KEY_BYTES, KeyWrapper, wrong_key
-from lienthong.backup.parts import PartEntry, decrypt_part, encrypt_part
 from lienthong.evidence.audit import AuditReport, Finding, timestamp_problem
 from lienthong.evidence.chain import GENESIS, EntryFields, entry_digest, rfc3339
 from lienthong.evidence.merkle import merkle_root
 from lienthong.evidence.status import last_archive
 from lienthong.evidence.store import SIDES, entry_fields, plain_body
 from lienthong.security.cades import sign_cades
+from lienthong.security.file_keys import CONTENT_KEY_BYTES, KeyWrapper, wrong_key
 from lienthong.security.policy import AlgorithmProblem
+from lienthong.security.sealed_files import (
+    PartEntry,
+    SealedFileError,
+    decrypt_part,
+    encrypt_part,
+)
 from lienthong.security.signers import Signer, SignerError
 from lienthong.security.timestamps import (
     Timestamp,
@@ -1027,7 +1032,7 @@ def _decrypt(
         with outer.open(SEALED) as stored:
             for chunk in decrypt_part(stored, content_key, part):
                 plain.write(chunk)
-    except BackupError as problem:
+    except SealedFileError as problem:
         report.add("segment.key", problem.en)
         return False
     except (*_READ_ERRORS, ValueError, TypeError, AttributeError) as exc:

@@ -47,7 +47,7 @@ from lienthong.hub.settings import HubSettings, SettingsError
 from lienthong.hub.signatures import Checked, SignatureGate, SignatureRefused, keep
 from lienthong.hub.web import Served, logged, web_routes
 from lienthong.security.header import HEADER as SIGNATURE_HEADER
-from lienthong.security.sealing import SealingError, open_master_key
+from lienthong.security.sealing import SealingError, master_key_of
 from lienthong.security.verify import Verification
 from lienthong.spec import Catalog, Validator, load_catalog
 from lienthong.spec.catalog import PacketKind
@@ -159,13 +159,7 @@ class Hub:
         self.accounts = Accounts(self.sessions)
         self.form_tokens = FormTokens.for_hub(self.sessions, settings.secret_key)
         try:  # a wrong master key stops the hub here, in words, before any body is kept
-            master = open_master_key(
-                key_file=settings.master_key_file,
-                pkcs11_token=settings.master_key_pkcs11_token,
-                pkcs11_label=settings.master_key_pkcs11_label,
-                pin_file=settings.master_key_pin_file,
-                pkcs11_module=settings.master_key_pkcs11_module,
-            )
+            master = master_key_of(settings)
             #: Seals the kept request bodies (plain when no master key is set).
             self.sealer = open_sealer(self.sessions, master)
         except SealingError as problem:

@@ -37,11 +37,13 @@ __all__ = [
     "PREFIX",
     "FileMasterKey",
     "MasterKey",
+    "MasterKeySettings",
     "Pkcs11MasterKey",
     "SealingError",
     "generate_master_key_file",
     "is_sealed",
     "master_key_id",
+    "master_key_of",
     "new_data_key",
     "open_master_key",
     "open_value",
@@ -399,3 +401,33 @@ def open_master_key(
                 f"{name('PIN_FILE')}: cannot read {pin_file}: {reason}",
             ) from None
     return Pkcs11MasterKey(pkcs11_module or None, pkcs11_token, pin, pkcs11_label)
+
+
+class MasterKeySettings(Protocol):
+    """Settings naming a master key the way the hub's (``LIENTHONG_MASTER_KEY_*``) and the
+    agent's ``[sealing]`` table do."""
+
+    @property
+    def master_key_file(self) -> str: ...
+    @property
+    def master_key_pkcs11_token(self) -> str: ...
+    @property
+    def master_key_pkcs11_label(self) -> str: ...
+    @property
+    def master_key_pin_file(self) -> str: ...
+    @property
+    def master_key_pkcs11_module(self) -> str: ...
+
+
+def master_key_of(
+    settings: MasterKeySettings, setting: str = "LIENTHONG_MASTER_KEY"
+) -> MasterKey | None:
+    """:func:`open_master_key` of what ``settings`` name (``setting``: their name in messages)."""
+    return open_master_key(
+        key_file=settings.master_key_file,
+        pkcs11_token=settings.master_key_pkcs11_token,
+        pkcs11_label=settings.master_key_pkcs11_label,
+        pin_file=settings.master_key_pin_file,
+        pkcs11_module=settings.master_key_pkcs11_module,
+        setting=setting,
+    )

@@ -1,9 +1,10 @@
-"""The key that protects a backup's content key: a key file, or an AES key on a PKCS#11 token.
+"""The key that protects a sealed file's content key (:mod:`lienthong.security.sealed_files`: a
+backup, an evidence archive's segment): a key file, or an AES key on a PKCS#11 token.
 
-Every backup is encrypted with a fresh random content key (AES-256); only that key, wrapped
-(AES Key Wrap, RFC 3394), goes into the manifest, with the wrapping key's id: its key check
-value (the first 3 bytes of AES-ECB over a zero block, as banks and HSMs show it), which names
-the key without revealing it. The wrapping key itself never goes into a backup.
+Every backup (and every encrypted segment) is encrypted with a fresh random content key
+(AES-256); only that key, wrapped (AES Key Wrap, RFC 3394), goes into the manifest, with the
+wrapping key's id: its key check value (the first 3 bytes of AES-ECB over a zero block, as banks
+and HSMs show it), which names the key without revealing it. The wrapping key itself never goes into a backup.
 
 - :class:`KeyFile`: 32 random bytes as 64 hexadecimal characters in a file (``lienthong backup
   key FILE``, or ``openssl rand -hex 32``).
@@ -20,7 +21,7 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
-from lienthong.backup.errors import BackupError
+from lienthong.security.sealed_files import SealedFileError
 from lienthong.security.signers import SignerError, open_token
 
 __all__ = [
@@ -58,8 +59,8 @@ def key_check_value(key: bytes) -> str:
     return (encryptor.update(bytes(16)) + encryptor.finalize())[:3].hex()
 
 
-def wrong_key(expected: str, given: str) -> BackupError:
-    return BackupError(
+def wrong_key(expected: str, given: str) -> SealedFileError:
+    return SealedFileError(
         "backup.wrong_key",
         f"sai khóa: bản sao lưu được mã hóa bằng khóa có mã kiểm tra {expected}, khóa đã cho "
         f"có mã {given}",
@@ -68,8 +69,8 @@ def wrong_key(expected: str, given: str) -> BackupError:
     )
 
 
-def _unwrap_failed() -> BackupError:
-    return BackupError(
+def _unwrap_failed() -> SealedFileError:
+    return SealedFileError(
         "backup.wrong_key",
         "không mở được khóa nội dung của bản sao lưu bằng khóa đã cho (sai khóa hoặc tệp bị sửa)",
         "the backup's content key cannot be unwrapped with the key given (a wrong key, or the "
@@ -94,13 +95,13 @@ class KeyFile:
             text = path.read_text("ascii").strip()
             return cls(bytes.fromhex(text))
         except OSError as exc:
-            raise BackupError(
+            raise SealedFileError(
                 "backup.key_file",
                 f"không đọc được tệp khóa {path}: {exc.strerror or exc}",
                 f"cannot read the key file {path}: {exc.strerror or exc}",
             ) from None
         except ValueError:
-            raise BackupError(
+            raise SealedFileError(
                 "backup.key_file",
                 f"tệp khóa {path} phải chứa đúng 64 ký tự hexa (32 byte; openssl rand -hex 32)",
                 f"the key file {path} must hold exactly 64 hexadecimal characters (32 bytes; "
@@ -114,13 +115,13 @@ class KeyFile:
         try:
             descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
-            raise BackupError(
+            raise SealedFileError(
                 "backup.key_exists",
                 f"tệp {path} đã có: không ghi đè một khóa (mất khóa là mất các bản sao lưu)",
                 f"{path} exists: a key is never overwritten (losing it loses the backups)",
             ) from None
         except OSError as exc:
-            raise BackupError(
+            raise SealedFileError(
                 "backup.key_file",
                 f"không ghi được tệp khóa {path}: {exc.strerror or exc}",
                 f"cannot write the key file {path}: {exc.strerror or exc}",
@@ -142,8 +143,8 @@ class KeyFile:
             raise _unwrap_failed() from None
 
 
-def _token_problem(problem: SignerError) -> BackupError:
-    return BackupError(problem.code, problem.vi, problem.en)
+def _token_problem(problem: SignerError) -> SealedFileError:
+    return SealedFileError(problem.code, problem.vi, problem.en)
 
 
 class TokenKey:
@@ -167,7 +168,7 @@ class TokenKey:
             )
         except (pkcs11.NoSuchKey, pkcs11.MultipleObjectsReturned) as exc:
             self._session.close()
-            raise BackupError(
+            raise SealedFileError(
                 "pkcs11.no_key",
                 f"token {token_label!r} không có đúng một khóa AES nhãn {key_label!r} "
                 f"({type(exc).__name__}); tạo bằng lienthong backup key --token",
@@ -242,7 +243,7 @@ def create_token_key(module: str | None, token_label: str, pin: str, key_label: 
                 {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.LABEL: key_label}
             )
         ):
-            raise BackupError(
+            raise SealedFileError(
                 "backup.key_exists",
                 f"token {token_label!r} đã có khóa nhãn {key_label!r}: không tạo khóa thứ hai",
                 f"token {token_label!r} already holds a key labelled {key_label!r}: no second "

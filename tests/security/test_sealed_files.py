@@ -10,8 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from lienthong.backup import BackupError
-from lienthong.backup.parts import PartEntry, decrypt_part, encrypt_part
+from lienthong.security.sealed_files import PartEntry, SealedFileError, decrypt_part, encrypt_part
 
 KEY = bytes(range(32))
 
@@ -27,7 +26,7 @@ def _opened(stored: bytes, entry: PartEntry, key: bytes = KEY) -> bytes:
 
 
 def _refused(stored: bytes, entry: PartEntry, key: bytes = KEY) -> str:
-    with pytest.raises(BackupError) as refused:
+    with pytest.raises(SealedFileError) as refused:
         _opened(stored, entry, key)
     assert refused.value.code == "backup.part_damaged"
     return refused.value.en

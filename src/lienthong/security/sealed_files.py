@@ -1,5 +1,7 @@
-"""A backup's parts: each encrypted with AES-256-GCM in bounded chunks, so a database of many
-gigabytes streams through and never sits in memory.
+"""Files sealed with AES-256-GCM in bounded chunks (a backup's parts, an evidence archive's
+segments), so a database of many gigabytes streams through and never sits in memory; and the one
+error of sealed files and their keys (:class:`SealedFileError`, which the backup raises as
+``SealedFileError``).
 
 Chunk ``i`` of a part holds up to ``chunk_size`` plaintext bytes (the last one fewer, possibly
 none) and is sealed with the nonce ``prefix || i`` (a random 8-byte prefix per part, a 4-byte
@@ -20,15 +22,33 @@ from typing import IO, Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from lienthong.backup.errors import BackupError
-
-__all__ = ["ALGORITHM", "CHUNK_SIZE", "PartEntry", "decrypt_part", "encrypt_part"]
+__all__ = [
+    "ALGORITHM",
+    "CHUNK_SIZE",
+    "PartEntry",
+    "SealedFileError",
+    "damaged",
+    "decrypt_part",
+    "encrypt_part",
+]
 
 ALGORITHM = "AES-256-GCM"
 CHUNK_SIZE = 4 * 1024 * 1024
 _TAG = 16
 _PREFIX = 8
 _DOMAIN = b"lienthong-backup/1"
+"""The associated data's prefix: the format of every sealed file, backups' and segments' alike
+(changing it would make the existing files unreadable)."""
+
+
+class SealedFileError(Exception):
+    """A sealed file or its key that cannot be used, said for its operator: a stable code,
+    Vietnamese and English, and whether trying again may help (a time-stamp authority down:
+    yes; a damaged file or a wrong key: no)."""
+
+    def __init__(self, code: str, vi: str, en: str, *, retryable: bool = False) -> None:
+        super().__init__(f"{code}: {en}")
+        self.code, self.vi, self.en, self.retryable = code, vi, en, retryable
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +154,8 @@ def encrypt_part(
     )
 
 
-def damaged(name: str, detail_vi: str, detail_en: str) -> BackupError:
-    return BackupError(
+def damaged(name: str, detail_vi: str, detail_en: str) -> SealedFileError:
+    return SealedFileError(
         "backup.part_damaged",
         f"phần {name} của bản sao lưu bị hỏng hoặc bị sửa: {detail_vi}",
         f"the part {name} of the backup is damaged or altered: {detail_en}",
@@ -145,7 +165,7 @@ def damaged(name: str, detail_vi: str, detail_en: str) -> BackupError:
 def decrypt_part(stored: IO[bytes], content_key: bytes, entry: PartEntry) -> Iterator[bytes]:
     """The plaintext of a part, chunk by chunk, each authenticated before it is given; the whole
     is checked against the manifest (size, SHA-256) when the last chunk has been read.
-    :class:`BackupError` ``backup.part_damaged`` on any difference."""
+    :class:`SealedFileError` ``backup.part_damaged`` on any difference."""
     cipher = AESGCM(content_key)
     prefix = bytes.fromhex(entry.nonce_prefix)
     plain = hashlib.sha256()
