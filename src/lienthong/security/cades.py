@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
 from asn1crypto import algos, cms, core, ocsp, tsp  # type: ignore[import-untyped]
 from asn1crypto import crl as asn1_crl
@@ -172,31 +173,37 @@ def _ocsp_choice(response: ocsp.OCSPResponse) -> cms.RevocationInfoChoice:
     )
 
 
+def _parsed(spec: type[Any], der: bytes, code: str, vi: str, en: str) -> Any:
+    """``der`` loaded as ``spec`` and parsed in full now (not in the receiver), or
+    :class:`SignerError` ``code`` saying ``vi``/``en`` and why."""
+    try:
+        value = spec.load(der, strict=True)
+        value.native  # noqa: B018 - parses every part
+    except (ValueError, TypeError, KeyError) as exc:
+        raise SignerError(code, f"{vi}: {exc}", f"{en}: {exc}") from None
+    return value
+
+
 def _revocation_choice(der: bytes) -> cms.RevocationInfoChoice:
     """An OCSP response (RFC 5940) or a CRL about a CA of the chain, as it was fetched."""
+    what = ("revocation.malformed", "dữ liệu thu hồi gắn kèm không đọc được")
+    english = "the stapled revocation data is neither an OCSP response nor a CRL"
     try:
-        response = ocsp.OCSPResponse.load(der, strict=True)
-        response.native  # noqa: B018 - parses every part now, not in the receiver
-        return _ocsp_choice(response)
-    except (ValueError, TypeError, KeyError):
-        pass
-    try:
-        crl = asn1_crl.CertificateList.load(der, strict=True)
-        crl.native  # noqa: B018
-    except (ValueError, TypeError, KeyError) as exc:
-        raise SignerError(
-            "revocation.malformed",
-            f"dữ liệu thu hồi gắn kèm không phải phản hồi OCSP hay CRL: {exc}",
-            f"the stapled revocation data is neither an OCSP response nor a CRL: {exc}",
-        ) from None
+        return _ocsp_choice(_parsed(ocsp.OCSPResponse, der, *what, english))
+    except SignerError:
+        crl = _parsed(asn1_crl.CertificateList, der, *what, english)
     return cms.RevocationInfoChoice(name="crl", value=crl)
 
 
 def _stapled(der: bytes, leaf: asn1_x509.Certificate) -> ocsp.OCSPResponse:
     """The OCSP response, refused unless it is a successful answer about ``leaf``."""
+    unreadable = (
+        "ocsp_response.malformed",
+        "phản hồi OCSP gắn kèm không đọc được",
+        "the stapled OCSP response cannot be read",
+    )
+    response = _parsed(ocsp.OCSPResponse, der, *unreadable)
     try:
-        response = ocsp.OCSPResponse.load(der, strict=True)
-        response.native  # noqa: B018 - parses every part now, not in the receiver
         basic = (
             response.basic_ocsp_response
             if response["response_status"].native == "successful"
@@ -209,9 +216,7 @@ def _stapled(der: bytes, leaf: asn1_x509.Certificate) -> ocsp.OCSPResponse:
         )
     except (ValueError, TypeError, KeyError) as exc:
         raise SignerError(
-            "ocsp_response.malformed",
-            f"phản hồi OCSP gắn kèm không đọc được: {exc}",
-            f"the stapled OCSP response cannot be read: {exc}",
+            unreadable[0], f"{unreadable[1]}: {exc}", f"{unreadable[2]}: {exc}"
         ) from None
     if leaf.serial_number not in serials:
         raise SignerError(
