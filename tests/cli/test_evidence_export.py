@@ -13,15 +13,18 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from typer.testing import CliRunner, Result
 
 from lienthong.cli.main import app
+from lienthong.security.services import create_app
 from lienthong.store import session_factory, upgrade
 from lienthong.store.db import make_engine
 from tests.evidence.proofs import DOSSIER, OTHER_DOSSIER, Evidence, evidence, stamped_log
+from tests.servers import serve_in_thread
 
 __all__ = ["evidence"]
 
@@ -129,3 +132,40 @@ def test_the_example_of_docs_evidence_container_md_runs(
         done = subprocess.run(words, capture_output=True, text=True, check=False)
         assert done.returncode == 0, f"{command}: {done.stdout} {done.stderr}"
     assert "is in batch 1 - 3" in done.stdout
+
+
+def test_export_staples_the_exporters_ocsp_answer_when_the_anchors_are_set(
+    evidence: Evidence, tmp_path: Path
+) -> None:
+    database, cert = _hub_database(evidence, tmp_path)
+    pki = evidence.pki
+    receipt_key = {
+        "LIENTHONG_RECEIPT_CERT_FILE": str(cert),
+        "LIENTHONG_RECEIPT_KEY_FILE": str(pki.hub.key_path),
+    }
+    anchored = {**receipt_key, "LIENTHONG_TRUST_ANCHORS": str(evidence.root_pem)}
+    revoked = tmp_path / "revoked.pem"
+    revoked.write_bytes(
+        pki.revoked.certificate_path.read_bytes()
+        + b"".join(c.public_bytes(serialization.Encoding.PEM) for c in pki.chain_of(pki.revoked))
+    )
+    stapled, plain = tmp_path / "stapled.asice", tmp_path / "plain.asice"
+    export = ["evidence", "export", "--dossier", DOSSIER, "-d", database, "--to"]
+    port = urlsplit(pki.base_url).port
+    assert port is not None
+    with serve_in_thread(create_app(pki), port):  # the PKI's services, for the self-check
+        done = cli(*export, stapled, env=anchored)
+        assert done.exit_code == 0 and "OCSP stapled" in done.output, done.output
+        refused = cli(
+            *export, tmp_path / "no.asice", "--cert", revoked, "--key", pki.revoked.key_path,
+            env=anchored,
+        )  # fmt: skip
+        assert refused.exit_code == 2 and "may not sign" in refused.output, refused.output
+        assert "revoked" in refused.output and not (tmp_path / "no.asice").exists()
+    done = cli(*export, plain, env=receipt_key)
+    assert done.exit_code == 0 and "no LIENTHONG_TRUST_ANCHORS" in done.output, done.output
+    # offline (the services stopped): the stapled container's signature is checked hard-fail
+    for container, expected in ((stapled, "checked_offline"), (plain, "not_checked_offline")):
+        checked = cli("evidence", "verify", container, "--anchor", evidence.root_pem, "--json")
+        assert checked.exit_code == 0, checked.output
+        assert json.loads(checked.output)["exporter_revocation"] == expected

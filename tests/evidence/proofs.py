@@ -1,7 +1,9 @@
 """Real evidence for the container tests: messages signed with the test PKI's agency keys (CAdES
 with its OCSP answer stapled, and JWS), checked by the receiver as the hub checks them (fetching
-what is missing), the hub's signed receipts, a chain of entries and a batch time-stamped by the
-PKI's TSA. Made while the PKI's services run; they are stopped before any test checks it."""
+what is missing), the hub's signed receipts (the first two with its own OCSP answers stapled, as a
+hub with trust anchors signs them; the third without, as an older hub did), a chain of entries
+and a batch time-stamped by the PKI's TSA. Made while the PKI's services run; they are stopped
+before any test checks it."""
 
 from __future__ import annotations
 
@@ -21,10 +23,12 @@ from lienthong.evidence.chain import GENESIS, EntryFields, entry_digest, entry_d
 from lienthong.evidence.container import Batch, Inclusion, MessageProof
 from lienthong.evidence.merkle import inclusion_path, merkle_root
 from lienthong.evidence.store import EvidenceLog
-from lienthong.hub.receipts import ReceiptSigner
+from lienthong.hub.receipts import ReceiptSigner, receipt_self_check
+from lienthong.hub.settings import HubSettings
 from lienthong.security.cades import sign_cades
 from lienthong.security.jws import sign_jws
 from lienthong.security.pki import PkiEntry, TestPki, create_test_pki
+from lienthong.security.selfcheck import Stapled
 from lienthong.security.services import PkiServices, create_app
 from lienthong.security.signers import FileSigner
 from lienthong.security.timestamps import (
@@ -50,6 +54,8 @@ class Evidence:
     proofs: list[MessageProof]
     fields: list[EntryFields]
     exporter: FileSigner
+    #: the exporter's (the hub's) OCSP answers, from its self-check while the services ran
+    exporter_stapled: Stapled
     #: the receiver's check of each message (None: unsigned), as the hub keeps it
     verifications: list[Verification | None]
     #: PEM files for openssl: the root, and the TSA's certificate with its chain
@@ -99,11 +105,16 @@ def make_evidence(directory: Path) -> Evidence:
     """Three messages of one dossier in one batch: CAdES (OCSP stapled), JWS, unsigned."""
     port = free_port()
     pki = create_test_pki(directory / "pki", base_url=f"http://127.0.0.1:{port}")
-    receipts = ReceiptSigner(signer_of(pki, pki.hub))
+    unchecked = ReceiptSigner(signer_of(pki, pki.hub))
+    anchored = HubSettings(trust_anchors=str(pki.root.certificate_path))
     fields: list[EntryFields] = []
     kept: list[tuple[bytes, tuple[bytes, ...], tuple[bytes, ...]]] = []
     verifications: list[Verification | None] = []
     with serve_in_thread(create_app(pki), port):
+        hub_key = signer_of(pki, pki.hub)
+        checked_hub = receipt_self_check(hub_key, anchored)
+        assert checked_hub is not None and checked_hub.stapled
+        receipts = ReceiptSigner(hub_key, self_check=checked_hub)
         cades_signer = signer_of(pki, pki.agency("000.00.00.H56"))
         jws_signer = signer_of(pki, pki.agency("000.00.00.H60"))
         prev = GENESIS
@@ -121,7 +132,8 @@ def make_evidence(directory: Path) -> Evidence:
             checked = _received(pki, body, signature, jws)
             unit = "000.00.00.H60" if jws else "000.00.00.H56"
             at = dt.datetime.now(dt.UTC)
-            receipt = receipts.receipt(
+            signing = receipts if seq < 3 else unchecked
+            receipt = signing.receipt(
                 service=SERVICE,
                 unit=unit,
                 account=ACCOUNT,
@@ -129,7 +141,7 @@ def make_evidence(directory: Path) -> Evidence:
                 received_at=at,
                 body={"error_code": 0, "records": [{"index": 0, "key": "x", "status": "ok"}]},
             )
-            issued = receipts.issue(receipt)
+            issued = signing.issue(receipt)
             chain = checked.chain if checked else ()
             revocations = tuple(item.der for item in checked.revocation) if checked else ()
             entry = EntryFields(
@@ -185,7 +197,16 @@ def make_evidence(directory: Path) -> Evidence:
             for c in (pki.tsa.certificate, *pki.chain_of(pki.tsa))
         )
     )
-    return Evidence(pki, proofs, fields, signer_of(pki, pki.hub), verifications, root_pem, tsa_pem)
+    return Evidence(
+        pki,
+        proofs,
+        fields,
+        hub_key,
+        checked_hub.stapled,
+        verifications,
+        root_pem,
+        tsa_pem,
+    )
 
 
 def anchors(evidence: Evidence) -> list[x509.Certificate]:

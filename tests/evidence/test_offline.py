@@ -13,10 +13,16 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
 
 from lienthong.evidence.container import ASIC_MANIFEST, SIGNATURE, build_container
 from lienthong.evidence.offline import render_report, verify_container
-from tests.evidence.proofs import ACCOUNT, DOSSIER, Evidence, anchors
+from lienthong.security.cades import sign_cades
+from lienthong.security.pki import PkiEntry, build_crl
+from lienthong.security.services import PkiServices
+from tests.evidence.proofs import ACCOUNT, DOSSIER, Evidence, anchors, signer_of
+from tests.security.interop import openssl_print
 
 
 def _members(container: bytes) -> dict[str, bytes]:
@@ -60,6 +66,7 @@ def test_a_container_verifies_offline_and_openssl_agrees_on_its_parts(
     report = verify_container(container, anchors(evidence))
     assert report.ok, report.all_failures()
     assert report.exporter is not None and report.exporter.valid
+    assert not report.exporter_revocation_checked  # nothing stapled: soft-fail, and said
     cades, jws, unsigned = report.messages
     assert cades.signature is not None and cades.signature.valid
     assert cades.signature.unit == "000.00.00.H56" and cades.signature.format == "cades"
@@ -178,3 +185,74 @@ def test_an_entry_not_time_stamped_yet_is_not_proven_included(evidence: Evidence
     (message,) = report.messages
     assert [f.code for f in message.failures] == ["inclusion.unstamped"]
     assert "KHÔNG" in render_report(report) and "not signed" in render_report(report)
+
+
+def _ocsp_in_process(evidence: Evidence, entry: PkiEntry) -> bytes:
+    """The PKI's OCSP answer about ``entry``, asked in process (its services are stopped)."""
+    pki = evidence.pki
+    request = (
+        ocsp.OCSPRequestBuilder()
+        .add_certificate(entry.certificate, pki.issuer_of(entry).certificate, hashes.SHA256())
+        .build()
+        .public_bytes(serialization.Encoding.DER)
+    )
+    status, answer = PkiServices(pki).ocsp_answer(request)
+    assert status == 200
+    return answer
+
+
+def test_stapled_receipts_and_exporter_are_checked_hard_fail_offline(
+    evidence: Evidence, tmp_path: Path
+) -> None:
+    stapled = evidence.exporter_stapled
+    assert stapled.ocsp_response is not None and stapled.chain  # the leaf's and the CA's
+    container = build_container(
+        evidence.proofs,
+        export={"dossier": DOSSIER},
+        signer=evidence.exporter,
+        ocsp_response=stapled.ocsp_response,
+        revocation=stapled.chain,
+    )
+    with pytest.raises(httpx.TransportError):
+        httpx.get(evidence.pki.ocsp_url, timeout=2)
+    report = verify_container(container, anchors(evidence))
+    assert report.ok, report.all_failures()
+    assert report.exporter is not None and report.exporter_revocation_checked
+    assert ("ocsp", "stapled") in {(r.kind, r.origin) for r in report.exporter.revocation}
+    first, second, third = report.messages
+    # the hub checked its key and stapled its answers to the first two receipts, not the third
+    assert first.receipt_revocation_checked and second.receipt_revocation_checked
+    assert not third.receipt_revocation_checked
+    assert first.receipt_signature is not None and first.receipt_signature.valid
+    assert {r.origin for r in first.receipt_signature.revocation} == {"stapled"}
+    assert third.receipt_signature is not None and third.receipt_signature.valid
+    as_json = report.as_dict()
+    assert as_json["exporter_revocation"] == "checked_offline"
+    assert [m["receipt_revocation"] for m in as_json["messages"]] == [
+        "checked_offline",
+        "checked_offline",
+        "not_checked_offline",
+    ]
+    text = render_report(report)
+    assert "revocation checked offline (stapled OCSP)" in text
+    assert "revocation not checked offline" in text and "chưa kiểm tra thu hồi" in text
+    # openssl sees the hub's OCSP answer inside the receipt's CMS (RFC 5940)
+    printed = openssl_print(evidence.proofs[0].receipt_signature or b"", tmp_path / "print")
+    assert "ocsp" in printed.lower() and "otherRevInfo" in printed, printed
+
+    # a receipt signed with a key revoked at the time: its stapled answer says so, offline
+    revoked = signer_of(evidence.pki, evidence.pki.revoked)
+    receipt = evidence.proofs[0].receipt or b""
+    answer = _ocsp_in_process(evidence, evidence.pki.revoked)
+    crl = build_crl(evidence.pki, "root")  # the intermediate's status, from the root
+    for staple in (True, False):
+        signature = sign_cades(
+            receipt,
+            revoked,
+            ocsp_response=answer if staple else None,
+            revocation=[crl] if staple else [],
+        )
+        forged = dataclasses.replace(evidence.proofs[0], receipt_signature=signature)
+        codes = _codes(build_container([forged, *evidence.proofs[1:]]), evidence)
+        # soft-fail (nothing stapled) cannot tell: the gap the hub's staple closes
+        assert ("receipt.certificate.revoked" in codes) is staple, codes

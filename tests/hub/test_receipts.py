@@ -25,9 +25,10 @@ from lienthong.demo import dossiers
 from lienthong.hub.app import Hub
 from lienthong.hub.receipts import ReceiptSigner
 from lienthong.hub.settings import HubSettings
+from lienthong.security.cades import staples_ocsp
 from lienthong.security.certificates import fingerprint
 from lienthong.security.header import parse_header
-from lienthong.security.pki import TestPki
+from lienthong.security.pki import PkiEntry, TestPki
 from lienthong.security.receipts import (
     MAX_LISTED_BYTES,
     RECEIPT_HEADER,
@@ -36,23 +37,24 @@ from lienthong.security.receipts import (
     records_sha256,
 )
 from lienthong.security.signers import FileSigner
-from lienthong.security.verify import VerifyContext, verify_jws
+from lienthong.security.verify import VerifyContext, verify_cades, verify_jws
 from lienthong.store.tables import MessageLog
 from tests.hub.conftest import PASSWORD, UNIT, RunningHub, free_port, serve
-from tests.security.interop import openssl_cms
+from tests.security.interop import openssl_cms, openssl_print
 
 
-def receipt_key(pki: TestPki, directory: Path) -> dict[str, str]:
-    """The hub settings naming the test PKI's hub key: its certificate and chain in one PEM
-    file, and the key."""
-    bundle = directory / "hub-chain.pem"
+def receipt_key(pki: TestPki, directory: Path, entry: PkiEntry | None = None) -> dict[str, str]:
+    """The hub settings naming the test PKI's hub key (or ``entry``'s): its certificate and
+    chain in one PEM file, and the key."""
+    entry = entry or pki.hub
+    bundle = directory / f"{entry.name}-chain.pem"
     bundle.write_bytes(
         b"".join(
             c.public_bytes(serialization.Encoding.PEM)
-            for c in (pki.hub.certificate, *pki.chain_of(pki.hub))
+            for c in (entry.certificate, *pki.chain_of(entry))
         )
     )
-    return {"receipt_cert_file": str(bundle), "receipt_key_file": str(pki.hub.key_path)}
+    return {"receipt_cert_file": str(bundle), "receipt_key_file": str(entry.key_path)}
 
 
 def _hub(engine: Engine, **settings: Any) -> Iterator[RunningHub]:
@@ -270,3 +272,61 @@ def test_a_receipt_key_that_cannot_sign_stops_the_hub(
     assert "Error:" in result.output and expected_en in result.output
     assert "lienthong hub" not in result.output and "Traceback" not in result.output
     assert not database.exists()
+
+
+def test_a_hub_with_anchors_staples_its_ocsp_and_a_revoked_key_signs_no_receipt(
+    test_pki: TestPki,
+    pki_services: str,
+    openssl: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    anchors = (test_pki.root.certificate,)
+    for entry in (test_pki.hub, test_pki.revoked):
+        settings = HubSettings(
+            port=free_port(),
+            database_url=f"sqlite:///{tmp_path / entry.name}.db",
+            trust_anchors=str(test_pki.root.certificate_path),
+            **receipt_key(test_pki, tmp_path, entry),
+        )
+        hub = Hub(settings)
+        hub.accounts.add("tinh_thanhhoa", PASSWORD, [UNIT])
+        with serve(hub, settings) as running:
+            body = _push_body(running.login())
+            response = running.client.post(
+                settings.integration_path,
+                content=body,
+                headers={"content-type": "application/json"},
+            )
+            answer = response.json()
+            metrics = running.client.get("/metrics").text
+            health = running.client.get("/healthz")
+        # the push works either way: the receipt is evidence, not delivery
+        assert answer["error_code"] == "01", answer
+        if entry is test_pki.hub:
+            receipt, signature = _carried(response)
+            _check_receipt(json.loads(receipt), body, answer, test_pki)
+            assert staples_ocsp(signature)
+            printed = openssl_print(signature, tmp_path / "print")
+            assert "otherRevInfo" in printed and "ocsp" in printed.lower(), printed
+            # the stapled answers alone prove the hub's key was not revoked: no fetching
+            offline = verify_cades(receipt, signature, VerifyContext(trust_anchors=anchors))
+            assert offline.valid, offline
+            assert {r.origin for r in offline.revocation} == {"stapled"}
+            assert "lienthong_receipt_signing_ok 1.0" in metrics
+            assert health.json()["receipts"] == "ok"
+        else:
+            assert RECEIPT_HEADER not in response.headers
+            assert RECEIPT_SIGNATURE_HEADER not in response.headers
+            assert "lienthong_receipt_signing_ok 0.0" in metrics
+            assert health.status_code == 200 and health.json()["receipts"] == "blocked"
+            with hub.sessions() as db:
+                row = db.scalars(
+                    select(MessageLog).where(MessageLog.service == "DongBoHoSoMC")
+                ).one()
+            assert row.receipt is None and row.accepted == 1
+            assert any(
+                r.levelname == "ERROR" and "signing blocked" in r.getMessage()
+                for r in caplog.records
+            )
+        hub.engine.dispose()

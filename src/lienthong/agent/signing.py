@@ -14,7 +14,6 @@ the answer unstapled.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,17 +26,13 @@ from lienthong.security.cades import sign_cades
 from lienthong.security.certificates import CertificateProblem, load_anchors
 from lienthong.security.header import HEADER, header_value
 from lienthong.security.jws import sign_jws
-from lienthong.security.revocation_cache import ocsp_serial
+from lienthong.security.selfcheck import BLOCKING, SigningSelfCheck
 from lienthong.security.signers import FileSigner, Pkcs11Signer, Signer, SignerError
-from lienthong.security.verify import Status, Verification, VerifyContext, verify_cades
+from lienthong.security.verify import Verification, VerifyContext
 
 __all__ = ["EnvelopeSigner", "SigningBlocked", "open_signer"]
 
 logger = logging.getLogger("lienthong.agent.signing")
-
-#: Statuses of the self-check that forbid signing: the hub would refuse every signature.
-_BLOCKING = frozenset({Status.REVOKED, Status.EXPIRED, Status.WEAK, Status.UNTRUSTED})
-_PROBE = b'{"lienthong":"self-check"}'
 
 
 class SigningBlocked(PortalLoginFailed):
@@ -97,7 +92,8 @@ def _anchors(files: tuple[str, ...]) -> tuple[x509.Certificate, ...]:
 
 
 class EnvelopeSigner:
-    """Signs envelope bodies with the agent's key, after checking its own certificate."""
+    """Signs envelope bodies with the agent's key, after checking its own certificate
+    (:class:`~lienthong.security.selfcheck.SigningSelfCheck`)."""
 
     def __init__(
         self,
@@ -108,68 +104,44 @@ class EnvelopeSigner:
         self.settings = settings
         self.signer = signer or open_signer(settings)
         self.format = settings.format
-        self._clock = clock
-        self._context = VerifyContext(
-            trust_anchors=_anchors(settings.trust_anchors),
-            allow_fetching=True,
-            fetch_timeout_seconds=settings.fetch_timeout_seconds,
+        self.self_check = SigningSelfCheck(
+            self.signer,
+            VerifyContext(
+                trust_anchors=_anchors(settings.trust_anchors),
+                allow_fetching=True,
+                fetch_timeout_seconds=settings.fetch_timeout_seconds,
+            ),
+            settings.check_interval_seconds,
+            logger=logger,
+            clock=clock,
         )
-        self._lock = threading.Lock()
-        self._checked_at: float | None = None
-        self._stapled: bytes | None = None
-        self.last_check: Verification | None = None
-        """The latest self-check (shown in the status)."""
-
-    # -- the self-check ------------------------------------------------------------------
 
     def check(self) -> Verification:
         """Verify a probe signature as the hub would, and keep the OCSP answer it fetched."""
-        probe = sign_cades(_PROBE, self.signer)
-        verification = verify_cades(_PROBE, probe, self._context)
-        serial = self.signer.certificate.serial_number
-        ocsp = [
-            item.der
-            for item in verification.revocation
-            if item.kind == "ocsp" and ocsp_serial(item.der) == serial
-        ]
-        with self._lock:
-            self.last_check = verification
-            self._checked_at = self._clock()
-            self._stapled = ocsp[0] if ocsp and verification.valid else None
-        if verification.status in _BLOCKING:
-            logger.error("signing blocked: %s", verification.en)
-        elif not verification.valid:
-            logger.warning("own certificate not checked (%s): signing unstapled", verification.en)
-        return verification
+        return self.self_check.check()
 
-    def _current(self) -> tuple[Verification, bytes | None]:
-        with self._lock:
-            due = (
-                self._checked_at is None
-                or self._clock() - self._checked_at >= self.settings.check_interval_seconds
-            )
-            verification, stapled = self.last_check, self._stapled
-        if due or verification is None:
-            verification = self.check()
-            with self._lock:
-                stapled = self._stapled
-        return verification, stapled
+    @property
+    def last_check(self) -> Verification | None:
+        """The latest self-check (shown in the status)."""
+        return self.self_check.last_check
 
     @property
     def blocked(self) -> bool:
-        return self.last_check is not None and self.last_check.status in _BLOCKING
+        return self.self_check.blocked
 
     # -- signing -------------------------------------------------------------------------
 
     def headers(self, body: bytes) -> dict[str, str]:
         """The header carrying the signature of ``body`` (its exact bytes), or
         :class:`SigningBlocked`."""
-        verification, stapled = self._current()
-        if verification.status in _BLOCKING:
+        verification, stapled = self.self_check.current()
+        if verification.status in BLOCKING:
             raise SigningBlocked(verification.status.value, verification.vi, verification.en)
         if self.format == "jws":
             return {HEADER: header_value("jws", sign_jws(body, self.signer))}
-        return {HEADER: header_value("cades", sign_cades(body, self.signer, ocsp_response=stapled))}
+        # the hub fetches what it lacks: only the agent's own answer rides along
+        signature = sign_cades(body, self.signer, ocsp_response=stapled.ocsp_response)
+        return {HEADER: header_value("cades", signature)}
 
     def status(self) -> dict[str, object]:
         """What the status page and the metrics show."""
@@ -178,9 +150,7 @@ class EnvelopeSigner:
             "format": self.format,
             "certificate": self.signer.certificate.subject.rfc4514_string(),
             "not_after": self.signer.certificate.not_valid_after_utc.isoformat(),
-            "state": "blocked"
-            if self.blocked
-            else ("ok" if check and check.valid else "unchecked"),
+            "state": self.self_check.state,
             "last_check": None
             if check is None
             else {
@@ -188,6 +158,6 @@ class EnvelopeSigner:
                 "message": check.vi,
                 "message_en": check.en,
                 "checked_at": check.checked_at.isoformat(),
-                "stapled_ocsp": self._stapled is not None,
+                "stapled_ocsp": bool(self.self_check.stapled),
             },
         }

@@ -54,6 +54,7 @@ from lienthong.cli.sign import (
 if TYPE_CHECKING:
     from lienthong.evidence.archive import ArchivesAudit, SegmentReport
     from lienthong.security.file_keys import KeyFile
+    from lienthong.security.selfcheck import Stapled
     from lienthong.security.signers import Signer
 
 __all__ = ["evidence_app"]
@@ -517,6 +518,40 @@ def _print_segment(report: SegmentReport, as_json: bool, anchored: bool) -> None
         _print_broken(first)
 
 
+def _exporter_check(signer: Signer | None) -> Stapled | None:
+    """The exporter's key checked as the hub checks its receipt key (LIENTHONG_TRUST_ANCHORS):
+    its OCSP answers, to staple; exit 2 for a revoked or expired key (nobody could trust the
+    container's signature); None, said, without anchors or when the CA cannot be reached."""
+    from lienthong.hub.receipts import receipt_self_check
+    from lienthong.hub.settings import HubSettings, SettingsError
+
+    if signer is None:
+        return None
+    try:
+        check = receipt_self_check(signer, HubSettings.from_env())
+    except SettingsError as refused:
+        fail(refused.vi, refused.en)
+    if check is None:
+        err_console.print(
+            "không có LIENTHONG_TRUST_ANCHORS: chữ ký của gói không kèm OCSP (kiểm tra ngoại tuyến "
+            "không xác định được thu hồi) / no LIENTHONG_TRUST_ANCHORS: the container's signature "
+            "carries no OCSP answer (offline, its revocation cannot be checked)"
+        )
+        return None
+    if check.blocked:
+        assert check.last_check is not None
+        fail(
+            f"khóa ký gói không dùng được: {check.last_check.vi}",
+            f"the exporter's key may not sign: {check.last_check.en}",
+        )
+    if not check.stapled:
+        err_console.print(
+            "không lấy được OCSP của khóa ký: gói được ký không kèm OCSP / the key's OCSP answer "
+            "could not be had: the container is signed without it"
+        )
+    return check.stapled or None
+
+
 @evidence_app.command("export")
 def export_command(
     to: Annotated[Path, typer.Option("--to", help="The container to write (.asice).")],
@@ -576,6 +611,7 @@ def export_command(
         required=False,
     )
     try:
+        stapled = _exporter_check(signer)
         with (
             sealed_sessions(
                 database,
@@ -588,7 +624,9 @@ def export_command(
             sessions() as db,
             _sealed_bodies(),
         ):
-            data = export_container(db, selection, signer=signer, allow_unstamped=allow_unstamped)
+            data = export_container(
+                db, selection, signer=signer, stapled=stapled, allow_unstamped=allow_unstamped
+            )
     except ExportError as exc:
         fail(exc.vi, exc.en, code=1 if exc.code == "export.not_found" else 2)
     finally:
@@ -603,6 +641,7 @@ def export_command(
         )
     signed = (
         f"ký bởi / signed by {signer.certificate.subject.rfc4514_string()}"
+        + (", kèm OCSP / OCSP stapled" if stapled else "")
         if signer is not None
         else "KHÔNG ký (chưa có khóa) / NOT signed (no key given)"
     )

@@ -293,10 +293,12 @@ def build_container(
     export: Mapping[str, Any] | None = None,
     signer: Signer | None = None,
     ocsp_response: bytes | None = None,
+    revocation: Sequence[bytes] = (),
     now: dt.datetime | None = None,
 ) -> bytes:
     """The ASiC-E container (ZIP bytes) of ``proofs``; signed by ``signer`` (CAdES over the
-    ASiCManifest, its OCSP answer stapled when given) when one is given.
+    ASiCManifest, its OCSP answer and its CAs' ``revocation`` data stapled when given: then the
+    signature verifies offline, hard-fail) when one is given.
 
     ``export`` is merged into ``export.json`` (what was asked: a dossier code, a petition).
     """
@@ -314,7 +316,9 @@ def build_container(
     manifest = _asic_manifest(members, signed=signer is not None)
     meta: dict[str, bytes] = {ASIC_MANIFEST: manifest}
     if signer is not None:
-        meta[SIGNATURE] = sign_cades(manifest, signer, ocsp_response=ocsp_response)
+        meta[SIGNATURE] = sign_cades(
+            manifest, signer, ocsp_response=ocsp_response, revocation=revocation
+        )
     meta = {MANIFEST: _odf_manifest([*sorted(members), *sorted(meta)]), **meta}
     stamp = moment.timetuple()[:6]
     buffer = io.BytesIO()

@@ -21,6 +21,7 @@ from lienthong.evidence.chain import entry_digest, entry_document
 from lienthong.evidence.container import Batch, Inclusion, MessageProof, build_container
 from lienthong.evidence.merkle import inclusion_path, merkle_root
 from lienthong.evidence.store import SIDES, entry_fields, plain_body
+from lienthong.security.selfcheck import Stapled
 from lienthong.security.signers import Signer
 from lienthong.store.tables import (
     EvidenceBatch,
@@ -220,14 +221,24 @@ def export_container(
     selection: Selection,
     *,
     signer: Signer | None = None,
+    stapled: Stapled | None = None,
     allow_unstamped: bool = False,
     now: dt.datetime | None = None,
 ) -> bytes:
-    """The ASiC-E container of ``selection`` (signed by ``signer`` when given)."""
+    """The ASiC-E container of ``selection`` (signed by ``signer`` when given, carrying the
+    ``stapled`` answers of its self-check: :class:`~lienthong.security.selfcheck.SigningSelfCheck`)."""
     entries = select_entries(db, selection)
     proofs = message_proofs(db, entries, allow_unstamped=allow_unstamped)
     unstamped = [proof.seq for proof in proofs if proof.inclusion is None]
     export: dict[str, object] = {**selection.described()}
     if unstamped:
         export["unstamped"] = unstamped
-    return build_container(proofs, export=export, signer=signer, now=now)
+    stapled = stapled or Stapled()
+    return build_container(
+        proofs,
+        export=export,
+        signer=signer,
+        ocsp_response=stapled.ocsp_response,
+        revocation=stapled.chain,
+        now=now,
+    )

@@ -9,6 +9,11 @@ and chains to a trust anchor; the sender's signature over the exact body holds a
 time with only the kept certificates and OCSP/CRL data (``allow_fetching=False``: no request ever
 leaves the machine); the hub's receipt is signed and names the body's SHA-256.
 
+The hub's receipts and the exporter's signature are checked hard-fail when they carry their
+signer's OCSP answer (stapled by the hub's self-check, :mod:`lienthong.security.selfcheck`):
+a key revoked when it signed fails. Without it (JWS receipts, a hub without trust anchors, older
+containers) they are checked soft-fail, and the report says "revocation not checked offline".
+
 Trust comes only from the anchors the caller gives (a file the third party trusts), never from
 the container. Every failed check is named (:class:`Finding`: a stable code, both languages).
 """
@@ -20,7 +25,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -34,6 +39,7 @@ from lienthong.evidence.container import (
     read_container,
 )
 from lienthong.evidence.merkle import root_from_path
+from lienthong.security.cades import staples_ocsp
 from lienthong.security.timestamps import Timestamp, TimestampError, verify_timestamp
 from lienthong.security.verify import Verification, VerifyContext, verify_cades, verify_jws
 from lienthong.store.hashing import canonical_json
@@ -73,6 +79,8 @@ class MessageReport:
     """The sender's signature, checked offline as of its signing time (None: none kept)."""
     receipt: Mapping[str, Any] | None = None
     receipt_signature: Verification | None = None
+    receipt_revocation_checked: bool = False
+    """The receipt carried the hub's OCSP answer: checked hard-fail (else soft-fail)."""
     timestamp: Timestamp | None = None
     inclusion: Mapping[str, Any] | None = None
     included: bool = False
@@ -94,6 +102,11 @@ class MessageReport:
             "receipt": dict(self.receipt) if self.receipt is not None else None,
             "receipt_signature": (
                 self.receipt_signature.as_dict() if self.receipt_signature else None
+            ),
+            "receipt_revocation": (
+                _revocation_word(self.receipt_revocation_checked)
+                if self.receipt_signature
+                else None
             ),
             "timestamp": (
                 {
@@ -123,6 +136,8 @@ class ContainerReport:
     """The exporter's signature over the ASiCManifest (None: the container is not signed)."""
     messages: tuple[MessageReport, ...]
     failures: tuple[Finding, ...] = ()
+    exporter_revocation_checked: bool = False
+    """The exporter's signature carried its OCSP answer: checked hard-fail (else soft-fail)."""
     checked_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     @property
@@ -138,6 +153,9 @@ class ContainerReport:
             "checked_at": self.checked_at.isoformat(),
             "export": dict(self.export),
             "exporter_signature": self.exporter.as_dict() if self.exporter else None,
+            "exporter_revocation": (
+                _revocation_word(self.exporter_revocation_checked) if self.exporter else None
+            ),
             "failures": [f.as_dict() for f in self.failures],
             "messages": [m.as_dict() for m in self.messages],
         }
@@ -148,6 +166,26 @@ class ContainerReport:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _revocation_word(checked: bool) -> str:
+    """How a receipt's or the exporter's revocation was checked, in the JSON report."""
+    return "checked_offline" if checked else "not_checked_offline"
+
+
+def _revocation_text(checked: bool) -> tuple[str, str]:
+    if checked:
+        return (
+            "thu hồi đã kiểm tra ngoại tuyến (OCSP gắn kèm)",
+            "revocation checked offline (stapled OCSP)",
+        )
+    return "chưa kiểm tra thu hồi khi ngoại tuyến", "revocation not checked offline"
+
+
+def _stapled_mode(signature: bytes, jws: bool) -> Literal["hard-fail", "soft-fail"]:
+    """Hard-fail for a CAdES signature carrying its signer's OCSP answer (the CAs' answers
+    ride with it), else soft-fail: nothing offline could tell whether the key was revoked."""
+    return "hard-fail" if not jws and staples_ocsp(signature) else "soft-fail"
 
 
 def _manifest_findings(container: Container) -> list[Finding]:
@@ -187,6 +225,7 @@ def _exporter(
 ) -> tuple[Verification | None, list[Finding]]:
     if container.signature is None:
         return None, []
+    mode = _stapled_mode(container.signature, jws=False)
     result = verify_cades(
         container.manifest,
         container.signature,
@@ -195,7 +234,7 @@ def _exporter(
             other_certs=tuple(others),
             allow_fetching=False,
             # the exporter staples its OCSP answer when it has one; none is not a failure
-            revocation_mode="soft-fail",
+            revocation_mode=mode,
         ),
     )
     if result.valid:
@@ -384,6 +423,9 @@ class _Message:
             signature=sender,
             receipt=receipt_value,
             receipt_signature=receipt_check,
+            receipt_revocation_checked=receipt_check is not None
+            and receipt_signature is not None
+            and _stapled_mode(receipt_signature, _is_jws(receipt_signature)) == "hard-fail",
             timestamp=timestamp,
             inclusion=inclusion,
             included=included,
@@ -523,14 +565,14 @@ class _Message:
         if signature is None:
             self.fail("receipt.unsigned", "biên nhận không có chữ ký", "the receipt is not signed")
             return value, None
+        jws = _is_jws(signature)
         context = VerifyContext(
             trust_anchors=self.anchors,
             other_certs=self.intermediates,
             allow_fetching=False,
-            # the hub signs its receipt as it answers; no OCSP answer about its own key is kept
-            revocation_mode="soft-fail",
+            # hard-fail when the hub stapled its OCSP answer (its self-check), else soft-fail
+            revocation_mode=_stapled_mode(signature, jws),
         )
-        jws = signature.lstrip().startswith(b"eyJ")
         result = self.signature(receipt, signature, jws, context, "receipt", "biên nhận")
         if result.valid and value.get("hub") != result.fingerprint:
             self.fail(
@@ -539,6 +581,10 @@ class _Message:
                 "the receipt is signed with another certificate than the one it names (hub)",
             )
         return value, result
+
+
+def _is_jws(signature: bytes) -> bool:
+    return signature.lstrip().startswith(b"eyJ")
 
 
 def verify_container(
@@ -572,7 +618,15 @@ def verify_container(
                 "container.empty", "gói không có thông điệp nào", "the container holds no message"
             )
         )
-    return ContainerReport(container.export, exporter, messages, tuple(findings))
+    return ContainerReport(
+        container.export,
+        exporter,
+        messages,
+        tuple(findings),
+        exporter_revocation_checked=exporter is not None
+        and container.signature is not None
+        and _stapled_mode(container.signature, jws=False) == "hard-fail",
+    )
 
 
 # -- the report ---------------------------------------------------------------------------------
@@ -616,6 +670,9 @@ def _receipt_row(report: MessageReport) -> tuple[str, str]:
     signed = report.receipt_signature
     signer_vi = "chữ ký hợp lệ" if signed is not None and signed.valid else "chữ ký KHÔNG hợp lệ"
     signer_en = "signature valid" if signed is not None and signed.valid else "signature NOT valid"
+    if signed is not None:
+        revocation_vi, revocation_en = _revocation_text(report.receipt_revocation_checked)
+        signer_vi, signer_en = f"{signer_vi}, {revocation_vi}", f"{signer_en}, {revocation_en}"
     return (
         f"mã {code}, {count} bản ghi ({listed}), nhận lúc {receipt.get('received_at')}; {signer_vi}",
         f"code {code}, {count} records ({listed}), received at {receipt.get('received_at')}; "
@@ -716,10 +773,15 @@ def render_report(report: ContainerReport, languages: tuple[str, ...] = ("vi", "
                 else "  Exporter: the container is not signed"
             )
         else:
+            revocation = _revocation_text(report.exporter_revocation_checked)
             state = (
-                ("chữ ký hợp lệ" if vi else "signature valid")
-                if exporter.valid
-                else (exporter.vi if vi else exporter.en)
+                (
+                    ("chữ ký hợp lệ" if vi else "signature valid")
+                    if exporter.valid
+                    else (exporter.vi if vi else exporter.en)
+                )
+                + ", "
+                + (revocation[0] if vi else revocation[1])
             )
             lines.append(
                 ("  Bên xuất gói: " if vi else "  Exporter: ") + f"{exporter.signer} ({state})"

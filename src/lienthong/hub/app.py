@@ -42,7 +42,12 @@ from lienthong.hub.errors import ANSWER_CODES, SUCCESS, HubError, spell_success
 from lienthong.hub.health import healthz
 from lienthong.hub.metrics import metrics_endpoint
 from lienthong.hub.openapi import OPENAPI_PATH, openapi_document, serialized
-from lienthong.hub.receipts import ReceiptSigner, open_receipt_signer
+from lienthong.hub.receipts import (
+    ReceiptKeyBlocked,
+    ReceiptSigner,
+    open_receipt_signer,
+    receipt_self_check,
+)
 from lienthong.hub.settings import HubSettings, SettingsError
 from lienthong.hub.signatures import Checked, SignatureGate, SignatureRefused, keep
 from lienthong.hub.web import Served, logged, web_routes
@@ -169,7 +174,11 @@ class Hub:
         self.signatures = SignatureGate(settings)
         receipt_key = open_receipt_signer(settings)
         self.receipts = (
-            ReceiptSigner(receipt_key, settings.receipt_format) if receipt_key is not None else None
+            ReceiptSigner(
+                receipt_key, settings.receipt_format, receipt_self_check(receipt_key, settings)
+            )
+            if receipt_key is not None
+            else None
         )
         window = settings.timestamp_fail_closed_hours
         #: Time-stamps the evidence chain in batches (its thread runs with the app).
@@ -499,7 +508,10 @@ class Hub:
             received_at=(call.received_at if call is not None else None) or _utcnow(),
             body=answer.body,
         )
-        issued = self.receipts.issue(receipt)
+        try:
+            issued = self.receipts.issue(receipt)
+        except ReceiptKeyBlocked:
+            return  # logged at each check, shown in /metrics and /healthz: the push still counts
         answer.receipt, answer.receipt_signature = issued.receipt, issued.signature
         answer.headers = {**(answer.headers or {}), **issued.headers}
 

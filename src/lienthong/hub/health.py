@@ -39,6 +39,9 @@ class Health:
     version: str
     checked_at: dt.datetime
     """Aware, Asia/Ho_Chi_Minh."""
+    receipts: str | None = None
+    """The receipt key's state (``ok``, ``blocked``, ``unchecked``; None: no receipt key). A
+    blocked key leaves the hub healthy: pushes go on, answered without a receipt."""
 
     @property
     def ok(self) -> bool:
@@ -49,12 +52,15 @@ class Health:
         return 200 if self.ok else 503
 
     def as_json(self) -> dict[str, str]:
-        return {
+        answer = {
             "status": "ok" if self.ok else "error",
             "database": "ok" if self.database_ok else "unreachable",
             "version": self.version,
             "time": self.checked_at.isoformat(timespec="seconds"),
         }
+        if self.receipts is not None:
+            answer["receipts"] = self.receipts
+        return answer
 
 
 def _probe(hub: Hub) -> bool:
@@ -72,7 +78,10 @@ async def check_health(hub: Hub) -> Health:
     database_ok = False
     with anyio.move_on_after(PROBE_TIMEOUT_SECONDS):
         database_ok = await anyio.to_thread.run_sync(_probe, hub, abandon_on_cancel=True)
-    return Health(database_ok, __version__, dt.datetime.now(VIETNAM).replace(microsecond=0))
+    receipts = hub.receipts.state if hub.receipts is not None else None
+    return Health(
+        database_ok, __version__, dt.datetime.now(VIETNAM).replace(microsecond=0), receipts
+    )
 
 
 def healthz(hub: Hub) -> Callable[[Request], Awaitable[Response]]:

@@ -21,6 +21,7 @@ row; ``/metrics`` itself is not written to the message log.
 | ``lienthong_evidence_archived_entries`` | gauge | entries moved to archive segments |
 | ``lienthong_evidence_archive_lag_seconds`` | gauge | how far the oldest entry left is past the retention |
 | ``lienthong_evidence_last_segment_age_seconds`` | gauge | age of the newest segment (-1: none) |
+| ``lienthong_receipt_signing_ok`` | gauge | 1 while the receipt key may sign, 0 when revoked or expired (only with a receipt key) |
 
 A service a client names is its own label only when the hub knows the name (the catalog's
 services, the LGSP door's aliases) or the hub itself wrote it (``web:``/``public:`` pages);
@@ -56,6 +57,7 @@ from lienthong.store.tables import MessageLog, MessageSignature
 
 if TYPE_CHECKING:
     from lienthong.hub.app import Hub
+    from lienthong.hub.receipts import ReceiptSigner
 
 __all__ = ["OTHER", "HubCollector", "metrics_endpoint", "metrics_registry"]
 
@@ -86,11 +88,13 @@ class HubCollector(Collector):
         known_services: Iterable[str],
         stamper: Stamper | None = None,
         retention: dt.timedelta = dt.timedelta(days=30),
+        receipts: ReceiptSigner | None = None,
     ) -> None:
         self.sessions = sessions
         self.known = frozenset(known_services)
         self.stamper = stamper
         self.retention = retention
+        self.receipts = receipts
 
     def collect(self) -> Iterator[Metric]:
         requests = CounterMetricFamily(
@@ -164,6 +168,13 @@ class HubCollector(Collector):
         )
         yield from self._evidence(evidence)
         yield from self._archives(archives)
+        if self.receipts is not None:
+            yield GaugeMetricFamily(
+                "lienthong_receipt_signing_ok",
+                "1 while the hub's receipt key may sign (0: revoked, expired or untrusted: pushes "
+                "are answered without a receipt)",
+                value=1 if self.receipts.signing_ok else 0,
+            )
 
     def _evidence(self, evidence: SideStatus) -> Iterator[Metric]:
         now = dt.datetime.now(dt.UTC)
@@ -208,10 +219,11 @@ def metrics_registry(
     known_services: Iterable[str],
     stamper: Stamper | None = None,
     retention: dt.timedelta = dt.timedelta(days=30),
+    receipts: ReceiptSigner | None = None,
 ) -> CollectorRegistry:
     """A registry of its own, holding one :class:`HubCollector`."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(HubCollector(sessions, known_services, stamper, retention))
+    registry.register(HubCollector(sessions, known_services, stamper, retention, receipts))
     return registry
 
 
@@ -234,7 +246,7 @@ def metrics_endpoint(hub: Hub) -> Callable[[Request], Awaitable[Response]]:
 
     known = set(hub.validator.catalog.packets) | set(parse_aliases(hub.settings.lgsp_aliases))
     retention = dt.timedelta(days=hub.settings.evidence_retention_days)
-    registry = metrics_registry(hub.sessions, known, hub.stamper, retention)
+    registry = metrics_registry(hub.sessions, known, hub.stamper, retention, hub.receipts)
     networks = hub.settings.metrics_clients()
 
     async def endpoint(request: Request) -> Response:

@@ -235,6 +235,11 @@ def _health_schema(status: str, database: str) -> dict[str, Any]:
             "database": {"const": database},
             "version": {"type": "string"},
             "time": {"type": "string", "format": "date-time"},
+            "receipts": {
+                "enum": ["ok", "blocked", "unchecked"],
+                "description": "Only with a receipt key: blocked while it is revoked or expired "
+                "(pushes are answered without a receipt).",
+            },
         },
         "required": ["status", "database", "version", "time"],
     }

@@ -10,7 +10,11 @@ The receipt travels in two answer headers, so the body stays what clients alread
   bytes (the form of ``X-Lienthong-Signature``).
 
 Receipts are signed only when a receipt key is set (``LIENTHONG_RECEIPT_*``); the format is
-:mod:`lienthong.security.receipts`.
+:mod:`lienthong.security.receipts`. With trust anchors set (``LIENTHONG_TRUST_ANCHORS``) the hub
+checks its own certificate at start and every ``LIENTHONG_RECEIPT_CHECK_INTERVAL_SECONDS``
+(:class:`~lienthong.security.selfcheck.SigningSelfCheck`) and staples the answers it fetched to
+every CAdES receipt, so a third party can check the receipt offline, hard-fail; a revoked or
+expired key signs no receipt (:class:`ReceiptKeyBlocked`): the push is answered without one.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +31,7 @@ from typing import Any
 import orjson
 
 from lienthong.hub.settings import HubSettings, SettingsError
-from lienthong.security.cades import sign_cades
+from lienthong.hub.signatures import trust_anchors
 from lienthong.security.certificates import fingerprint
 from lienthong.security.header import header_value
 from lienthong.security.jws import sign_jws
@@ -40,9 +45,20 @@ from lienthong.security.receipts import (
     records_sha256,
     rfc3339,
 )
+from lienthong.security.selfcheck import BLOCKING, SigningSelfCheck, Stapled
 from lienthong.security.signers import FileSigner, Pkcs11Signer, Signer, SignerError, pkcs11_module
+from lienthong.security.verify import VerifyContext
 
-__all__ = ["Issued", "ReceiptSigner", "check_receipt_key", "open_receipt_signer"]
+__all__ = [
+    "Issued",
+    "ReceiptKeyBlocked",
+    "ReceiptSigner",
+    "check_receipt_key",
+    "open_receipt_signer",
+    "receipt_self_check",
+]
+
+logger = logging.getLogger("lienthong.hub.receipts")
 
 
 def _first_line(path: str, setting: str) -> str:
@@ -120,6 +136,41 @@ def check_receipt_key(settings: HubSettings) -> None:
         signer.close()
 
 
+def receipt_self_check(signer: Signer, settings: HubSettings) -> SigningSelfCheck | None:
+    """The self-check of the hub's key ``signer`` against ``LIENTHONG_TRUST_ANCHORS``, made once
+    now; None (and a warning) without anchors: its signatures then carry no OCSP answer, and a
+    verifier offline can check them only soft-fail."""
+    anchors = trust_anchors(settings.trust_anchors)
+    if not anchors:
+        logger.warning(
+            "LIENTHONG_TRUST_ANCHORS is not set: the hub cannot check its own key (%s) nor staple "
+            "its OCSP answer; its receipts will not verify offline hard-fail",
+            signer.certificate.subject.rfc4514_string(),
+        )
+        return None
+    check = SigningSelfCheck(
+        signer,
+        VerifyContext(
+            trust_anchors=anchors,
+            allow_fetching=True,
+            fetch_timeout_seconds=settings.signature_fetch_timeout_seconds,
+        ),
+        settings.receipt_check_interval_seconds,
+        logger=logger,
+    )
+    check.check()
+    return check
+
+
+class ReceiptKeyBlocked(Exception):
+    """The hub's receipt key may not sign now (revoked, expired, untrusted, weak): the push is
+    answered without a receipt rather than with one nobody can trust."""
+
+    def __init__(self, status: str, vi: str, en: str) -> None:
+        super().__init__(f"receipt key blocked ({status}): {en}")
+        self.status, self.vi, self.en = status, vi, en
+
+
 @dataclass(frozen=True, slots=True)
 class Issued:
     """A signed receipt: its bytes, its signature (DER, or the compact JWS's ASCII) and the
@@ -131,13 +182,28 @@ class Issued:
 
 
 class ReceiptSigner:
-    """Builds and signs the receipts of one hub (thread-safe: the signers are)."""
+    """Builds and signs the receipts of one hub (thread-safe: the signers and the self-check
+    are)."""
 
-    def __init__(self, signer: Signer, format: str = "cades") -> None:
+    def __init__(
+        self, signer: Signer, format: str = "cades", self_check: SigningSelfCheck | None = None
+    ) -> None:
         self.signer = signer
         self.format = format
+        self.self_check = self_check
+        """Checks the hub's own certificate (None: no anchors, nothing checked or stapled)."""
         self.hub = fingerprint(signer.certificate)
         """SHA-256 (hex) of the hub's certificate, named in every receipt."""
+
+    @property
+    def state(self) -> str:
+        """``ok``, ``blocked`` (no receipts now) or ``unchecked`` (no anchors, or the CA could
+        not be reached: receipts signed without an OCSP answer)."""
+        return "unchecked" if self.self_check is None else self.self_check.state
+
+    @property
+    def signing_ok(self) -> bool:
+        return self.state != "blocked"
 
     def receipt(
         self,
@@ -171,12 +237,18 @@ class ReceiptSigner:
         return data
 
     def issue(self, receipt: bytes) -> Issued:
-        """Sign ``receipt``; the headers of the answer that carries it."""
+        """Sign ``receipt`` (CAdES: with the self-check's OCSP answers); the headers of the
+        answer that carries it. :class:`ReceiptKeyBlocked` when the key may not sign now."""
+        stapled = Stapled()
+        if self.self_check is not None:
+            verification, stapled = self.self_check.current()
+            if verification.status in BLOCKING:
+                raise ReceiptKeyBlocked(verification.status.value, verification.vi, verification.en)
         if self.format == "jws":
             compact = sign_jws(receipt, self.signer)
             signature, carried = compact.encode("ascii"), header_value("jws", compact)
         else:
-            signature = sign_cades(receipt, self.signer)
+            signature = stapled.sign(receipt, self.signer)
             carried = header_value("cades", signature)
         return Issued(
             receipt,

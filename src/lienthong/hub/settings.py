@@ -114,6 +114,10 @@ class HubSettings:
     """The label of the key (and its certificate) on that token."""
     receipt_pin_file: str = ""
     """A file holding the token's PIN (first line)."""
+    receipt_check_interval_seconds: int = 3600
+    """With ``trust_anchors`` set, the hub checks its receipt key's certificate at start and
+    again this often (or once the OCSP answer it staples expires): the answer is stapled to every
+    CAdES receipt; a revoked or expired key signs no receipt (docs/security.md, "Receipts")."""
     keep_raw_bodies: bool = True
     """Keep the raw body of accepted pushes in the message log (evidence)."""
     master_key_file: str = ""

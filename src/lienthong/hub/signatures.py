@@ -35,7 +35,14 @@ from lienthong.security.verify import (
 )
 from lienthong.store.tables import MessageLog, MessageSignature
 
-__all__ = ["SIGNATURE_CODES", "SignatureGate", "SignatureRefused", "keep", "kept_verification"]
+__all__ = [
+    "SIGNATURE_CODES",
+    "SignatureGate",
+    "SignatureRefused",
+    "keep",
+    "kept_verification",
+    "trust_anchors",
+]
 
 #: The answer code of each status that refuses an envelope.
 SIGNATURE_CODES: Mapping[Status, str] = {
@@ -91,7 +98,7 @@ def _modes(text: str) -> dict[str, SignatureMode]:
     return modes
 
 
-def _anchors(text: str) -> tuple[x509.Certificate, ...]:
+def trust_anchors(text: str) -> tuple[x509.Certificate, ...]:
     """The certificates of the files named in ``LIENTHONG_TRUST_ANCHORS``."""
     try:
         return load_anchors(name.strip() for name in text.split(",") if name.strip())
@@ -122,7 +129,7 @@ class SignatureGate:
             else None
         )
         self.context = VerifyContext(
-            trust_anchors=_anchors(settings.trust_anchors),
+            trust_anchors=trust_anchors(settings.trust_anchors),
             allow_fetching=settings.signature_fetch,
             clock_skew_seconds=settings.signature_clock_skew_seconds,
             fetch_timeout_seconds=settings.signature_fetch_timeout_seconds,

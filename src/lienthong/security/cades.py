@@ -7,7 +7,9 @@ signing-certificate-v2 (ESSCertIDv2 with SHA-256, RFC 5035), which binds the cer
 signature so that another certificate of the same key cannot be substituted. Certificates: the
 signer's and its chain. Optionally the signer's current OCSP response is stapled in ``crls`` as an
 ``other`` RevocationInfoChoice of format id-ri-ocsp-response (RFC 5940), so the receiver need not
-ask the CA for every message.
+ask the CA for every message, with the answers about the CAs of its chain (OCSP the same way,
+CRLs as ``crl`` choices): then a verifier holding only the signature can check it hard-fail,
+offline (:func:`staples_ocsp` tells whether a signature does).
 
 Built with asn1crypto's structures and a :class:`~lienthong.security.signers.Signer`'s signature
 (written here rather than through pyHanko's builder: no PDF-oriented defaults, no async, and the
@@ -18,15 +20,18 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
+from typing import Any
 
 from asn1crypto import algos, cms, core, ocsp, tsp  # type: ignore[import-untyped]
+from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from lienthong.security.signers import Signer, SignerError, hash_algorithm
 
-__all__ = ["sign_cades", "signature_algorithm"]
+__all__ = ["sign_cades", "signature_algorithm", "staples_ocsp"]
 
 
 def sign_cades(
@@ -35,11 +40,14 @@ def sign_cades(
     *,
     signing_time: dt.datetime | None = None,
     ocsp_response: bytes | None = None,
+    revocation: Sequence[bytes] = (),
 ) -> bytes:
     """The DER CAdES-B-B detached signature of ``body`` by ``signer``.
 
     ``signing_time`` (aware; default now) is kept to the second, as CMS encodes it.
     ``ocsp_response``: a DER OCSP response about the signer's certificate, stapled (RFC 5940).
+    ``revocation``: DER OCSP responses and CRLs about the CAs of its chain, stapled with it so
+    that a verifier holding only the signature can check the whole path (offline, hard-fail).
     """
     moment = _signing_moment(signing_time)
     leaf = _asn1_certificate(signer.certificate)
@@ -82,20 +90,12 @@ def sign_cades(
         "certificates": [cms.CertificateChoices(name="certificate", value=c) for c in certificates],
         "signer_infos": [signer_info],
     }
-    if ocsp_response is not None:
+    choices = [] if ocsp_response is None else [_ocsp_choice(_stapled(ocsp_response, leaf))]
+    choices += [_revocation_choice(der) for der in revocation]
+    if choices:
         # RFC 5652, 5.1: an "other" revocation choice makes SignedData version 5.
-        signed_data["version"] = "v5"
-        signed_data["crls"] = [
-            cms.RevocationInfoChoice(
-                name="other",
-                value=cms.OtherRevocationInfoFormat(
-                    {
-                        "other_rev_info_format": "ocsp_response",
-                        "other_rev_info": _stapled(ocsp_response, leaf),
-                    }
-                ),
-            )
-        ]
+        signed_data["version"] = "v5" if any(c.name == "other" for c in choices) else "v1"
+        signed_data["crls"] = choices
     content_info = cms.ContentInfo(
         {"content_type": "signed_data", "content": cms.SignedData(signed_data)}
     )
@@ -164,11 +164,46 @@ def _signing_certificate_v2(leaf: asn1_x509.Certificate) -> tsp.SigningCertifica
     return tsp.SigningCertificateV2({"certs": [cert_id]})
 
 
+def _ocsp_choice(response: ocsp.OCSPResponse) -> cms.RevocationInfoChoice:
+    return cms.RevocationInfoChoice(
+        name="other",
+        value=cms.OtherRevocationInfoFormat(
+            {"other_rev_info_format": "ocsp_response", "other_rev_info": response}
+        ),
+    )
+
+
+def _parsed(spec: type[Any], der: bytes, code: str, vi: str, en: str) -> Any:
+    """``der`` loaded as ``spec`` and parsed in full now (not in the receiver), or
+    :class:`SignerError` ``code`` saying ``vi``/``en`` and why."""
+    try:
+        value = spec.load(der, strict=True)
+        value.native  # noqa: B018 - parses every part
+    except (ValueError, TypeError, KeyError) as exc:
+        raise SignerError(code, f"{vi}: {exc}", f"{en}: {exc}") from None
+    return value
+
+
+def _revocation_choice(der: bytes) -> cms.RevocationInfoChoice:
+    """An OCSP response (RFC 5940) or a CRL about a CA of the chain, as it was fetched."""
+    what = ("revocation.malformed", "dữ liệu thu hồi gắn kèm không đọc được")
+    english = "the stapled revocation data is neither an OCSP response nor a CRL"
+    try:
+        return _ocsp_choice(_parsed(ocsp.OCSPResponse, der, *what, english))
+    except SignerError:
+        crl = _parsed(asn1_crl.CertificateList, der, *what, english)
+    return cms.RevocationInfoChoice(name="crl", value=crl)
+
+
 def _stapled(der: bytes, leaf: asn1_x509.Certificate) -> ocsp.OCSPResponse:
     """The OCSP response, refused unless it is a successful answer about ``leaf``."""
+    unreadable = (
+        "ocsp_response.malformed",
+        "phản hồi OCSP gắn kèm không đọc được",
+        "the stapled OCSP response cannot be read",
+    )
+    response = _parsed(ocsp.OCSPResponse, der, *unreadable)
     try:
-        response = ocsp.OCSPResponse.load(der, strict=True)
-        response.native  # noqa: B018 - parses every part now, not in the receiver
         basic = (
             response.basic_ocsp_response
             if response["response_status"].native == "successful"
@@ -181,9 +216,7 @@ def _stapled(der: bytes, leaf: asn1_x509.Certificate) -> ocsp.OCSPResponse:
         )
     except (ValueError, TypeError, KeyError) as exc:
         raise SignerError(
-            "ocsp_response.malformed",
-            f"phản hồi OCSP gắn kèm không đọc được: {exc}",
-            f"the stapled OCSP response cannot be read: {exc}",
+            unreadable[0], f"{unreadable[1]}: {exc}", f"{unreadable[2]}: {exc}"
         ) from None
     if leaf.serial_number not in serials:
         raise SignerError(
@@ -192,3 +225,27 @@ def _stapled(der: bytes, leaf: asn1_x509.Certificate) -> ocsp.OCSPResponse:
             "the stapled OCSP response is not a successful answer about the signer's certificate",
         )
     return response
+
+
+def staples_ocsp(signature: bytes) -> bool:
+    """The CAdES ``signature`` (DER) carries an OCSP answer about its signer's certificate
+    (False too for bytes that are no CMS: the verifier names what is wrong with them)."""
+    try:
+        signed = cms.ContentInfo.load(signature)["content"]
+        infos = signed["signer_infos"]
+        if len(infos) != 1 or infos[0]["sid"].name != "issuer_and_serial_number":
+            return False
+        serial = infos[0]["sid"].chosen["serial_number"].native
+        for choice in signed["crls"] or ():
+            if choice.name != "other" or (
+                choice.chosen["other_rev_info_format"].native != "ocsp_response"
+            ):
+                continue
+            answer = ocsp.OCSPResponse.load(choice.chosen["other_rev_info"].dump())
+            basic = answer.basic_ocsp_response
+            responses = basic["tbs_response_data"]["responses"]
+            if any(single["cert_id"]["serial_number"].native == serial for single in responses):
+                return True
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return False
+    return False
