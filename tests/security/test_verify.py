@@ -3,6 +3,7 @@ and bad bytes answered with a status, never an exception."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from datetime import UTC, datetime, timedelta
@@ -439,3 +440,15 @@ def test_jws_header_rules(openssl_pki: OpensslPki) -> None:
     check(verify_jws(BODY, revoked, context(openssl_pki)), Status.REVOKED)
     other = make_jws(openssl_pki, "other_unit", BODY, "RS256")
     check(verify_jws(BODY, other, context(openssl_pki)), Status.WRONG_UNIT)
+
+
+def test_the_synchronous_verification_works_inside_a_running_event_loop(
+    openssl_pki: OpensslPki,
+) -> None:
+    """An app factory (uvicorn --factory) checks its keys at start inside the server's loop."""
+    signature = openssl_pki.sign_cms("rsa", BODY, pss=True)
+
+    async def inside_a_loop() -> Verification:
+        return verify_cades(BODY, signature, context(openssl_pki))
+
+    check(asyncio.run(inside_a_loop()), Status.VALID, "valid")

@@ -20,7 +20,8 @@ import hmac
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
@@ -1464,11 +1465,23 @@ def _check_unit(facts: _Facts, context: VerifyContext) -> None:
 # Synchronous entry points (the command line, tests); the hub awaits the async ones.
 
 
+def _run_to_end(work: Callable[[], Coroutine[Any, Any, Verification]]) -> Verification:
+    """Run a verification to its end from synchronous code. Where this thread already runs an
+    event loop (an app factory called by uvicorn, a check at start), the work gets a loop of its
+    own in another thread: ``asyncio.run`` cannot nest, and the caller waits either way."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(work())
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lienthong-verify") as pool:
+        return pool.submit(lambda: asyncio.run(work())).result()
+
+
 def verify_cades(body: bytes, signature: bytes, context: VerifyContext) -> Verification:
-    """:func:`averify_cades` outside an event loop."""
-    return asyncio.run(averify_cades(body, signature, context))
+    """:func:`averify_cades` from synchronous code (outside or inside an event loop)."""
+    return _run_to_end(lambda: averify_cades(body, signature, context))
 
 
 def verify_jws(body: bytes, compact_jws: str | bytes, context: VerifyContext) -> Verification:
-    """:func:`averify_jws` outside an event loop."""
-    return asyncio.run(averify_jws(body, compact_jws, context))
+    """:func:`averify_jws` from synchronous code (outside or inside an event loop)."""
+    return _run_to_end(lambda: averify_jws(body, compact_jws, context))
