@@ -31,7 +31,6 @@ from ingest import (
     UNIT,
     BenchError,
     Rates,
-    Unavailable,
     _free_port,
     _post,
     dossier_rows,
@@ -41,7 +40,7 @@ from ingest import (
     make_records,
 )
 from machine import reference_speed
-from signing import PASSWORD, RSA_UNIT, envelope_signer, pki_services
+from signing import PASSWORD, RSA_UNIT, Outcome, envelope_signer, pki_services, run_per_kind
 from sqlalchemy import Engine, func, insert, select
 
 from lienthong.agent.signing import EnvelopeSigner
@@ -53,7 +52,7 @@ from lienthong.hub.settings import HubSettings
 from lienthong.security.pki import TestPki, create_test_pki
 from lienthong.security.signers import FileSigner
 from lienthong.store import Accounts, session_factory
-from lienthong.store.db import make_engine, redact_url, upgrade
+from lienthong.store.db import make_engine, upgrade
 from lienthong.store.tables import Dossier, EvidenceBatch, EvidenceEntry
 
 USER = "bench-signed"
@@ -80,15 +79,6 @@ class IngestRun:
     @property
     def share(self) -> float:
         return self.with_evidence.median / self.without.median
-
-
-@dataclass
-class IngestOutcome:
-    kind: str
-    url: str = ""
-    runs: list[IngestRun] = field(default_factory=list)
-    error: str | None = None
-    failed: bool = False
 
 
 def _login(client: httpx.Client, settings: HubSettings) -> str:
@@ -187,31 +177,23 @@ def time_export(engine: Engine, code: str, pki: TestPki, run: IngestRun, repeats
         run.container_bytes = len(data)
 
 
-def ingest_bench(pki: TestPki, workdir: Path, runs: int, batches: int) -> list[IngestOutcome]:
+def ingest_bench(pki: TestPki, workdir: Path, runs: int, batches: int) -> list[Outcome[IngestRun]]:
     entry = pki.agency(RSA_UNIT)
     signer = envelope_signer(
         pki, FileSigner(entry.private_key(), entry.certificate, pki.chain_of(entry))
     )
-    outcomes = []
-    for kind in ("sqlite", "postgresql"):
-        outcome = IngestOutcome(kind)
-        try:
-            for number in range(runs):
-                url, run = one_ingest_run(kind, workdir, f"ev{number}", pki, signer, batches)
-                outcome.url = redact_url(url)
-                outcome.runs.append(run)
-                print(
-                    f"evidence ingest [{kind}] run {number + 1}: {run.with_evidence.median:,.0f} "
-                    f"against {run.without.median:,.0f} records/s without ({run.share:.0%}), "
-                    f"{run.entries} entries in {run.batches} time-stamped batches",
-                    file=sys.stderr,
-                )
-        except Unavailable as exc:
-            outcome.error = str(exc)
-        except BenchError as exc:
-            outcome.error, outcome.failed = f"benchmark failed: {exc}", True
-        outcomes.append(outcome)
-    return outcomes
+
+    def one(kind: str, number: int) -> tuple[str, IngestRun]:
+        return one_ingest_run(kind, workdir, f"ev{number}", pki, signer, batches)
+
+    def described(kind: str, number: int, run: IngestRun) -> str:
+        return (
+            f"evidence ingest [{kind}] run {number + 1}: {run.with_evidence.median:,.0f} "
+            f"against {run.without.median:,.0f} records/s without ({run.share:.0%}), "
+            f"{run.entries} entries in {run.batches} time-stamped batches"
+        )
+
+    return run_per_kind(runs, one, described)
 
 
 # -- backup and restore ---------------------------------------------------------------------------
@@ -296,7 +278,7 @@ def backup_bench(pki: TestPki, workdir: Path, sizes: tuple[int, ...]) -> list[Ba
 
 @dataclass
 class EvidenceOutcome:
-    ingest: list[IngestOutcome] = field(default_factory=list)
+    ingest: list[Outcome[IngestRun]] = field(default_factory=list)
     backups: list[BackupRun] = field(default_factory=list)
     error: str | None = None
 

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 import orjson
@@ -69,6 +69,8 @@ RSA_UNIT, EC_UNIT = "000.00.00.H56", "000.00.00.H60"
 TOKEN, PIN = "lienthong-bench", "123456"
 #: Issue 12: signed ingest at least 90% of the unsigned rate.
 SHARE_TARGET = 0.9
+
+R = TypeVar("R")
 
 
 class Counted:
@@ -129,12 +131,38 @@ class Run:
 
 
 @dataclass
-class Outcome:
+class Outcome(Generic[R]):
+    """The runs of one database kind, or why there are none."""
+
     kind: str
     url: str = ""
-    runs: list[Run] = field(default_factory=list)
+    runs: list[R] = field(default_factory=list)
     error: str | None = None
     failed: bool = False
+
+
+def run_per_kind(
+    runs: int,
+    one: Callable[[str, int], tuple[str, R]],
+    described: Callable[[str, int, R], str],
+) -> list[Outcome[R]]:
+    """``runs`` runs of ``one(kind, number)`` on SQLite, then on PostgreSQL, each said on
+    stderr by ``described``; a database out of reach or a failed run ends that kind's runs."""
+    outcomes: list[Outcome[R]] = []
+    for kind in ("sqlite", "postgresql"):
+        outcome: Outcome[R] = Outcome(kind)
+        try:
+            for number in range(runs):
+                url, run = one(kind, number)
+                outcome.url = redact_url(url)
+                outcome.runs.append(run)
+                print(described(kind, number, run), file=sys.stderr)
+        except Unavailable as exc:
+            outcome.error = str(exc)
+        except BenchError as exc:
+            outcome.error, outcome.failed = f"benchmark failed: {exc}", True
+        outcomes.append(outcome)
+    return outcomes
 
 
 def one_run(
@@ -215,41 +243,25 @@ def hub_bench(
     batches: int = 10,
     warmup: int = 2,
     singles: int = 200,
-) -> list[Outcome]:
+) -> list[Outcome[Run]]:
     entry = pki.agency(RSA_UNIT)
     signer = envelope_signer(
         pki, FileSigner(entry.private_key(), entry.certificate, pki.chain_of(entry))
     )
-    outcomes = []
-    for kind in ("sqlite", "postgresql"):
-        outcome = Outcome(kind)
-        try:
-            for number in range(runs):
-                url, run = one_run(
-                    kind,
-                    workdir,
-                    f"signed{number}",
-                    pki,
-                    services,
-                    signer,
-                    batches,
-                    warmup,
-                    singles,
-                )
-                outcome.url = redact_url(url)
-                outcome.runs.append(run)
-                print(
-                    f"signed ingest [{kind}] run {number + 1}: {run.signed.median:,.0f} against "
-                    f"{run.unsigned.median:,.0f} records/s unsigned ({run.share:.0%}), "
-                    f"{run.pki_requests} PKI requests",
-                    file=sys.stderr,
-                )
-        except Unavailable as exc:
-            outcome.error = str(exc)
-        except BenchError as exc:
-            outcome.error, outcome.failed = f"benchmark failed: {exc}", True
-        outcomes.append(outcome)
-    return outcomes
+
+    def one(kind: str, number: int) -> tuple[str, Run]:
+        return one_run(
+            kind, workdir, f"signed{number}", pki, services, signer, batches, warmup, singles
+        )
+
+    def described(kind: str, number: int, run: Run) -> str:
+        return (
+            f"signed ingest [{kind}] run {number + 1}: {run.signed.median:,.0f} against "
+            f"{run.unsigned.median:,.0f} records/s unsigned ({run.share:.0%}), "
+            f"{run.pki_requests} PKI requests"
+        )
+
+    return run_per_kind(runs, one, described)
 
 
 # -- the agent's signing cost ---------------------------------------------------------------------
@@ -316,7 +328,7 @@ def orjson_body() -> bytes:
 
 @dataclass
 class SigningOutcome:
-    hub: list[Outcome] = field(default_factory=list)
+    hub: list[Outcome[Run]] = field(default_factory=list)
     agent: list[SigningCost] = field(default_factory=list)
     error: str | None = None
 
