@@ -11,6 +11,7 @@ from lienthong.agent.settings import (
     EvidenceSettings,
     PortalSettings,
     PullSettings,
+    SealingSettings,
     SigningSettings,
     WebhookSettings,
 )
@@ -32,6 +33,8 @@ def documented() -> dict[str, str]:
             section = "signing."
         elif line.startswith("| Setting (TOML `[evidence]`)"):
             section = "evidence."
+        elif line.startswith("| Setting (TOML `[sealing]`)"):
+            section = "sealing."
         elif line.startswith("| Setting (TOML)"):
             section = ""
         match = ROW.match(line)
@@ -53,13 +56,14 @@ def test_every_setting_is_documented() -> None:
         *(
             name
             for name in fields(AgentSettings)
-            if name not in ("portal", "pulls", "webhook", "signing", "evidence")
+            if name not in ("portal", "pulls", "webhook", "signing", "evidence", "sealing")
         ),
         *(f"portal.{name}" for name in fields(PortalSettings)),
         *(f"pulls.{name}" for name in fields(PullSettings)),
         *(f"webhook.{name}" for name in fields(WebhookSettings)),
         *(f"signing.{name}" for name in fields(SigningSettings)),
         *(f"evidence.{name}" for name in fields(EvidenceSettings)),
+        *(f"sealing.{name}" for name in fields(SealingSettings)),
     ]
     missing = [name for name in expected if name not in rows]
     assert not missing, f"docs/agent.md does not document {missing}"
@@ -70,7 +74,7 @@ def test_each_documented_variable_sets_its_setting() -> None:
     samples = {str: "x-sample", int: 7, float: 7.5, bool: False}
     checked = 0
     for name, cell in documented().items():
-        variables = re.findall(r"LIENTHONG_AGENT_[A-Z_]+", cell)
+        variables = re.findall(r"LIENTHONG_AGENT_[A-Z0-9_]+", cell)
         if len(variables) != 1:
             continue  # abbreviated cells ("..._X", two variables in one row)
         owner, _, field_name = name.rpartition(".")
@@ -81,6 +85,7 @@ def test_each_documented_variable_sets_its_setting() -> None:
             "webhook": WebhookSettings,
             "signing": SigningSettings,
             "evidence": EvidenceSettings,
+            "sealing": SealingSettings,
         }[owner]
         spec = {f.name: f for f in dataclasses.fields(cls)}.get(field_name)
         assert spec is not None, name
