@@ -85,10 +85,14 @@ def _wire(day: dt.date, hour: int) -> str:
     return f"{day:%Y%m%d}{hour:02d}0000"
 
 
-def batches(templates: list[dict[str, Any]]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """(province unit, 1000 records) forever: each batch one province's communes, the
-    receptions spread over the months; about 80% processed (a fifth of them late), the rest
-    pending, a share of those overdue; distinct codes (unit, day, sequence)."""
+def batches(
+    templates: list[dict[str, Any]], window: int | None = None
+) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """(province unit, 1000 records) forever: each batch one province's communes, about 80%
+    processed (a fifth of them late), the rest pending, a share of those overdue; distinct
+    codes (unit, day, sequence). The receptions are spread over all the months (to grow a
+    history every month of which has figures), or with ``window`` days, over that many days
+    moving forward a day per batch (pushes as they come: the recent dossiers)."""
     sequence: dict[tuple[str, dt.date], int] = {}
     first = dt.date(*FIRST_MONTH, 1)
     counter = itertools.count()
@@ -98,7 +102,10 @@ def batches(templates: list[dict[str, Any]]) -> Iterator[tuple[str, list[dict[st
         for template in templates:
             n = next(counter)
             unit = units[n % len(units)]
-            day = first + dt.timedelta(days=(n * 7919) % (MONTHS * 30))
+            if window is None:
+                day = first + dt.timedelta(days=(n * 7919) % (MONTHS * 30))
+            else:
+                day = first + dt.timedelta(days=(n // BATCH + n % window) % (MONTHS * 30))
             number = sequence[(unit, day)] = sequence.get((unit, day), 0) + 1
             due = day + dt.timedelta(days=10 + n % 20)
             record = {
@@ -264,12 +271,91 @@ def report(results: list[dict[str, Any]], sizes: list[int], calls: int) -> list[
     return lines
 
 
+def ingest_cost(rounds: int) -> list[str]:
+    """What keeping the statistics adds to a 1000-record push: ``sync_dossiers`` of fresh
+    batches (new dossiers, the column path, commit included) with the statistics kept and with
+    their update left out, alternated (A, B, A, B, ...) so that the load of a shared machine
+    falls on both alike; p50 per batch, on SQLite and PostgreSQL. Three kinds of push: the
+    demo's (one unit, one month: the hub ingest benchmark's), a province's 100 communes over
+    a week, and the worst case, 100 communes over all 35 months in one push."""
+    import lienthong.hub.dossiers as hub_dossiers
+
+    kept = hub_dossiers.record_wire_dossiers
+    validator = Validator()
+    templates = dossiers(BATCH, seed=20260302)
+    units = (*(f"000.00.00.{p}" for p in provinces()), "000.00.00.H56")
+    principal = Principal(1, "bench", units, frozenset({"*"}))
+    lines = ["| database | push | with the statistics kept (ms) | without (ms) | added |"]
+    lines.append("|---|---|---|---|---|")
+
+    def demo() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        for number in itertools.count():
+            records = dossiers(BATCH, seed=number)
+            for record in records:  # distinct codes: one commune of the district per push
+                _, day, sequence = record["MaHoSo"].rsplit("-", 2)
+                record["MaHoSo"] = f"000.{number % 100:02d}.13.H56-{day}-{sequence}"
+            yield "000.00.00.H56", records
+
+    kinds = {
+        "demo (1 unit, 1 month)": demo,
+        "100 communes, a week": lambda: batches(templates, window=7),
+        "100 communes, 35 months": lambda: batches(templates),
+    }
+    for kind, label in itertools.product(("sqlite", "postgresql"), kinds):
+        times: dict[bool, list[float]] = {True: [], False: []}
+        with (
+            tempfile.TemporaryDirectory() as work,
+            fresh_database(kind, Path(work), "cost") as (
+                _,
+                engine,
+            ),
+        ):
+            sessions = session_factory(engine)
+            source = kinds[label]()
+            for number in range(2 * rounds + 4):
+                keep = number % 2 == 0
+                province, records = next(source)
+                envelope = {
+                    "session": "-",
+                    "madonvi": province,
+                    "service": "DongBoHoSoMC",
+                    "isUpdating": "False",
+                    "data": records,
+                }
+                result = validator.validate_envelope(envelope, scan_unicode=False)
+                hub_dossiers.record_wire_dossiers = kept if keep else (lambda *args: None)  # type: ignore[assignment]
+                try:
+                    begin = time.perf_counter()
+                    with sessions() as db:
+                        sync_dossiers(db, principal, province, False, result)
+                        db.commit()
+                    if number >= 4:  # after two warm-up batches of each
+                        times[keep].append(1000 * (time.perf_counter() - begin))
+                finally:
+                    hub_dossiers.record_wire_dossiers = kept
+        with_stats, without = statistics.median(times[True]), statistics.median(times[False])
+        lines.append(
+            f"| {kind} | {label} | {with_stats:.1f} | {without:.1f} | "
+            f"{with_stats - without:+.1f} ms ({100 * (with_stats / without - 1):+.1f}%) |"
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--old-budget", type=float, default=60.0, help="seconds per size")
+    parser.add_argument(
+        "--ingest-cost",
+        type=int,
+        metavar="ROUNDS",
+        help="only measure what keeping the statistics adds to a 1000-record push",
+    )
     args = parser.parse_args()
+    if args.ingest_cost:
+        print("\n".join(ingest_cost(args.ingest_cost)))
+        return
     sizes = sorted(int(size) for size in args.sizes.split(","))
     try:
         results = run(sizes, args.calls, args.old_budget)

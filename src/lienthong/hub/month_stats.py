@@ -20,7 +20,6 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Table, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lienthong.spec.identifiers import parse_agency_code, parse_dossier_code
@@ -29,6 +28,7 @@ from lienthong.spec.stats import (
     MonthChanges,
     MonthlyStats,
     add_month_changes,
+    month_start,
     stats_from_month_sums,
     wire_month_changes,
 )
@@ -105,35 +105,55 @@ def record_old_dossiers(db: Session, rows: Iterable[Any]) -> None:
 
 
 def _apply(db: Session, changes: Mapping[Hashable, MonthChanges]) -> None:
-    """Add the changes to the rows of each unit and the units above it: one upsert statement
-    (executemany), rows in key order so that concurrent writers lock them in the same order."""
-    totals: dict[tuple[str, dt.date], list[int]] = {}
+    """Add the changes to the rows of each unit and the units above it: one upsert statement,
+    rows in key order so that concurrent writers lock them in the same order. Through the
+    driver: on PostgreSQL the rows go as arrays (``unnest``), one round trip."""
+    totals: dict[tuple[str, int], list[int]] = {}
     for path, months in changes.items():
-        for up in _paths_up(str(path)):
-            for month, counts in months.items():
+        ups = _paths_up(str(path))
+        for month, counts in months.items():
+            for up in ups:
                 total = totals.get((up, month))
                 if total is None:
-                    totals[(up, month)] = list(counts)
+                    totals[(up, month)] = counts.copy()
                 else:
                     for field, count in enumerate(counts):
                         total[field] += count
+    if not totals:
+        return
     rows = [
-        {"unit_path": up, "month": month, **dict(zip(MONTH_CHANGE_FIELDS, counts, strict=True))}
+        (up, _month_text(month), *counts)
         for (up, month), counts in sorted(totals.items())
         if any(counts)
     ]
-    if rows:
-        db.execute(_upsert(db.get_bind().dialect.name), rows)
+    if not rows:
+        return
+    connection = db.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(_POSTGRESQL_UPSERT, tuple(map(list, zip(*rows, strict=True))))
+    else:
+        connection.exec_driver_sql(_SQLITE_UPSERT, rows)
 
 
-@lru_cache(maxsize=2)
-def _upsert(dialect: str) -> Any:
-    table = _TABLE
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-    return statement.on_conflict_do_update(
-        index_elements=["unit_path", "month"],
-        set_={name: table.c[name] + statement.excluded[name] for name in MONTH_CHANGE_FIELDS},
-    )
+@lru_cache(maxsize=1024)
+def _month_text(index: int) -> str:
+    """The stored form of a month row's date (ISO, as SQLAlchemy's ``Date`` on SQLite)."""
+    return month_start(index).isoformat()
+
+
+_COLUMNS = ", ".join(("unit_path", "month", *MONTH_CHANGE_FIELDS))
+_ADD = ", ".join(
+    f"{name} = dossier_month_stats.{name} + excluded.{name}" for name in MONTH_CHANGE_FIELDS
+)
+_SQLITE_UPSERT = (
+    f"INSERT INTO dossier_month_stats ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+    f"ON CONFLICT (unit_path, month) DO UPDATE SET {_ADD}"
+)
+_POSTGRESQL_UPSERT = (
+    f"INSERT INTO dossier_month_stats ({_COLUMNS}) SELECT * FROM unnest("
+    "%s::varchar[], %s::date[], %s::int[], %s::int[], %s::int[], %s::int[], %s::int[]) "
+    f"ON CONFLICT (unit_path, month) DO UPDATE SET {_ADD}"
+)
 
 
 def month_figures(db: Session, unit: str, year: int, month: int) -> MonthlyStats:

@@ -143,7 +143,13 @@ def monthly_stats(records: Iterable[Mapping[str, Any]], year: int, month: int) -
 #: The five counts kept per unit and month, in this order.
 MONTH_CHANGE_FIELDS = ("received", "processed_on_time", "processed_late", "pending", "overdue")
 
-MonthChanges = dict[dt.date, list[int]]
+#: Month (:func:`month_index`) -> the counts of :data:`MONTH_CHANGE_FIELDS` it changes by.
+MonthChanges = dict[int, list[int]]
+
+
+def month_index(year: int, month: int) -> int:
+    """A month as one number, so that months add and compare as integers."""
+    return year * 12 + month - 1
 
 
 def _month_index(when: dt.datetime) -> int:
@@ -152,6 +158,7 @@ def _month_index(when: dt.datetime) -> int:
 
 
 def month_start(index: int) -> dt.date:
+    """The first day of the month :func:`month_index` numbered ``index``."""
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
@@ -165,7 +172,7 @@ def add_month_changes(
     due: dt.datetime | None,
 ) -> None:
     """Add (``sign`` 1) or take back (-1) what one dossier gives to the month rows, keyed by
-    the first day of the month (Asia/Ho_Chi_Minh), each row the counts of
+    the month (:func:`month_index`, Asia/Ho_Chi_Minh), each row the counts of
     :data:`MONTH_CHANGE_FIELDS`. Exactly the definitions of :func:`monthly_stats`."""
     if received is None or (status is not None and str(status) in NOT_TO_PROCESS):
         return
@@ -274,10 +281,9 @@ def _add_dossier(
         return  # processed before the month of its reception: in no month's figures
 
     def add(index: int, field: int, count: int) -> None:
-        key = month_start(index)
-        row = changes.get(key)
+        row = changes.get(index)
         if row is None:
-            row = changes[key] = [0, 0, 0, 0, 0]
+            row = changes[index] = [0, 0, 0, 0, 0]
         row[field] += sign * count
 
     add(opened, 0, 1)
