@@ -249,7 +249,7 @@ def report(results: list[dict[str, Any]], sizes: list[int], calls: int) -> list[
         "give the same figures (checked at each size).",
         "",
         f"Machine: {platform.machine()}, {platform.system()} {platform.release()}, Python "
-        f"{platform.python_version()}; reference speed just before: {reference_speed():.1f} ms "
+        f"{platform.python_version()}; reference speed at the end of the run: {reference_speed():.1f} ms "
         "(see the top of this file).",
         f"Command: `python bench/scale_stats.py --sizes {','.join(map(str, sizes))}`.",
         "",
@@ -275,7 +275,8 @@ def ingest_cost(rounds: int) -> list[str]:
     """What keeping the statistics adds to a 1000-record push: ``sync_dossiers`` of fresh
     batches (new dossiers, the column path, commit included) with the statistics kept and with
     their update left out, alternated (A, B, A, B, ...) so that the load of a shared machine
-    falls on both alike; p50 per batch, on SQLite and PostgreSQL. Three kinds of push: the
+    falls on both alike; p50 per batch (wall clock, and CPU time of this process: the hub's
+    Python, and SQLite's own work), on SQLite and PostgreSQL. Three kinds of push: the
     demo's (one unit, one month: the hub ingest benchmark's), a province's 100 communes over
     a week, and the worst case, 100 communes over all 35 months in one push."""
     import lienthong.hub.dossiers as hub_dossiers
@@ -285,8 +286,11 @@ def ingest_cost(rounds: int) -> list[str]:
     templates = dossiers(BATCH, seed=20260302)
     units = (*(f"000.00.00.{p}" for p in provinces()), "000.00.00.H56")
     principal = Principal(1, "bench", units, frozenset({"*"}))
-    lines = ["| database | push | with the statistics kept (ms) | without (ms) | added |"]
-    lines.append("|---|---|---|---|---|")
+    lines = [
+        "| database | push | with the statistics kept (ms) | without (ms) | added "
+        "| CPU of this process, with / without (ms) |"
+    ]
+    lines.append("|---|---|---|---|---|---|")
 
     def demo() -> Iterator[tuple[str, list[dict[str, Any]]]]:
         for number in itertools.count():
@@ -303,6 +307,7 @@ def ingest_cost(rounds: int) -> list[str]:
     }
     for kind, label in itertools.product(("sqlite", "postgresql"), kinds):
         times: dict[bool, list[float]] = {True: [], False: []}
+        cpu: dict[bool, list[float]] = {True: [], False: []}
         with (
             tempfile.TemporaryDirectory() as work,
             fresh_database(kind, Path(work), "cost") as (
@@ -325,18 +330,22 @@ def ingest_cost(rounds: int) -> list[str]:
                 result = validator.validate_envelope(envelope, scan_unicode=False)
                 hub_dossiers.record_wire_dossiers = kept if keep else (lambda *args: None)  # type: ignore[assignment]
                 try:
-                    begin = time.perf_counter()
+                    begin, begin_cpu = time.perf_counter(), time.process_time()
                     with sessions() as db:
                         sync_dossiers(db, principal, province, False, result)
                         db.commit()
                     if number >= 4:  # after two warm-up batches of each
                         times[keep].append(1000 * (time.perf_counter() - begin))
+                        cpu[keep].append(1000 * (time.process_time() - begin_cpu))
                 finally:
                     hub_dossiers.record_wire_dossiers = kept
         with_stats, without = statistics.median(times[True]), statistics.median(times[False])
+        with_cpu, without_cpu = statistics.median(cpu[True]), statistics.median(cpu[False])
         lines.append(
             f"| {kind} | {label} | {with_stats:.1f} | {without:.1f} | "
-            f"{with_stats - without:+.1f} ms ({100 * (with_stats / without - 1):+.1f}%) |"
+            f"{with_stats - without:+.1f} ms ({100 * (with_stats / without - 1):+.1f}%) "
+            f"| {with_cpu:.1f} / {without_cpu:.1f} "
+            f"({100 * (with_cpu / without_cpu - 1):+.1f}%) |"
         )
     return lines
 

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
-from lienthong.spec.identifiers import parse_agency_code, parse_dossier_code
+from lienthong.spec.identifiers import parse_agency_code
 from lienthong.spec.stats import (
     MONTH_CHANGE_FIELDS,
     MonthChanges,
@@ -61,10 +61,16 @@ def _paths_up(path: str) -> tuple[str, ...]:
 
 
 def dossier_unit_path(code: str) -> str | None:
-    """The unit path of the unit in a dossier code; ``None`` when the code does not parse (such
-    a dossier is in no unit's figures, as before)."""
-    parsed = parse_dossier_code(code)
-    return None if parsed is None else unit_path(parsed.unit)
+    """The unit path of the unit in a dossier code the hub accepted (``None`` when that unit is
+    not an agency code). Accepted codes passed the validator's ``dossier_code`` checks (format,
+    unit, calendar date), so their unit is what precedes the last two ``-`` parts in both
+    formats: no parse per dossier, one per unit."""
+    return _unit_path_cached(code.rsplit("-", 2)[0])
+
+
+@lru_cache(maxsize=8192)
+def _unit_path_cached(unit: str) -> str | None:
+    return unit_path(unit)
 
 
 def record_wire_dossiers(
