@@ -125,6 +125,18 @@ def batches(
         yield f"000.00.00.{province}", records
 
 
+def validated(validator: Validator, province: str, records: list[dict[str, Any]]) -> Any:
+    """The DongBoHoSoMC envelope of ``records`` (new dossiers), through the hub's validator."""
+    envelope = {
+        "session": "-",
+        "madonvi": province,
+        "service": "DongBoHoSoMC",
+        "isUpdating": "False",
+        "data": records,
+    }
+    return validator.validate_envelope(envelope, scan_unicode=False)
+
+
 def timed(call: Callable[[], Any], calls: int, budget: float | None = None) -> tuple[float, int]:
     """(p50 in ms, number of calls) of ``call``; with ``budget`` seconds, stop after the
     third call once the budget is spent."""
@@ -174,14 +186,7 @@ def run(sizes: list[int], calls: int, old_budget: float) -> list[dict[str, Any]]
             begin = time.perf_counter()
             while stored < size:
                 province, records = next(source)
-                envelope = {
-                    "session": "-",
-                    "madonvi": province,
-                    "service": "DongBoHoSoMC",
-                    "isUpdating": "False",
-                    "data": records,
-                }
-                result = validator.validate_envelope(envelope, scan_unicode=False)
+                result = validated(validator, province, records)
                 with sessions() as db:
                     outcomes = sync_dossiers(db, principal, province, False, result)
                     db.commit()
@@ -320,14 +325,7 @@ def ingest_cost(rounds: int) -> list[str]:
             for number in range(2 * rounds + 4):
                 keep = number % 2 == 0
                 province, records = next(source)
-                envelope = {
-                    "session": "-",
-                    "madonvi": province,
-                    "service": "DongBoHoSoMC",
-                    "isUpdating": "False",
-                    "data": records,
-                }
-                result = validator.validate_envelope(envelope, scan_unicode=False)
+                result = validated(validator, province, records)
                 hub_dossiers.record_wire_dossiers = kept if keep else (lambda *args: None)  # type: ignore[assignment]
                 try:
                     begin, begin_cpu = time.perf_counter(), time.process_time()

@@ -94,20 +94,25 @@ def record_old_dossiers(db: Session, rows: Iterable[Any]) -> None:
     """Take back the share of stored dossiers about to be replaced: ``rows`` with
     ``ma_ho_so``, ``record_status`` and the stored dates (``received_at``, ``finished_at``,
     ``returned_at``, ``due_at``)."""
+    _apply(db, _stored_changes(rows, -1))
+
+
+def _stored_changes(rows: Iterable[Any], sign: int) -> dict[Hashable, MonthChanges]:
+    """:func:`lienthong.spec.stats.add_month_changes` of stored dossiers, per unit path."""
     changes: dict[Hashable, MonthChanges] = {}
     for row in rows:
         path = dossier_unit_path(row.ma_ho_so)
         if path is not None:
             add_month_changes(
                 changes.setdefault(path, {}),
-                -1,
+                sign,
                 row.record_status,
                 row.received_at,
                 row.finished_at,
                 row.returned_at,
                 row.due_at,
             )
-    _apply(db, changes)
+    return changes
 
 
 def _apply(db: Session, changes: Mapping[Hashable, MonthChanges]) -> None:
@@ -211,18 +216,5 @@ def rebuild_month_stats(db: Session, batch: int = 5000) -> int:
         rows = db.execute(query.where(Dossier.id > last).limit(batch)).all()
         if not rows:
             return count
-        changes: dict[Hashable, MonthChanges] = {}
-        for row in rows:
-            path = dossier_unit_path(row.ma_ho_so)
-            if path is not None:
-                add_month_changes(
-                    changes.setdefault(path, {}),
-                    1,
-                    row.record_status,
-                    row.received_at,
-                    row.finished_at,
-                    row.returned_at,
-                    row.due_at,
-                )
-        _apply(db, changes)
+        _apply(db, _stored_changes(rows, 1))
         last, count = rows[-1].id, count + len(rows)
