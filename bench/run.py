@@ -177,7 +177,28 @@ def write_report(
         "",
     ]
     lines += extra or []
+    lines += kept_sections(path)
     path.write_text("\n".join(lines), "utf-8")
+
+
+#: Sections written by scripts outside `make bench` (too long to run each time): kept as they
+#: are when the report is written again.
+KEPT_SECTIONS = ("## Statistics at scale (issue 14)",)
+
+
+def kept_sections(path: Path) -> list[str]:
+    """The lines of the :data:`KEPT_SECTIONS` of the report at ``path``, each up to the next
+    ``## `` heading."""
+    if not path.exists():
+        return []
+    kept: list[str] = []
+    keeping = False
+    for line in path.read_text("utf-8").splitlines():
+        if line.startswith("## "):
+            keeping = line.strip() in KEPT_SECTIONS
+        if keeping:
+            kept.append(line)
+    return [*kept, ""] if kept else []
 
 
 def main() -> None:

@@ -404,6 +404,7 @@ def test_a_clean_batch_of_new_dossiers_is_stored_as_record_by_record(
         Dossier.ma_tthc,
         Dossier.status,
         Dossier.status_at,
+        Dossier.record_status,
         Dossier.received_at,
         Dossier.due_at,
         Dossier.returned_at,

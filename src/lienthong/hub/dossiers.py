@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from lienthong.hub.auth import Principal
 from lienthong.hub.errors import HubError
+from lienthong.hub.month_stats import record_old_dossiers, record_wire_dossiers
 from lienthong.spec.dates import parse_wire_date
 from lienthong.spec.identifiers import parse_dossier_code
 from lienthong.spec.validate import EnvelopeResult, RecordResult
@@ -195,7 +196,7 @@ def claim_key(at: dt.datetime | None, status: object) -> tuple[bool, dt.datetime
 
 
 #: Dossier columns read from the record (the record itself is stored whole).
-_SUMMARY_TEXT = {"ma_tthc": "MaTTHC", "status": "TrangThaiHoSo"}
+_SUMMARY_TEXT = {"ma_tthc": "MaTTHC", "status": "TrangThaiHoSo", "record_status": "TrangThaiHoSo"}
 _SUMMARY_DATES = {
     "received_at": "NgayTiepNhan",
     "due_at": "NgayHenTra",
@@ -321,6 +322,11 @@ def sync_dossiers(
     if updates:
         _settle_statuses(db, updates, existing)
         db.execute(update(Dossier), updates)
+        # the monthly statistics: the replaced records' share out, the new records' in
+        replaced = {row["id"] for row in updates}
+        record_old_dossiers(db, [row for row in existing.values() if row.id in replaced])
+        new = [candidates[row.ma_ho_so][1] for row in existing.values() if row.id in replaced]
+        _record_month_stats(db, [str(record["MaHoSo"]) for record in new], new)
     if not duplicates:  # every position was answered above
         return [outcome for outcome in outcomes if outcome is not None]
     # duplicates of one dossier inside the batch: every copy gets the answer of the kept one
@@ -368,9 +374,18 @@ def _settle_statuses(
 
 def _stored(db: Session, codes: list[str]) -> dict[str, Any]:
     """The stored dossiers among ``codes``: code -> row (id, ma_ho_so, record_hash, status,
-    status_at)."""
+    status_at, and what the monthly statistics read: record_status and the dates)."""
     query = select(
-        Dossier.id, Dossier.ma_ho_so, Dossier.record_hash, Dossier.status, Dossier.status_at
+        Dossier.id,
+        Dossier.ma_ho_so,
+        Dossier.record_hash,
+        Dossier.status,
+        Dossier.status_at,
+        Dossier.record_status,
+        Dossier.received_at,
+        Dossier.finished_at,
+        Dossier.returned_at,
+        Dossier.due_at,
     )
     return {
         row.ma_ho_so: row for row in db.execute(query.where(in_values(db, Dossier.ma_ho_so, codes)))
@@ -408,6 +423,28 @@ def _insert_new(
             "updated_at": [now] * count,
         },
     )
+    _record_month_stats(db, codes, records, fields)
+
+
+def _record_month_stats(
+    db: Session,
+    codes: Sequence[str],
+    records: list[dict[str, Any]],
+    fields: Mapping[str, Sequence[Any]] | None = None,
+) -> None:
+    """Add the records' share to the monthly statistics (:mod:`lienthong.hub.month_stats`),
+    column by column as the records were stored."""
+
+    def wire_column(wire: str) -> Sequence[Any]:
+        column = fields.get(wire) if fields is not None else None
+        return column if column is not None else [record.get(wire) for record in records]
+
+    received, finished, returned, due = map(wire_column, _STATS_DATES)
+    record_wire_dossiers(db, codes, wire_column("TrangThaiHoSo"), received, finished, returned, due)
+
+
+#: The wire dates the monthly statistics read, in the order record_wire_dossiers takes them.
+_STATS_DATES = ("NgayTiepNhan", "NgayKetThucXuLy", "NgayTra", "NgayHenTra")
 
 
 def _sync_new_clean_batch(

@@ -3,7 +3,8 @@ per unit and period; and the reconciliation of reported statistics with the hub'
 
 The portal ranks provinces on how completely they sync. Reconciliation makes the gap visible: for
 a unit and a month it sets the figures the unit reported beside the figures computed from the
-dossiers the hub actually received (:func:`lienthong.spec.stats.monthly_stats`).
+dossiers the hub actually received (:func:`lienthong.spec.stats.monthly_stats`), kept per unit and
+month as the dossiers are written (:mod:`lienthong.hub.month_stats`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from lienthong.hub.auth import Principal
 from lienthong.hub.dossiers import Outcome, rejected
+from lienthong.hub.month_stats import month_figures
 from lienthong.spec import identifiers
 from lienthong.spec.identifiers import parse_agency_code, parse_dossier_code
 from lienthong.spec.stats import month_bounds, monthly_stats
@@ -176,7 +178,19 @@ class StatsGap:
 
 
 def computed_statistics(db: Session, unit: str, year: int, month: int) -> dict[str, str]:
-    """The DongBoThongKeHoSo record the hub computes for ``unit`` (and the units under it)."""
+    """The DongBoThongKeHoSo record the hub computes for ``unit`` (and the units under it), from
+    the statistics kept as the dossiers are written (:mod:`lienthong.hub.month_stats`): a few
+    rows of the unit, whatever the size of the store."""
+    return month_figures(db, unit, year, month).to_wire(unit)
+
+
+def computed_statistics_from_dossiers(
+    db: Session, unit: str, year: int, month: int
+) -> dict[str, str]:
+    """The same record computed the first way, from the dossiers themselves: every dossier
+    still open in the month, JSON and all, the unit filtered here. Its time grows with the
+    store; kept as the definition the kept statistics are checked against (tests, and
+    ``bench/scale_stats.py``)."""
     target = parse_agency_code(unit)
     if target is None:
         raise ValueError(f"not an agency code: {unit}")

@@ -20,11 +20,13 @@ Definitions (per month, Asia/Ho_Chi_Minh), on the current state of each dossier:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import re
+from collections import Counter
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lienthong.spec.dates import VIETNAM, parse_wire_date
+from lienthong.spec.dates import VIETNAM, WIRE_DATE_SHAPE, parse_wire_date
 
 NOT_TO_PROCESS = frozenset({"3", "7"})
 
@@ -123,4 +125,199 @@ def monthly_stats(records: Iterable[Mapping[str, Any]], year: int, month: int) -
         processed_late=counts["late"],
         pending_in_time=counts["in_time"],
         pending_overdue=counts["overdue"],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The same figures kept incrementally: what one dossier changes in each month
+# --------------------------------------------------------------------------------------------
+#
+# A dossier counts in the months from its reception's to its processing's (both included; all
+# of them from its reception's while it is not processed). So each figure of a month is either
+# an event of that month (received, processed on time or late) or the number of dossiers open
+# at its end (pending, overdue among them), and "open at the end of month M" is the sum, over
+# the months up to M, of the dossiers that opened minus those that closed. Carried over is what
+# was open at the end of the month before. A dossier therefore changes at most four
+# (unit, month) rows, whatever the number of months it stays open.
+
+#: The five counts kept per unit and month, in this order.
+MONTH_CHANGE_FIELDS = ("received", "processed_on_time", "processed_late", "pending", "overdue")
+
+#: Month (:func:`month_index`) -> the counts of :data:`MONTH_CHANGE_FIELDS` it changes by.
+MonthChanges = dict[int, list[int]]
+
+
+def month_index(year: int, month: int) -> int:
+    """A month as one number, so that months add and compare as integers."""
+    return year * 12 + month - 1
+
+
+def _month_index(when: dt.datetime) -> int:
+    local = when.astimezone(VIETNAM)
+    return local.year * 12 + local.month - 1
+
+
+def month_start(index: int) -> dt.date:
+    """The first day of the month :func:`month_index` numbered ``index``."""
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def add_month_changes(
+    changes: MonthChanges,
+    sign: int,
+    status: object,
+    received: dt.datetime | None,
+    finished: dt.datetime | None,
+    returned: dt.datetime | None,
+    due: dt.datetime | None,
+) -> None:
+    """Add (``sign`` 1) or take back (-1) what one dossier gives to the month rows, keyed by
+    the month (:func:`month_index`, Asia/Ho_Chi_Minh), each row the counts of
+    :data:`MONTH_CHANGE_FIELDS`. Exactly the definitions of :func:`monthly_stats`."""
+    if received is None or (status is not None and str(status) in NOT_TO_PROCESS):
+        return
+    ends = [d for d in (finished, returned) if d is not None]
+    processed = min(ends) if ends else None
+    _add_dossier(
+        changes,
+        sign,
+        _month_index(received),
+        None if processed is None else _month_index(processed),
+        processed is not None and (due is None or processed <= due),
+        None if due is None else _month_index(due),
+    )
+
+
+def wire_month_changes(
+    units: Sequence[Hashable | None],
+    statuses: Sequence[object],
+    received: Sequence[object],
+    finished: Sequence[object],
+    returned: Sequence[object],
+    due: Sequence[object],
+    sign: int = 1,
+) -> dict[Hashable, MonthChanges]:
+    """The month rows a batch of dossiers changes, per unit (``None``: a dossier of no unit,
+    left out), from their wire values as columns (``TrangThaiHoSo``, ``NgayTiepNhan``,
+    ``NgayKetThucXuLy``, ``NgayTra``, ``NgayHenTra``): :func:`add_month_changes` of each.
+
+    Real wire dates (Vietnam time, one width) give their month by slicing and compare as text,
+    so the batch is reduced to its distinct (unit, months, on time) keys without a datetime
+    per dossier; when a column holds anything else, one dossier at a time."""
+    changes: dict[Hashable, MonthChanges] = {}
+    if not all(map(_plain_wire_dates, (received, finished, returned, due))):
+        for unit, status, *dates in zip(
+            units, statuses, received, finished, returned, due, strict=True
+        ):
+            if unit is not None:
+                add_month_changes(
+                    changes.setdefault(unit, {}),
+                    sign,
+                    status,
+                    *(parse_wire_date(v) if isinstance(v, str) and v else None for v in dates),
+                )
+        return changes
+    texts = statuses if _STR_ONLY.issuperset(map(type, statuses)) else list(map(str, statuses))
+    columns: list[list[str]] = [
+        [d or "" for d in column]  # type: ignore[misc]  # proved text or empty just above
+        for column in (received, finished, returned, due)
+    ]
+    # "~" sorts after every digit: the earlier of the two processing dates, "~" for none
+    processed = map(min, [d or "~" for d in columns[1]], [d or "~" for d in columns[2]])
+    keys = Counter(
+        (unit, r[:6], p[:6], not d or p <= d, d[:6])
+        for unit, s, r, p, d in zip(units, texts, columns[0], processed, columns[3], strict=True)
+        if r and unit is not None and s not in NOT_TO_PROCESS
+    )
+    for (unit, opened, closed, on_time, due_month), count in keys.items():
+        _add_dossier(
+            changes.setdefault(unit, {}),
+            sign * count,
+            _wire_month_index(opened),
+            None if closed == "~" else _wire_month_index(closed),
+            on_time,
+            _wire_month_index(due_month) if due_month else None,
+        )
+    return changes
+
+
+_STR_ONLY = frozenset({str})
+_WIRE_DATE_LINES = re.compile(f"(?:{WIRE_DATE_SHAPE})(?:\n(?:{WIRE_DATE_SHAPE}))*")
+
+
+def _plain_wire_dates(values: Sequence[object]) -> bool:
+    """True when every value is empty (``None`` or "") or a real wire date-time: one regular
+    expression over the distinct values, and the calendar for days after the 28th."""
+    try:
+        distinct = set(values)
+    except TypeError:  # an unhashable value: not a date
+        return False
+    distinct.discard(None)
+    distinct.discard("")
+    if not distinct:
+        return True
+    if not _STR_ONLY.issuperset(map(type, distinct)):
+        return False
+    texts: set[str] = distinct  # type: ignore[assignment]  # proved text just above
+    joined = "\n".join(texts)
+    if joined.count("\n") != len(texts) - 1 or _WIRE_DATE_LINES.fullmatch(joined) is None:
+        return False
+    return all(parse_wire_date(v) is not None for v in texts if v[6:8] > "28")
+
+
+def _wire_month_index(value: str) -> int:
+    return int(value[0:4]) * 12 + int(value[4:6]) - 1
+
+
+def _add_dossier(
+    changes: MonthChanges,
+    sign: int,
+    opened: int,
+    closed: int | None,
+    on_time: bool,
+    due: int | None,
+) -> None:
+    if closed is not None and closed < opened:
+        return  # processed before the month of its reception: in no month's figures
+
+    def add(index: int, field: int, count: int) -> None:
+        row = changes.get(index)
+        if row is None:
+            row = changes[index] = [0, 0, 0, 0, 0]
+        row[field] += sign * count
+
+    add(opened, 0, 1)
+    add(opened, 3, 1)
+    if closed is not None:
+        add(closed, 1 if on_time else 2, 1)
+        add(closed, 3, -1)
+    if due is not None:
+        overdue_from = max(opened, due)
+        if closed is None or overdue_from < closed:
+            add(overdue_from, 4, 1)
+            if closed is not None:
+                add(closed, 4, -1)
+
+
+def stats_from_month_sums(
+    year: int,
+    month: int,
+    received: int,
+    on_time: int,
+    late: int,
+    open_at_end: int,
+    open_before: int,
+    overdue_at_end: int,
+) -> MonthlyStats:
+    """The figures of a month from the sums of the month rows: the month's own events, and
+    the running sums of ``pending`` up to it and up to the month before, and of ``overdue``."""
+    return MonthlyStats(
+        year,
+        month,
+        received=received,
+        carried_over=open_before,
+        processed_on_time=on_time,
+        processed_late=late,
+        pending_in_time=open_at_end - overdue_at_end,
+        pending_overdue=overdue_at_end,
     )

@@ -15,13 +15,14 @@ Conventions:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Dialect,
     Float,
@@ -46,6 +47,7 @@ __all__ = [
     "DataKey",
     "Dossier",
     "DossierEvent",
+    "DossierMonthStats",
     "EvidenceArchive",
     "EvidenceBatch",
     "EvidenceEntry",
@@ -205,6 +207,9 @@ class Dossier(Base):
     #: The own time of the claim that set ``status``: the record's latest processing date
     #: (:func:`lienthong.hub.dossiers.record_time_text`) or the step's ``ThoiDiemXuLy``.
     status_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    #: The record's own ``TrangThaiHoSo`` (``status`` follows the steps too): what the monthly
+    #: statistics read, kept so that an update can take back the dossier's old share of them.
+    record_status: Mapped[str | None] = mapped_column(String(4))
     received_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     returned_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
@@ -232,6 +237,30 @@ class DossierEvent(Base):
     record: Mapped[dict[str, Any]] = mapped_column(JsonType)
     record_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class DossierMonthStats(Base):
+    """The monthly statistics of dossiers (DongBoThongKeHoSo) kept as they are written: what the
+    dossiers of a unit and the units under it change in one month (Asia/Ho_Chi_Minh).
+
+    ``unit_path`` is the unit's levels from level 1 down, joined by ``.`` (``H22.10.05``, the
+    same for both agency-code formats); every dossier counts in the row of its unit and of each
+    unit above it, so a unit's figures read its own rows only. ``received``,
+    ``processed_on_time`` and ``processed_late`` are the month's events; ``pending`` and
+    ``overdue`` are changes (opened minus closed), whose sum over the months up to one is what
+    is open at its end (:mod:`lienthong.hub.month_stats`). Updated in the transaction that
+    writes the dossiers.
+    """
+
+    __tablename__ = "dossier_month_stats"
+
+    unit_path: Mapped[str] = mapped_column(String(64), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    processed_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    processed_late: Mapped[int] = mapped_column(Integer, default=0)
+    pending: Mapped[int] = mapped_column(Integer, default=0)
+    overdue: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class MessageLog(Base):
